@@ -1,0 +1,154 @@
+"""Wire codec shared by the server, client.py and the tests; the reply messager; log masking.
+
+Framing (XCAT_REFERENCE.md section 5.1): a 4-byte C ``int`` length prefix in native byte
+order (``struct`` format ``=i``: native order, standard 4-byte size, signed, as Perl's
+``pack('i', N)`` on the supported platforms), then that many bytes of UTF-8 JSON. The
+length counts bytes, never characters. A frame larger than ``MAX_FRAME`` is refused before
+any of its body is read, so a garbage prefix cannot make us allocate gigabytes.
+"""
+
+import json
+import struct
+
+from common.exceptions import FrameError
+
+HEADER = struct.Struct('=i')
+
+#: Largest frame accepted from a peer, in bytes (64 MiB). A request for 10,000 nodes is
+#: about 2 MB; anything near this cap is garbage or an attack.
+MAX_FRAME = 64 * 1024 * 1024
+
+_READ_CHUNK = 256 * 1024
+
+#: Keys whose values are secrets in any JSON, header set or form we log.
+SECRET_KEYS = frozenset({'password', 'Password', 'passwd', 'token', 'X-Auth-Token',
+                         'Cookie', 'Set-Cookie', 'Authorization', 'sid', 'session'})
+
+MASK = 'xxxxxx'
+
+
+def encode_frame(obj):
+    """Serialise ``obj`` to one frame: length prefix plus compact UTF-8 JSON.
+
+    :param obj: a JSON-serialisable object.
+    :returns: the frame as bytes.
+    """
+    body = json.dumps(obj, ensure_ascii=False, separators=(',', ':')).encode('utf-8')
+    return HEADER.pack(len(body)) + body
+
+
+def recv_exact(sock, size):
+    """Read exactly ``size`` bytes from a socket, looping over short reads.
+
+    :raises FrameError: if the peer closes the connection first.
+    """
+    buf = bytearray()
+    while len(buf) < size:
+        chunk = sock.recv(min(size - len(buf), _READ_CHUNK))
+        if not chunk:
+            raise FrameError(detail='connection closed after %d of %d bytes' % (len(buf), size))
+        buf += chunk
+    return bytes(buf)
+
+
+def decode_length(header, max_frame=MAX_FRAME):
+    """Check a 4-byte prefix and return the body length it announces.
+
+    :raises FrameError: for a negative length or one above ``max_frame``.
+    """
+    (size,) = HEADER.unpack(header)
+    if size < 0 or size > max_frame:
+        raise FrameError(detail='frame length %d outside 0..%d' % (size, max_frame))
+    return size
+
+
+def decode_body(body):
+    """Decode one frame body (UTF-8 JSON) into an object.
+
+    :raises FrameError: for bytes that are not UTF-8 or not JSON.
+    """
+    try:
+        return json.loads(body.decode('utf-8'))
+    except UnicodeDecodeError as exc:
+        raise FrameError(detail='payload is not UTF-8 (%s)' % exc.reason)
+    except ValueError as exc:
+        raise FrameError(detail='payload is not JSON (%s)' % exc)
+
+
+def recv_frame(sock, max_frame=MAX_FRAME):
+    """Read one frame from ``sock`` and return its decoded JSON value.
+
+    :returns: the object, or ``None`` on a clean EOF before any byte of a frame.
+    :raises FrameError: on EOF mid-frame, a bad prefix, bad UTF-8 or bad JSON.
+    """
+    first = sock.recv(HEADER.size)
+    if not first:
+        return None
+    header = first if len(first) == HEADER.size else first + recv_exact(sock, HEADER.size - len(first))
+    size = decode_length(header, max_frame)
+    return decode_body(recv_exact(sock, size))
+
+
+def sanitize(obj):
+    """Return a copy of ``obj`` (dict, list or scalar) with secret values masked."""
+    if isinstance(obj, dict):
+        return {k: (MASK if k in SECRET_KEYS and v else sanitize(v)) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [sanitize(v) for v in obj]
+    return obj
+
+
+class Messager:
+    """Sends reply frames (XCAT_REFERENCE.md section 5.3) to the broker over one socket.
+
+    Frames from concurrent greenlets never interleave: each frame goes out in one
+    ``sendall`` under a lock. A peer that went away is remembered, and later sends are
+    dropped instead of raising into every node's greenlet.
+    """
+
+    def __init__(self, sock, lock):
+        """:param sock: a connected (gevent) socket.
+        :param lock: a lock with ``with`` support, e.g. ``gevent.lock.BoundedSemaphore()``.
+        """
+        self._sock = sock
+        self._lock = lock
+        self.closed = False
+        self.errors = 0
+
+    def _send(self, frame):
+        data = encode_frame(frame)
+        with self._lock:
+            if self.closed:
+                return
+            try:
+                self._sock.sendall(data)
+            except OSError:
+                self.closed = True
+
+    def _message(self, kind, text, **extra):
+        msg = {'type': kind, 'data': text}
+        msg.update(extra)
+        self._send({'type': 'message', 'msg': msg})
+
+    def info(self, text):
+        """An info line; ``text`` already carries the ``node: `` prefix."""
+        self._message('info', text)
+
+    def warn(self, text):
+        self._message('warning', text)
+
+    def error(self, text, node=''):
+        """An error; ``text`` has no node prefix, the node travels in its own field."""
+        self.errors += 1
+        self._message('error', text, node=node)
+
+    def syslog(self, text):
+        self._message('syslog', text)
+
+    def info_with_host(self, text):
+        self._message('info_with_host', text)
+
+    def update_node_attributes(self, attribute, node, value):
+        """A db frame: set node attribute ``attribute`` (only ``status`` is used) to ``value``."""
+        self._send({'type': 'db', 'attribute': {'name': attribute, 'method': 'set', 'type': 'node',
+                                                'node': node, 'value': value}})
