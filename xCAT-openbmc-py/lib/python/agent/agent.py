@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""xCAT's Python BMC agent: serves rpower/rsetboot requests from the broker on a UNIX socket."""
+
+# NOTE: gevent must patch the standard library before ssl, socket, requests or urllib3
+# are imported anywhere, or TLS stays blocking. thread=False keeps real OS threads: the
+# lock-file watchdog blocks in flock() in one of them.
+from gevent import monkey
+
+monkey.patch_all(thread=False)
+
+import argparse  # noqa: E402
+import fcntl  # noqa: E402
+import logging  # noqa: E402
+import os  # noqa: E402
+import resource  # noqa: E402
+import signal  # noqa: E402
+import sys  # noqa: E402
+import threading  # noqa: E402
+
+import gevent  # noqa: E402
+
+LOG = logging.getLogger('xcatagent')
+
+#: Open files the agent wants: one socket per node worked on at once, plus slack.
+FILES_PER_POOL_SLOT = 1
+FILES_SLACK = 256
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog='xcatagent', description=__doc__)
+    parser.add_argument('--sock', default='/var/run/xcat/agent.sock', help='UNIX socket path to listen on')
+    parser.add_argument('--lockfile', default='/var/lock/xcat/agent.lock',
+                        help="the broker's lock file; the agent exits when the broker releases it")
+    parser.add_argument('--standalone', action='store_true',
+                        help='serve connections until stopped; no lock-file watchdog')
+    parser.add_argument('--request-timeout', type=float, default=30.0,
+                        help='seconds a client may take to send its request (default 30)')
+    parser.add_argument('--pool-size', type=int, help='default nodes worked on at once (1000)')
+    parser.add_argument('--connect-timeout', type=float, help='default BMC connect timeout, s (10)')
+    parser.add_argument('--read-timeout', type=float, help='default BMC read timeout, s (30)')
+    parser.add_argument('--log-level', default='INFO', choices=['DEBUG', 'INFO', 'WARNING', 'ERROR'])
+    # xCAT's agent ignores arguments it does not know; so do we, for drop-in use.
+    args, unknown = parser.parse_known_args(argv)
+    return args, unknown
+
+
+def raise_file_limit(wanted):
+    """Raise the soft open-file limit towards ``wanted``; returns the limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as error:
+            LOG.warning('cannot raise the open-file limit to %d: %s', target, error)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        LOG.warning('open-file limit %d is below the %d this pool size needs; '
+                    'lower pool_size or raise the hard limit', soft, wanted)
+    return soft
+
+
+def start_watchdog(lockfile):
+    """Exit (through SIGTERM, so main decides the code) when the broker's lock is released.
+
+    The broker holds an exclusive flock on ``lockfile`` for as long as it lives; this
+    thread blocks until it can take the lock, which means the broker is gone.
+    """
+    try:
+        handle = open(lockfile, 'r+')
+    except OSError as error:
+        LOG.warning('no watchdog: cannot open lock file %s: %s', lockfile, error)
+        return None
+
+    def watch():
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        except OSError as error:
+            LOG.warning('watchdog stopped: %s', error)
+            return
+        LOG.error('the xCAT process holding %s exited; stopping', lockfile)
+        os.kill(os.getpid(), signal.SIGUSR1)
+
+    thread = threading.Thread(target=watch, name='watchdog', daemon=True)
+    thread.start()
+    return thread
+
+
+def main(argv=None):
+    args, unknown = parse_args(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(stream=sys.stderr, level=args.log_level,
+                        format='%(asctime)s xcatagent[%(process)d] %(levelname)s %(name)s: %(message)s')
+    if unknown:
+        LOG.info('ignoring arguments %s', unknown)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import urllib3
+    from xcatagent.server import AgentServer
+
+    # NOTE: verification is off by default as in xCAT; urllib3 would warn on every
+    # request. Only that one category is silenced; with verify on it cannot occur.
+    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+    defaults = {key: value for key, value in (('pool_size', args.pool_size),
+                                              ('connect_timeout', args.connect_timeout),
+                                              ('read_timeout', args.read_timeout)) if value is not None}
+    raise_file_limit(defaults.get('pool_size', 1000) * FILES_PER_POOL_SLOT + FILES_SLACK)
+    server = AgentServer(args.sock, standalone=args.standalone, request_timeout=args.request_timeout,
+                         defaults=defaults)
+    stopped_by = []
+
+    def on_signal(signum):
+        stopped_by.append(signum)
+        server.stop()
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
+        gevent.signal_handler(signum, on_signal, signum)
+    try:
+        server.start()
+    except OSError as error:
+        LOG.error('cannot listen on %s: %s', args.sock, error)
+        return 1
+    if not args.standalone:
+        start_watchdog(args.lockfile)
+    server.run()
+    if stopped_by and stopped_by[0] == signal.SIGUSR1:
+        return 1
+    return 1 if server.failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

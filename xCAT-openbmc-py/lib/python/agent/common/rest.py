@@ -1,0 +1,335 @@
+"""The REST funnel: one HTTPS session per node, every request through one method.
+
+Protocol clients (``hwctl/openbmc_client.py``, ``hwctl/redfish_client.py``) subclass
+``RestClient``. This is the only module that touches ``requests``: transport errors are
+translated here, once, by type, into the agent's exception tree, and every request gets
+the run's (connect, read) timeouts, TLS context, masking debug trace and bounded retries.
+"""
+
+import base64
+import errno
+import json
+import logging
+import socket
+import ssl
+import time
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+
+from common import exceptions as exc
+from common.utils import MASK, sanitize
+
+LOG = logging.getLogger(__name__)
+
+#: Largest reply body we read from a BMC; a larger one is refused as a bad response.
+MAX_BODY = 16 * 1024 * 1024
+
+_CHUNK = 64 * 1024
+
+#: HTTP statuses that mean "this BMC is busy or just rebooted, try again shortly".
+TRANSIENT_STATUSES = frozenset({503})
+
+_ERRNO_CAUSES = {
+    errno.ECONNREFUSED: 'Connection refused',
+    errno.EHOSTUNREACH: 'No route to host',
+    errno.ENETUNREACH: 'Network is unreachable',
+    errno.ECONNRESET: 'Connection reset by peer',
+    errno.ETIMEDOUT: 'Connection timed out',
+    errno.EPIPE: 'Connection closed by peer',
+}
+
+
+def build_ssl_context(verify=False, ca_bundle=None):
+    """Build the one TLS context a whole run shares.
+
+    NOTE: urllib3 builds a new context and loads the system CA bundle (about 20 ms) for
+    every new connection unless it is handed one; one shared context is most of the
+    difference between 26 ms and 3 ms of CPU per BMC (RUNTIME_NOTES.md).
+
+    :param verify: check BMC certificates against ``ca_bundle`` (or the system store).
+    :param ca_bundle: path of a PEM file of CA certificates.
+    :returns: an ``ssl.SSLContext``.
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if verify:
+        # BMC certificates name the BMC's address or nothing useful; we check the chain only.
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_REQUIRED
+        if ca_bundle:
+            ctx.load_verify_locations(cafile=ca_bundle)
+        else:
+            ctx.load_default_certs()
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class _ContextAdapter(HTTPAdapter):
+    """An HTTPAdapter whose pools use the run's shared SSL context."""
+
+    def __init__(self, ssl_context, **kwargs):
+        self._ssl_context = ssl_context
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs['ssl_context'] = self._ssl_context
+        super().init_poolmanager(*args, **kwargs)
+
+
+def new_session(ssl_context):
+    """A ``requests.Session`` for one BMC: one keep-alive connection, shared TLS context.
+
+    ``trust_env`` is off so that proxy and CA-bundle variables of the environment
+    (REQUESTS_CA_BUNDLE is set on many machines) never override our settings.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    session.mount('https://', _ContextAdapter(ssl_context, pool_connections=1, pool_maxsize=1,
+                                              max_retries=0))
+    return session
+
+
+def format_host(bmcip):
+    """Host part of a URL from ``bmcip``: IPv6 addresses get brackets, ``host:port`` is kept."""
+    if bmcip.count(':') > 1 and not bmcip.startswith('['):
+        return '[%s]' % bmcip
+    return bmcip
+
+
+def _root_oserror(error):
+    """Follow the chain of wrapped exceptions down to the first OSError with an errno."""
+    seen = set()
+    stack = [error]
+    while stack:
+        cur = stack.pop()
+        if cur is None or id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        if isinstance(cur, OSError) and cur.errno:
+            return cur
+        stack.extend([getattr(cur, 'reason', None), cur.__cause__, cur.__context__])
+        stack.extend(a for a in getattr(cur, 'args', ()) if isinstance(a, BaseException))
+    return None
+
+
+def _find(error, kind):
+    """The first exception of type ``kind`` in the chain of ``error``, or None."""
+    seen = set()
+    stack = [error]
+    while stack:
+        cur = stack.pop()
+        if cur is None or id(cur) in seen:
+            continue
+        seen.add(id(cur))
+        if isinstance(cur, kind):
+            return cur
+        stack.extend([getattr(cur, 'reason', None), cur.__cause__, cur.__context__])
+        stack.extend(a for a in getattr(cur, 'args', ()) if isinstance(a, BaseException))
+    return None
+
+
+def transport_cause(error, connect_timeout, read_timeout):
+    """Name the transport failure in a few words an admin can act on.
+
+    :param error: an exception raised by requests/urllib3/ssl/socket.
+    :returns: e.g. ``Connection refused``, ``connect timeout after 10 s``.
+    """
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return 'connect timeout after %g s' % connect_timeout
+    if isinstance(error, requests.exceptions.ReadTimeout):
+        return 'read timeout after %g s' % read_timeout
+    cert = _find(error, ssl.SSLCertVerificationError)
+    if cert is not None:
+        return 'certificate verify failed: %s' % (cert.verify_message or cert.reason or 'untrusted')
+    oserr = _root_oserror(error)
+    if oserr is not None and not isinstance(oserr, (socket.timeout, ssl.SSLError)):
+        return _ERRNO_CAUSES.get(oserr.errno) or oserr.strerror or 'errno %d' % oserr.errno
+    # NOTE: urllib3's NewConnectionError derives from ConnectTimeoutError; a real
+    # timeout is a ConnectTimeoutError that is not a NewConnectionError.
+    timeout = _find(error, urllib3.exceptions.ConnectTimeoutError)
+    if timeout is not None and not isinstance(timeout, urllib3.exceptions.NewConnectionError):
+        return 'connect timeout after %g s' % connect_timeout
+    if _find(error, (urllib3.exceptions.ReadTimeoutError, socket.timeout)):
+        return 'read timeout after %g s' % read_timeout
+    tls = _find(error, ssl.SSLError)
+    if tls is not None:
+        return 'TLS error: %s' % (tls.reason or tls.strerror or type(tls).__name__)
+    if _find(error, (urllib3.exceptions.ProtocolError, ConnectionError)):
+        return 'Connection closed by peer'
+    return type(error).__name__
+
+
+class RestClient:
+    """Base of the protocol clients: owns one node's HTTPS session and the request funnel.
+
+    Subclasses give ``_error_message`` (how their BMC words an error body) and the
+    resource methods. Use as a context manager: ``__exit__`` logs out (when the work
+    ended normally or with an ordinary error) and closes the connection.
+    """
+
+    #: Name used in debug trace lines, e.g. ``openbmc_debug``.
+    TRACE_TAG = 'rest_debug'
+
+    def __init__(self, node, host, username, password, *, ctx, session=None, trace=None):
+        """:param node: xCAT node name, carried by every error.
+        :param host: BMC address, ``ip`` or ``ip:port`` (``bmcip`` of the node info).
+        :param username: BMC user.
+        :param password: BMC password; never logged.
+        :param ctx: the run's ``RunContext`` (timeouts, TLS, retries).
+        :param session: a ``requests.Session`` to use instead of a new one (tests).
+        :param trace: callable taking one line, called per request in debug mode.
+        """
+        self.node = node
+        self.host = host
+        self.username = username
+        self._password = password
+        self._ctx = ctx
+        self._timeout = (ctx.connect_timeout, ctx.read_timeout)
+        self._session = session if session is not None else new_session(ctx.ssl_context)
+        self._trace = trace
+        self._base = 'https://%s' % format_host(host)
+        #: Headers of every request; subclasses add their credentials (cookie, token, Basic).
+        self._headers = {'Content-Type': 'application/json', 'Accept': 'application/json'}
+        self.logged_in = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc_value, tb):
+        # A gevent.Timeout or GreenletExit means the node ran out of time: no more
+        # requests to it, just drop the connection.
+        try:
+            if self.logged_in and (exc_type is None or issubclass(exc_type, Exception)):
+                try:
+                    self.logout()
+                except exc.AgentError as error:
+                    LOG.info('%s: logout failed: %s', self.node, error)
+        finally:
+            self.close()
+        return False
+
+    def close(self):
+        """Close the node's connection."""
+        self._session.close()
+
+    def login(self):
+        raise NotImplementedError
+
+    def logout(self):
+        raise NotImplementedError
+
+    def _error_message(self, status, payload):
+        """The BMC's own words for an error reply (``payload`` is the parsed body or None)."""
+        return 'HTTP %d' % status
+
+    def _basic_auth(self):
+        """The value of an HTTP Basic ``Authorization`` header for this node's credentials."""
+        pair = ('%s:%s' % (self.username, self._password)).encode('utf-8')
+        return 'Basic ' + base64.b64encode(pair).decode('ascii')
+
+    def _curl(self, method, url, body):
+        """A replayable curl line for the debug trace, with secrets masked."""
+        line = 'curl -k -X %s -H "Content-Type: application/json"' % method
+        for name in ('Authorization', 'X-Auth-Token', 'Cookie'):
+            if name in self._headers:
+                line += ' -H "%s: %s"' % (name, MASK)
+        line += ' %s' % url
+        if body is not None:
+            line += " -d '%s'" % json.dumps(sanitize(body))
+        return line
+
+    def _request(self, method, path, body=None, *, login=False, ok=(200,)):
+        """Send one request and return ``(status, parsed JSON or None, response headers)``.
+
+        Retries (``ctx.retries`` at most, ``ctx.retry_delay`` apart, each logged): a 503
+        for any method (the BMC did not act on it), a refused or reset connection only for
+        GET (idempotent). Timeouts are never retried: they would multiply the time a dead
+        BMC costs.
+
+        :param path: absolute path (``/login``) or full URL.
+        :param body: JSON-serialisable body, or None for no body.
+        :param login: transport failures are worded as login failures.
+        :param ok: statuses that are success; others raise.
+        :raises BmcUnreachable: transport failure (refused, timeout, TLS, reset).
+        :raises BmcAuthError: 401/403.
+        :raises BmcHTTPError: any other status not in ``ok``.
+        :raises BmcBadResponse: a success body that is not JSON, or a body over ``MAX_BODY``.
+        """
+        url = path if path.startswith('https://') else self._base + path
+        data = None if body is None else json.dumps(body)
+        retries = self._ctx.retries
+        for attempt in range(retries + 1):
+            if attempt:
+                time.sleep(self._ctx.retry_delay)
+            if self._trace:
+                self._trace('%s: [%s] %s' % (self.node, self.TRACE_TAG, self._curl(method, url, body)))
+            try:
+                status, payload, headers = self._send(method, url, data)
+            except exc.BmcUnreachable as error:
+                cause = error.kwargs['cause']
+                if method != 'GET' or 'timeout' in cause or attempt == retries:
+                    if login:
+                        raise exc.BmcLoginUnreachable(node=self.node, host=self.host, cause=cause)
+                    raise
+                LOG.warning('%s: %s %s failed (%s), retry %d of %d', self.node, method, url, cause,
+                            attempt + 1, retries)
+                continue
+            if self._trace:
+                self._trace('%s: [%s] %s %s' % (self.node, self.TRACE_TAG, method, status))
+            if status in ok:
+                return status, payload, headers
+            if status not in TRANSIENT_STATUSES or attempt == retries:
+                self._raise_for_status(status, payload, login)
+            LOG.warning('%s: %s %s answered %d, retry %d of %d', self.node, method, url, status,
+                        attempt + 1, retries)
+        raise AssertionError('unreachable')
+
+    def _raise_for_status(self, status, payload, login):
+        message = self._error_message(status, payload)
+        if status == 502:
+            cause = 'Verify REST server is running on the BMC'
+            if login:
+                raise exc.BmcLoginUnreachable(node=self.node, host=self.host, cause=cause)
+            raise exc.BmcUnreachable(node=self.node, host=self.host, cause=cause)
+        if status in (401, 403):
+            raise exc.BmcAuthError(node=self.node, status=status, bmc_message=message)
+        raise exc.BmcHTTPError(node=self.node, status=status, bmc_message=message)
+
+    def _send(self, method, url, data):
+        try:
+            response = self._session.request(method, url, data=data, headers=self._headers,
+                                             timeout=self._timeout, verify=self._ctx.verify,
+                                             allow_redirects=False, stream=True)
+            try:
+                raw = self._read_body(response)
+            finally:
+                response.close()
+        except exc.AgentError:
+            raise
+        except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
+            LOG.debug('%s: %s %s: %r', self.node, method, url, error)
+            raise exc.BmcUnreachable(node=self.node, host=self.host,
+                                     cause=transport_cause(error, *self._timeout))
+        payload = None
+        if raw:
+            try:
+                payload = json.loads(raw)
+            except ValueError:
+                if 200 <= response.status_code < 300:
+                    raise exc.BmcBadResponse(node=self.node,
+                                             detail='%s %s answered %d with a body that is not JSON'
+                                             % (method, url, response.status_code))
+        return response.status_code, payload, response.headers
+
+    def _read_body(self, response):
+        chunks = []
+        size = 0
+        for chunk in response.iter_content(_CHUNK):
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise exc.BmcBadResponse(node=self.node, detail='reply larger than %d bytes' % MAX_BODY)
+            chunks.append(chunk)
+        return b''.join(chunks)

@@ -1,0 +1,172 @@
+"""AgentServer: the UNIX-socket server; validates each request, then runs it.
+
+One connection carries one request frame and the reply frames; the agent closes the
+connection when the command is done (XCAT_REFERENCE.md section 5).
+"""
+
+import logging
+import os
+import socket
+import types
+
+import gevent
+import gevent.event
+import gevent.lock
+from gevent.server import StreamServer
+
+from common import exceptions as exc
+from common.task import RunContext
+from common.utils import Messager, recv_frame
+from xcatagent.openbmc import OpenBMCManager
+from xcatagent.redfish import RedfishManager
+
+LOG = logging.getLogger(__name__)
+
+MANAGERS = types.MappingProxyType({'openbmc': OpenBMCManager, 'redfish': RedfishManager})
+
+NODEINFO_KEYS = ('bmc', 'bmcip', 'username', 'password')
+
+
+def validate_request(req):
+    """Check a decoded request before any work.
+
+    :returns: ``(manager_class, command, args, cwd, nodeinfo, envs)`` with normalised types.
+    :raises InvalidRequest: the first problem found, worded for the admin.
+    :raises Unsupported: unknown module or command.
+    """
+    if not isinstance(req, dict):
+        raise exc.InvalidRequest(detail='the request must be a JSON object, not %s' % type(req).__name__)
+    module = req.get('module')
+    if not isinstance(module, str) or not module:
+        raise exc.InvalidRequest(detail='Please specify the request module')
+    manager = MANAGERS.get(module)
+    if manager is None:
+        raise exc.Unsupported(detail='module %s' % module)
+    command = req.get('command')
+    if not isinstance(command, str) or not command:
+        raise exc.InvalidRequest(detail='Could not find command')
+    if command not in manager.COMMANDS:
+        raise exc.Unsupported(detail=command)
+    args = req.get('args')
+    if args is None:
+        args = []
+    if not isinstance(args, list) or not all(isinstance(a, (str, int, float)) and not isinstance(a, bool)
+                                             for a in args):
+        raise exc.InvalidRequest(detail='args must be a list of strings')
+    args = [str(a) for a in args]
+    cwd = req.get('cwd')
+    if isinstance(cwd, list):
+        cwd = cwd[0] if cwd else ''
+    if not isinstance(cwd, str):
+        raise exc.InvalidRequest(detail='Please specify the cwd parameter')
+    nodes = req.get('nodes')
+    if nodes is not None and (not isinstance(nodes, list) or not all(isinstance(n, str) for n in nodes)):
+        raise exc.InvalidRequest(detail='nodes must be a list of node names')
+    nodeinfo = req.get('nodeinfo')
+    if not isinstance(nodeinfo, dict) or not nodeinfo:
+        raise exc.InvalidRequest(detail='nodeinfo must be a non-empty object of nodes')
+    for node, info in nodeinfo.items():
+        if not isinstance(info, dict):
+            raise exc.InvalidRequest(detail='nodeinfo of %s must be an object' % node)
+        for key in NODEINFO_KEYS:
+            value = info.get(key)
+            if not isinstance(value, str) or not value:
+                raise exc.InvalidRequest(detail='nodeinfo of %s lacks %s' % (node, key))
+    envs = req.get('envs')
+    if envs is None:
+        envs = {}
+    if not isinstance(envs, dict):
+        raise exc.InvalidRequest(detail='envs must be an object')
+    return manager, command, args, cwd, nodeinfo, envs
+
+
+class AgentServer:
+    """Serves requests on a UNIX socket.
+
+    Not standalone (as xcatd runs it): serves one connection, then ``run`` returns.
+    Standalone: serves connections until ``stop``.
+    """
+
+    def __init__(self, path, *, standalone=False, request_timeout=30.0, defaults=None):
+        """:param path: socket path; an existing file there is replaced.
+        :param request_timeout: seconds a client may take to send its request frame.
+        :param defaults: ``RunContext`` field overrides from the command line.
+        """
+        self.path = path
+        self.standalone = standalone
+        self.request_timeout = request_timeout
+        self.defaults = dict(defaults or {})
+        self._done = gevent.event.Event()
+        self._server = None
+        self.failed = False
+
+    def _listen(self):
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        old = os.umask(0o077)
+        try:
+            listener.bind(self.path)
+        finally:
+            os.umask(old)
+        listener.listen(16)
+        return listener
+
+    def start(self):
+        """Bind the socket and start accepting connections."""
+        self._server = StreamServer(self._listen(), self._handle)
+        self._server.start()
+        LOG.info('listening on %s', self.path)
+
+    def run(self):
+        """Block until one request is served (or, standalone, until ``stop``), then clean up."""
+        if self._server is None:
+            self.start()
+        self._done.wait()
+        self._shutdown()
+
+    def stop(self):
+        """Stop serving (safe to call from a signal handler greenlet)."""
+        self._done.set()
+
+    def _shutdown(self):
+        if self._server is not None:
+            self._server.stop(timeout=5)
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+    def _handle(self, sock, _address):
+        messager = Messager(sock, gevent.lock.BoundedSemaphore())
+        try:
+            self._serve_one(sock, messager)
+        except Exception:
+            self.failed = True
+            LOG.exception('request failed')
+            messager.error('Internal error in the xCAT agent; see the agent log for details.')
+        finally:
+            try:
+                sock.close()
+            finally:
+                if not self.standalone:
+                    self.stop()
+
+    def _serve_one(self, sock, messager):
+        try:
+            with gevent.Timeout(self.request_timeout, exc.InvalidRequest(
+                    detail='no request received within %g s' % self.request_timeout)):
+                req = recv_frame(sock)
+            if req is None:
+                LOG.info('client closed the connection without a request')
+                return
+            manager_class, command, args, cwd, nodeinfo, envs = validate_request(req)
+            ctx = RunContext.from_envs(envs, cwd=cwd, **self.defaults)
+        except exc.AgentError as error:
+            LOG.warning('bad request: %s', error)
+            messager.error(str(error))
+            return
+        LOG.info('%s %s %s on %d nodes', req['module'], command, ' '.join(args), len(nodeinfo))
+        manager_class(messager, ctx).run(command, nodeinfo, args)
