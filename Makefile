@@ -34,3 +34,17 @@ sim: venv
 
 clean:
 	rm -rf $(VENV) bench/results.json
+
+# Agent tree to PREFIX/lib/python/agent (agent.py 755, the rest 644, no tests, no caches);
+# broker plugins to PREFIX/lib/perl/xCAT_plugin and its helper to PREFIX/lib/perl/xCAT.
+# The runner's stand-ins for xCAT core modules (perl/runner) are never installed.
+install:
+	install -d $(DESTDIR)$(PREFIX)/lib/python/agent
+	cd $(AGENT_DIR) && find . -name tests -prune -o -name __pycache__ -prune -o -type f -name '*.py' -print | \
+	  while read -r f; do \
+	    mode=644; [ "$$f" = ./agent.py ] && mode=755; \
+	    install -D -m $$mode "$$f" "$(DESTDIR)$(PREFIX)/lib/python/agent/$$f"; \
+	  done
+	install -d $(DESTDIR)$(PREFIX)/lib/perl/xCAT_plugin $(DESTDIR)$(PREFIX)/lib/perl/xCAT
+	install -m 644 perl/xCAT_plugin/openbmc2.pm perl/xCAT_plugin/redfish.pm $(DESTDIR)$(PREFIX)/lib/perl/xCAT_plugin/
+	install -m 644 perl/xCAT/PyAgent.pm $(DESTDIR)$(PREFIX)/lib/perl/xCAT/

@@ -1,0 +1,360 @@
+package xCAT::Runner;
+
+=head1 NAME
+
+xCAT::Runner - xCAT's client commands (rpower, rsetboot) without xcatd
+
+=head1 SYNOPSIS
+
+  XCAT_TABLES=DIR perl/bin/rpower NODERANGE ACTION
+  XCAT_TABLES=DIR perl/bin/rsetboot NODERANGE [DEVICE] [-p]
+
+=head1 DESCRIPTION
+
+Does in one process what xCAT's client and xcatd do together: reads the tables from tabdump CSV
+files in C<$XCAT_TABLES>, expands the noderange, loads every plugin in perl/xCAT_plugin, routes
+each node to the plugin whose C<handled_commands> rule matches its table value (for example
+C<nodehm:mgt=openbmc>), calls C<preprocess_request> and then C<process_request> for each part
+it returns (all parts run here: there are no service nodes to ship them to), and prints the
+replies the way xCAT's client does. The exit status is xCAT's: 1 if any reply carried an error
+code.
+
+The broker's settings default, unless set in the environment, to: C<XCAT_AGENT> = the repository's
+agent.py, C<XCAT_AGENT_PYTHON> = the repository's .venv/bin/python when it exists,
+C<XCAT_AGENT_LOG> = C<$XCAT_TABLES/agent.log> (a temporary directory when XCAT_TABLES is not
+writable), C<XCAT_AGENT_RUNDIR> = a fresh private temporary directory (mode 0700, removed at exit).
+Every C<XCAT_*> variable is forwarded as the request's C<environment>, as xCAT's client does.
+C<%::XCATSITEVALS> is loaded from site.csv, as xcatd does.
+
+=cut
+
+use strict;
+use warnings;
+
+use Cwd ();
+use File::Temp ();
+use xCAT::Table;
+
+=head3 main($command, $repo, @argv)
+
+Runs one client command. Returns the exit status.
+
+=cut
+
+sub main {
+    my ($command, $repo, @argv) = @_;
+    STDOUT->autoflush(1);
+    STDERR->autoflush(1);
+    my $exit = 0;
+    my $callback = sub { print_response($_[0], \$exit) };
+
+    # As xCAT's client: leading options, then the noderange, then the rest.
+    my @args;
+    push @args, shift @argv while @argv && $argv[0] =~ /^-/;
+    my $noderange = shift @argv;
+    push @args, @argv;
+
+    my $tables = $ENV{XCAT_TABLES};
+    unless (defined $tables && -d $tables) {
+        print STDERR "Error: XCAT_TABLES must name a directory holding the xCAT tables (tabdump CSV files)\n";
+        return 1;
+    }
+    set_defaults($repo, $tables);
+    %::XCATSITEVALS = site_values();
+
+    my $plugins = load_plugins("$repo/perl/xCAT_plugin", $command);
+    unless (@$plugins) {
+        print STDERR "Error: $command is not handled by any plugin\n";
+        return 1;
+    }
+
+    my @nodes;
+    if (defined $noderange) {
+        my ($nodes, $missing) = expand_noderange($noderange);
+        if (@$missing) {
+            print STDERR 'Error: Invalid nodes and/or groups in noderange: ' . join(',', @$missing) . "\n";
+            return 1;
+        }
+        @nodes = @$nodes;
+    }
+
+    my $base = {
+        command     => [$command],
+        arg         => [@args],
+        cwd         => [ Cwd::getcwd() // '/' ],
+        environment => [ { map { $_ => [ $ENV{$_} ] } grep { /^XCAT_/ } sort keys %ENV } ],
+    };
+    $base->{noderange} = [$noderange] if defined $noderange;
+
+    unless (defined $noderange) {
+        # As xCAT: without a noderange only help and version make sense; the first plugin answers.
+        unless (has_help_flag(\@args)) {
+            require xCAT::Usage;
+            print STDERR xCAT::Usage->getUsage($command), "\n";
+            return 1;
+        }
+        my $request = { %$base, node => [] };
+        $plugins->[0]->{package}->can('preprocess_request')->($request, $callback, \&subrequest);
+        return exit_status($exit);
+    }
+
+    my ($routes, $unrouted) = route_nodes(\@nodes, $plugins);
+    for my $node (@$unrouted) {
+        $callback->({ node => [ { name => [$node], errorcode => [1],
+            error => ['Unable to identify plugin for this command, check relevant tables: nodehm.mgt'] } ] });
+    }
+    for my $plugin (@$plugins) {
+        my $mine = $routes->{ $plugin->{name} } or next;
+        my $request = { %$base, node => [@$mine] };
+        my $parts = $plugin->{package}->can('preprocess_request')->($request, $callback, \&subrequest);
+        next unless ref $parts eq 'ARRAY';
+        for my $part (@$parts) {
+            $plugin->{package}->can('process_request')->($part, $callback, \&subrequest);
+        }
+    }
+    return exit_status($exit);
+}
+
+sub has_help_flag {
+    my ($args) = @_;
+    return scalar grep { /^(?:-h|--help|-v|--version)$/ } @$args;
+}
+
+sub exit_status {
+    my ($code) = @_;
+    return 0 unless $code;
+    return ($code & 0xff) || 1;
+}
+
+=head3 subrequest($request, $callback)
+
+Stand-in for xcatd's sub-request handler; our plugins issue none.
+
+=cut
+
+sub subrequest { return }
+
+=head3 set_defaults($repo, $tables)
+
+Fills the broker's environment defaults described above, leaving set variables alone.
+
+=cut
+
+sub set_defaults {
+    my ($repo, $tables) = @_;
+    $ENV{XCAT_AGENT} = "$repo/xCAT-openbmc-py/lib/python/agent/agent.py" unless _set('XCAT_AGENT');
+    if (!_set('XCAT_AGENT_PYTHON') && -x "$repo/.venv/bin/python") {
+        $ENV{XCAT_AGENT_PYTHON} = "$repo/.venv/bin/python";
+    }
+    unless (_set('XCAT_AGENT_LOG')) {
+        my $dir = -w $tables ? $tables : File::Temp::tempdir('xcat-runner-log.XXXXXX', TMPDIR => 1);
+        $ENV{XCAT_AGENT_LOG} = "$dir/agent.log";
+    }
+    unless (_set('XCAT_AGENT_RUNDIR')) {
+        $ENV{XCAT_AGENT_RUNDIR} = File::Temp::tempdir('xcat-run.XXXXXX', TMPDIR => 1, CLEANUP => 1);
+        chmod 0700, $ENV{XCAT_AGENT_RUNDIR};
+    }
+    return;
+}
+
+sub _set { return defined $ENV{ $_[0] } && length $ENV{ $_[0] } }
+
+=head3 site_values()
+
+The site table as C<key =E<gt> value>, as xcatd keeps it in C<%::XCATSITEVALS>.
+
+=cut
+
+sub site_values {
+    my $site = xCAT::Table->new('site') or return ();
+    return map { defined $_->{key} ? ($_->{key} => $_->{value}) : () } $site->getAllAttribs(qw(key value));
+}
+
+=head3 load_plugins($dir, $command)
+
+Loads every plugin of C<$dir> (as xcatd does) and returns those that handle C<$command>:
+C<[{name, package, table, column, value}]>, sorted by name.
+
+=cut
+
+sub load_plugins {
+    my ($dir, $command) = @_;
+    my @plugins;
+    for my $file (sort glob("$dir/*.pm")) {
+        my ($name) = $file =~ m{([^/]+)\.pm$};
+        my $pkg = "xCAT_plugin::$name";
+        require $file;
+        my $handled = $pkg->can('handled_commands') ? $pkg->handled_commands() : {};
+        my $rule = $handled->{$command} or next;
+        my ($table, $column, $value) = $rule =~ /^([^:]+):([^=]+)(?:=(.*))?$/ or next;
+        push @plugins, { name => $name, package => $pkg, table => $table, column => $column,
+            value => (defined $value && length $value) ? $value : $name };
+    }
+    return \@plugins;
+}
+
+=head3 route_nodes(\@nodes, \@plugins)
+
+Assigns each node to the first plugin whose table value matches (a regex match, as xcatd's).
+Returns C<(\%nodes_by_plugin, \@unrouted)>.
+
+=cut
+
+sub route_nodes {
+    my ($nodes, $plugins) = @_;
+    my (%routes, @unrouted, %cache);
+  NODE: for my $node (@$nodes) {
+        for my $plugin (@$plugins) {
+            my $key = "$plugin->{table}.$plugin->{column}";
+            $cache{$key} //= do {
+                my $tab = xCAT::Table->new($plugin->{table});
+                $tab ? $tab->getNodesAttribs($nodes, [ $plugin->{column} ]) : {};
+            };
+            my $entry = $cache{$key}->{$node};
+            my $value = $entry ? $entry->[0]->{ $plugin->{column} } : undef;
+            if (defined $value && $value =~ /$plugin->{value}/) {
+                push @{ $routes{ $plugin->{name} } }, $node;
+                next NODE;
+            }
+        }
+        push @unrouted, $node;
+    }
+    return (\%routes, \@unrouted);
+}
+
+=head3 expand_noderange($noderange)
+
+Expands a noderange: comma-separated items, each a node, a group from C<nodelist.groups>,
+C<prefix[001-064]> or C<node001-node064>. Returns C<(\@nodes, \@unknown)>: the known nodes in
+order without duplicates, and the items (or expanded names) that are neither nodes nor groups.
+
+=cut
+
+sub expand_noderange {
+    my ($noderange) = @_;
+    my ($known, $groups) = nodelist();
+    my (@nodes, @unknown, %seen);
+    for my $item (split /,/, $noderange) {
+        next unless length $item;
+        my @names;
+        if (exists $known->{$item}) {
+            @names = ($item);
+        } elsif ($groups->{$item}) {
+            @names = @{ $groups->{$item} };
+        } else {
+            my $range = expand_range($item);
+            unless ($range) {
+                push @unknown, $item;
+                next;
+            }
+            for my $name (@$range) {
+                if (exists $known->{$name}) { push @names, $name } else { push @unknown, $name }
+            }
+        }
+        for my $name (@names) {
+            push @nodes, $name unless $seen{$name}++;
+        }
+    }
+    return (\@nodes, \@unknown);
+}
+
+=head3 expand_range($item)
+
+C<prefix[A-B]suffix> or C<prefixA-prefixB> (same prefix, numbers keep the width of A) as a list
+reference of names, or undef if C<$item> is not a range.
+
+=cut
+
+sub expand_range {
+    my ($item) = @_;
+    my ($prefix, $from, $to, $suffix);
+    if ($item =~ /^(.*)\[(\d+)-(\d+)\](.*)$/) {
+        ($prefix, $from, $to, $suffix) = ($1, $2, $3, $4);
+    } elsif ($item =~ /^(.*?)(\d+)-(.*?)(\d+)$/ && $1 eq $3) {
+        ($prefix, $from, $to, $suffix) = ($1, $2, $4, '');
+    } else {
+        return undef;
+    }
+    return undef if $to < $from || $to - $from > 1_000_000;
+    my $width = length $from;
+    return [ map { sprintf('%s%0*d%s', $prefix, $width, $_, $suffix) } $from .. $to ];
+}
+
+=head3 nodelist()
+
+Returns C<(\%nodes, \%groups)> from nodelist.csv: every node name, and each group's nodes in
+file order.
+
+=cut
+
+sub nodelist {
+    my $tab = xCAT::Table->new('nodelist');
+    my (%nodes, %groups);
+    for my $row ($tab ? $tab->getAllAttribs(qw(node groups)) : ()) {
+        next unless defined $row->{node};
+        $nodes{ $row->{node} } = 1;
+        push @{ $groups{$_} }, $row->{node} for grep { length } split /,/, ($row->{groups} // '');
+    }
+    return (\%nodes, \%groups);
+}
+
+=head3 print_response($rsp, \$exit)
+
+Prints one reply as xCAT's client does: C<errorcode> ORed into C<$exit>; C<error> to stderr as
+C<Error: text>; C<warning> to stderr as C<Warning: text>; C<info> to stdout; each C<node> entry as
+one line C<name[: Error: e][: data | : desc: contents]> (stderr if it has an error); C<data>
+entries to stdout (C<desc: contents> or the text).
+
+=cut
+
+sub print_response {
+    my ($rsp, $exit) = @_;
+    $$exit |= $_ for _list($rsp->{errorcode});
+    print STDERR "Error: $_\n" for _list($rsp->{error});
+    print STDERR "Warning: $_\n" for _list($rsp->{warning});
+    print STDOUT "$_\n" for _list($rsp->{info});
+    for my $node (_list($rsp->{node})) {
+        next unless ref $node eq 'HASH';
+        my $line = (_list($node->{name}))[0] // '';
+        my $error = 0;
+        $$exit |= $_ for _list($node->{errorcode});
+        if (my ($e) = _list($node->{error})) {
+            $line .= ": Error: $e";
+            $error = 1;
+        }
+        if (my ($w) = _list($node->{warning})) {
+            $line .= ": Warning: $w";
+            $error = 1;
+        }
+        if (my ($d) = _list($node->{data})) {
+            if (ref $d eq 'HASH') {
+                $line .= ': ' . (_list($d->{desc}))[0] if $d->{desc};
+                $line .= ': ' . (_list($d->{contents}))[0] if $d->{contents};
+            } else {
+                $line .= ": $d";
+            }
+        }
+        next unless length $line;
+        if ($error) { print STDERR "$line\n" } else { print STDOUT "$line\n" }
+    }
+    for my $d (_list($rsp->{data})) {
+        my $line;
+        if (ref $d eq 'HASH') {
+            $line = (_list($d->{desc}))[0];
+            my ($c) = _list($d->{contents});
+            $line = defined $line ? "$line: $c" : $c if defined $c;
+        } else {
+            $line = $d;
+        }
+        print STDOUT "$line\n" if defined $line && length $line;
+    }
+    return;
+}
+
+sub _list {
+    my ($v) = @_;
+    return () unless defined $v;
+    return ref $v eq 'ARRAY' ? @$v : ($v);
+}
+
+1;

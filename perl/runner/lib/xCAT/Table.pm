@@ -1,0 +1,188 @@
+package xCAT::Table;
+
+=head1 NAME
+
+xCAT::Table - runner stand-in: xCAT tables read from tabdump CSV files in $XCAT_TABLES
+
+=head1 DESCRIPTION
+
+Only for perl/bin/rpower and perl/bin/rsetboot on machines without xCAT; a real xcatd brings its
+own xCAT::Table. Each table is C<$XCAT_TABLES/E<lt>nameE<gt>.csv> as C<tabdump> writes it: a
+header line C<#col1,col2,...>, then one row per line, values in double quotes (C<""> inside a
+value is one quote), empty values bare. Rows whose C<disable> column is C<1> or C<yes> are skipped.
+
+Node lookups inherit from groups the basic xCAT way: a value missing from the node's own row is
+taken from the first group (in C<nodelist.groups> order) whose row has it.
+
+=cut
+
+use strict;
+use warnings;
+
+=head3 new($class, $name)
+
+Reads C<$XCAT_TABLES/$name.csv>. Returns undef when C<XCAT_TABLES> is unset or the file does not
+exist or cannot be read.
+
+=cut
+
+sub new {
+    my ($class, $name, @opts) = @_;
+    my $dir = $ENV{XCAT_TABLES};
+    return undef unless defined $dir && length $dir;
+    my $file = "$dir/$name.csv";
+    return undef unless -f $file;
+    my ($columns, $rows) = read_csv($file);
+    return undef unless $columns;
+    return bless { name => $name, dir => $dir, columns => $columns, rows => $rows }, $class;
+}
+
+=head3 read_csv($file)
+
+Parses a tabdump CSV file. Returns C<(\@columns, \@rows)> with each row a hash reference, or
+an empty list if the file cannot be read.
+
+=cut
+
+sub read_csv {
+    my ($file) = @_;
+    open(my $fh, '<:encoding(UTF-8)', $file) or return;
+    my ($columns, @rows);
+    while (my $line = <$fh>) {
+        $line =~ s/\r?\n\z//;
+        next if $line =~ /^\s*$/;
+        if (!$columns) {
+            next unless $line =~ s/^#//;
+            $columns = [ split_csv_line($line) ];
+            next;
+        }
+        next if $line =~ /^#/;
+        my @values = split_csv_line($line);
+        my %row;
+        @row{@$columns} = @values;
+        next if defined $row{disable} && $row{disable} =~ /^(?:1|yes)$/i;
+        delete $row{$_} for grep { !defined $row{$_} || $row{$_} eq '' } keys %row;
+        push @rows, \%row;
+    }
+    close $fh;
+    return ($columns, \@rows);
+}
+
+=head3 split_csv_line($line)
+
+Splits one CSV line into its values (quotes removed, C<""> unescaped).
+
+=cut
+
+sub split_csv_line {
+    my ($line) = @_;
+    my @values;
+    while (1) {
+        if ($line =~ s/^"((?:[^"]|"")*)"//) {
+            (my $v = $1) =~ s/""/"/g;
+            push @values, $v;
+        } else {
+            $line =~ s/^([^,]*)//;
+            push @values, $1;
+        }
+        last unless $line =~ s/^,//;
+    }
+    return @values;
+}
+
+=head3 getAttribs($self, \%keys, @attrs)
+
+Rows whose columns equal every value of C<%keys>, each reduced to C<@attrs> (a list or an array
+reference). In list context all matches, in scalar context the first.
+
+=cut
+
+sub getAttribs {
+    my ($self, $keys, @attrs) = @_;
+    @attrs = @{ $attrs[0] } if @attrs == 1 && ref $attrs[0] eq 'ARRAY';
+    my @found;
+  ROW: for my $row (@{ $self->{rows} }) {
+        for my $k (keys %$keys) {
+            next ROW unless defined $row->{$k} && $row->{$k} eq $keys->{$k};
+        }
+        push @found, { map { $_ => $row->{$_} } grep { defined $row->{$_} } @attrs };
+    }
+    return wantarray ? @found : $found[0];
+}
+
+=head3 getAllAttribs($self, @attrs)
+
+Every row, each reduced to C<@attrs>.
+
+=cut
+
+sub getAllAttribs {
+    my ($self, @attrs) = @_;
+    @attrs = @{ $attrs[0] } if @attrs == 1 && ref $attrs[0] eq 'ARRAY';
+    return map {
+        my $row = $_;
+        +{ map { $_ => $row->{$_} } grep { defined $row->{$_} } @attrs };
+    } @{ $self->{rows} };
+}
+
+=head3 getNodesAttribs($self, \@nodes, \@attrs)
+
+Returns C<< { node => [ { node => node, attr => value, ... } ] } >> for each node that has a row
+of its own or through one of its groups; nodes with neither are absent.
+
+=cut
+
+sub getNodesAttribs {
+    my ($self, $nodes, $attrs) = @_;
+    my %bykey;
+    for my $row (@{ $self->{rows} }) {
+        $bykey{ $row->{node} } //= $row if defined $row->{node};
+    }
+    my $groups = $self->{name} eq 'nodelist' ? undef : _node_groups($self->{dir});
+    my %result;
+    for my $node (@$nodes) {
+        my @sources = grep { defined } ($bykey{$node}, map { $bykey{$_} } @{ $groups->{$node} || [] });
+        next unless @sources;
+        my %entry = (node => $node);
+        for my $attr (@$attrs) {
+            for my $src (@sources) {
+                if (defined $src->{$attr}) { $entry{$attr} = $src->{$attr}; last }
+            }
+        }
+        $result{$node} = [ \%entry ];
+    }
+    return \%result;
+}
+
+=head3 getNodeAttribs($self, $node, \@attrs)
+
+The entry of one node (see C<getNodesAttribs>), or undef.
+
+=cut
+
+sub getNodeAttribs {
+    my ($self, $node, $attrs) = @_;
+    my $h = $self->getNodesAttribs([$node], $attrs);
+    return $h->{$node} ? $h->{$node}->[0] : undef;
+}
+
+=head3 close($self)
+
+Nothing to release; present because xCAT code calls it.
+
+=cut
+
+sub close { return }
+
+sub _node_groups {
+    my ($dir) = @_;
+    my ($cols, $rows) = read_csv("$dir/nodelist.csv");
+    my %groups;
+    for my $row (@{ $rows || [] }) {
+        next unless defined $row->{node};
+        $groups{ $row->{node} } = [ grep { length } split /,/, ($row->{groups} // '') ];
+    }
+    return \%groups;
+}
+
+1;

@@ -1,0 +1,961 @@
+package xCAT::PyAgent;
+
+=head1 NAME
+
+xCAT::PyAgent - the broker between an xcatd plugin and the xCAT Python agent
+
+=head1 DESCRIPTION
+
+Shared by C<xCAT_plugin::openbmc2> and C<xCAT_plugin::redfish>. It holds what both plugins do
+the same way: argument validation driven by a per-plugin table, help and version texts, the
+service-node split, node information from the C<openbmc> and C<passwd> tables, and the whole life
+of one agent process per request (private directory, lock file, fork and exec, the socket, the
+frame codec, relaying replies to the xcatd callback, and cleanup on every path).
+
+Facts (messages, frame layout, callback shapes) follow XCAT_REFERENCE.md sections 2, 3 and 5;
+how the agent is found and started follows docs/DESIGN.md.
+
+There is no file-level mutable state: the callback, the request, the node information and the
+per-request agent handle (an C<xCAT::PyAgent::Run> guard object) all travel as arguments.
+
+Only xCAT core modules that a real xcatd provides are used, with xCAT's call signatures. On a
+machine without xCAT, perl/runner/lib holds stand-ins for them.
+
+=cut
+
+use strict;
+use warnings;
+
+use Errno qw(EINTR EAGAIN EWOULDBLOCK EEXIST);
+use Fcntl qw(:flock);
+use File::Path qw(make_path remove_tree);
+use Getopt::Long qw(GetOptionsFromArray);
+use IO::Handle;
+use IO::Select;
+use IO::Socket::UNIX;
+use JSON::PP ();
+use POSIX qw(WNOHANG);
+use Scalar::Util qw(looks_like_number);
+use Socket qw(SOCK_STREAM);
+use Time::HiRes ();
+
+use xCAT::Table;
+use xCAT::MsgUtils;
+use xCAT::SvrUtils;
+use xCAT::Usage;
+use xCAT::ServiceNodeUtils;
+use xCAT::NetworkUtils;
+
+use constant {
+    # Size of the length prefix: a native C int (XCAT_REFERENCE.md 5.1).
+    HEADER_SIZE => length(pack('i', 0)),
+
+    # Largest reply frame accepted, as the agent's common/utils.py MAX_FRAME (64 MiB).
+    MAX_FRAME => 64 * 1024 * 1024,
+
+    # Largest single sysread/syswrite.
+    IO_CHUNK => 1024 * 1024,
+
+    # Bound on waiting for the agent to listen, and the polling step.
+    CONNECT_WAIT => 10,
+    CONNECT_POLL => 0.05,
+
+    # Bound on the agent's exit after it closed the socket, and on each step of TERM then KILL.
+    REAP_WAIT => 10,
+    KILL_WAIT => 2,
+
+    DEFAULT_AGENT  => '/opt/xcat/lib/python/agent/agent.py',
+    DEFAULT_LOG    => '/var/log/xcat/agent.log',
+    DEFAULT_RUNDIR => '/var/run/xcat',
+};
+
+# Optional settings forwarded to the agent in the request's envs (docs/DESIGN.md):
+# [envs key, request environment variable, JSON type]. Read-only.
+my @ENV_SETTINGS = (
+    [ pool_size       => 'XCAT_BMC_POOL_SIZE',       'int' ],
+    [ connect_timeout => 'XCAT_BMC_CONNECT_TIMEOUT', 'number' ],
+    [ read_timeout    => 'XCAT_BMC_READ_TIMEOUT',    'number' ],
+    [ deadline        => 'XCAT_BMC_DEADLINE',        'number' ],
+    [ verify          => 'XCAT_BMC_VERIFY',          'bool' ],
+    [ ca_bundle       => 'XCAT_BMC_CA_BUNDLE',       'string' ],
+    [ state_wait      => 'XCAT_BMC_STATE_WAIT',      'number' ],
+    [ poll_interval   => 'XCAT_BMC_POLL_INTERVAL',   'number' ],
+);
+
+# Words accepted for a JSON boolean in XCAT_BMC_VERIFY. Read-only.
+my %BOOL_WORDS = (
+    1 => 1, yes => 1, true => 1, on => 1,
+    0 => 0, no => 0, false => 0, off => 0,
+);
+
+# Commands whose argument list must hold one word at most / at least one word
+# (XCAT_REFERENCE.md 2.1, common prefix). Read-only.
+my %ONE_WORD_ONLY = map { $_ => 1 } qw(rbeacon rpower rvitals);
+my %WORD_REQUIRED = map { $_ => 1 } qw(rbeacon rspconfig rpower rflash);
+
+#-------------------------------------------------------------------------------
+
+=head2 Preprocessing (runs on the management node)
+
+=head3 preprocess($request, $callback, $spec)
+
+The whole of a plugin's preprocess_request: help and version, PDU passthrough, validation, the
+C<-V> note and the service-node split (XCAT_REFERENCE.md section 2).
+
+C<$spec> is the plugin's read-only description:
+C<< { usage_suffix => '.openbmc' or '', commands => { rpower => RULE, ... } } >>, where a RULE is
+C<< { valid => [words], passthrough => qr//, flags => [getopt specs], default => 'word' } >>.
+
+Returns a reference to the list of request copies to dispatch (each with C<_xcatdest> and
+C<_xcatpreprocessed>), or nothing when the request has been answered here.
+
+=cut
+
+sub preprocess {
+    my ($request, $callback, $spec) = @_;
+
+    if ($request->{_xcatpreprocessed} && $request->{_xcatpreprocessed}->[0]) {
+        return [$request];
+    }
+    my $command = $request->{command}->[0];
+    my @args    = $request->{arg}  ? @{ $request->{arg} }  : ();
+    my @nodes   = $request->{node} ? @{ $request->{node} } : ();
+
+    my $text = usage_text($command, \@args, $spec->{usage_suffix});
+    if (defined $text && length $text) {
+        $callback->({ data => [$text] });
+        return;
+    }
+
+    my $rule = $spec->{commands}->{$command};
+    if ($rule && $rule->{passthrough} && @args && defined $args[0] && $args[0] =~ $rule->{passthrough}) {
+        return;
+    }
+
+    my ($error, $verbose) = check_args($command, \@args, $spec->{commands});
+    if (defined $error) {
+        $callback->({ errorcode => [1], data => [ join("\n", map { "$_: Error: $error" } @nodes) ] });
+        return;
+    }
+    if ($verbose) {
+        $callback->({ data => [ { contents => ['Running command in Python'] } ] });
+    }
+    return split_by_service_node($request, \@nodes);
+}
+
+=head3 usage_text($command, \@args, $suffix)
+
+Returns the help or version text that C<xCAT::Usage-E<gt>parseCommand> gives for C<@args>
+(empty string when neither was asked for). C<$suffix> (for example C<.openbmc>) is tried first;
+a text containing C<cannot be found> is retried with the plain command name.
+
+=cut
+
+sub usage_text {
+    my ($command, $args, $suffix) = @_;
+    my $name = $command . ($suffix // '');
+    my $text = xCAT::Usage->parseCommand($name, @$args);
+    if (defined $text && $text =~ /cannot be found/ && $name ne $command) {
+        $text = xCAT::Usage->parseCommand($command, @$args);
+    }
+    return $text;
+}
+
+=head3 check_args($command, \@args, \%rules)
+
+Validates a copy of C<@args> against the rule of C<$command> (XCAT_REFERENCE.md 2.1).
+Returns C<(undef, $verbose)> when the arguments are accepted, or C<($message)> with the exact
+message. C<$verbose> is true when C<-V>/C<--verbose> was given. C<@args> is not modified.
+
+Getopt::Long's global configuration is restored on return.
+
+=cut
+
+sub check_args {
+    my ($command, $args, $rules) = @_;
+    my $rule = $rules->{$command};
+    return ("Unsupported command: $command") unless $rule;
+
+    my @words   = @$args;
+    my $verbose = 0;
+    my $saved   = Getopt::Long::Configure(qw(pass_through no_ignore_case));
+    my $ok = 1;
+    my $error = do {
+        local $SIG{__WARN__} = sub { };
+        $ok = eval { GetOptionsFromArray(\@words, 'V|verbose' => \$verbose) } ? 1 : 0;
+        _check_words($command, \@words, $rule, $ok);
+    };
+    Getopt::Long::Configure($saved);
+    return defined $error ? ($error) : (undef, $verbose);
+}
+
+# The word rules after -V has been removed; returns the message or undef.
+sub _check_words {
+    my ($command, $words, $rule, $ok) = @_;
+    return 'Error parsing arguments.' unless $ok;
+    if (@$words >= 2 && $ONE_WORD_ONLY{$command}) {
+        return "Only one option is supported at the same time for $command";
+    }
+    if (!@$words && $WORD_REQUIRED{$command}) {
+        return "No option specified for $command";
+    }
+    # NOTE: xCAT takes the subcommand before removing the flags (-p), so `rsetboot n -p net`
+    # is rejected as `Unsupported command: rsetboot -p`; we keep that for compatibility.
+    my $sub = $words->[0];
+    if ($rule->{flags}) {
+        my %ignored;
+        eval { GetOptionsFromArray($words, map { $_ => \$ignored{$_} } @{ $rule->{flags} }) }
+          or return 'Error parsing arguments.';
+        if (@$words > 1) {
+            return "Only one option is supported at the same time for $command";
+        }
+        $sub = $rule->{default} unless @$words;
+    }
+    $sub = $rule->{default} unless defined $sub;
+    my %valid = map { $_ => 1 } @{ $rule->{valid} };
+    return "Unsupported command: $command " . ($sub // '') unless defined $sub && $valid{$sub};
+    return undef;
+}
+
+=head3 split_by_service_node($request, \@nodes)
+
+Splits the request by service node with
+C<xCAT::ServiceNodeUtils-E<gt>get_ServiceNode(\@nodes, "xcat", "MN")>: one shallow copy per
+service node with C<node> set to its nodes, C<_xcatdest> to the service node and
+C<_xcatpreprocessed> to C<[1]>. Returns a reference to the list of copies. When the service
+nodes cannot be determined, the request is kept whole and runs where it is.
+
+=cut
+
+sub split_by_service_node {
+    my ($request, $nodes) = @_;
+    return [] unless @$nodes;
+    my $sn = xCAT::ServiceNodeUtils->get_ServiceNode($nodes, 'xcat', 'MN');
+    if (ref $sn ne 'HASH' || !%$sn) {
+        my %copy = %$request;
+        $copy{node}              = [@$nodes];
+        $copy{_xcatpreprocessed} = [1];
+        return [ \%copy ];
+    }
+    my @parts;
+    for my $key (sort keys %$sn) {
+        my %copy = %$request;
+        $copy{node}              = [ @{ $sn->{$key} } ];
+        $copy{_xcatdest}         = $key;
+        $copy{_xcatpreprocessed} = [1];
+        push @parts, \%copy;
+    }
+    return \@parts;
+}
+
+#-------------------------------------------------------------------------------
+
+=head2 Processing (runs on the management node or a service node)
+
+=head3 process($request, $callback, $spec)
+
+The whole of a plugin's process_request: node information, then one agent run for the nodes
+that have complete information. C<$spec> holds C<module> (C<openbmc> or C<redfish>, also the
+C<passwd> key) and C<label> (C<OpenBMC> or C<Redfish>, used in messages).
+
+Returns 0 when everything succeeded, 1 otherwise.
+
+=cut
+
+sub process {
+    my ($request, $callback, $spec) = @_;
+    my @nodes = $request->{node} ? @{ $request->{node} } : ();
+    my ($nodeinfo, $failed) = node_info(\@nodes, $spec->{module}, $callback);
+    $callback->({ errorcode => [1] }) if $failed;
+    return $failed ? 1 : 0 unless %$nodeinfo;
+    my $rc = run_agent($request, $callback, $nodeinfo, $spec);
+    return ($rc || $failed) ? 1 : 0;
+}
+
+=head3 node_info(\@nodes, $module, $callback)
+
+Gathers C<{bmc, bmcip, username, password}> per node from the C<openbmc> table (group
+inheritance as xCAT::Table provides it), with the C<passwd> row C<key=$module> as fallback for
+username and password (XCAT_REFERENCE.md 3.1). C<bmc> may be C<host:port>: the host part is
+resolved and C<:port> kept on C<bmcip>.
+
+Each node that lacks something gets one line through C<xCAT::SvrUtils::sendmsg> with the exact
+xCAT message and is left out. Returns C<(\%nodeinfo, $failed)>.
+
+=cut
+
+sub node_info {
+    my ($nodes, $module, $callback) = @_;
+    my %info;
+    my $failed = 0;
+
+    my $fallback = {};
+    my $passwd = xCAT::Table->new('passwd');
+    if ($passwd) {
+        my ($row) = $passwd->getAttribs({ key => $module }, qw(username password));
+        $fallback = $row if ref $row eq 'HASH';
+    }
+    my $table = xCAT::Table->new('openbmc');
+    my $rows = $table ? $table->getNodesAttribs($nodes, [qw(bmc username password)]) : {};
+    $rows = {} unless ref $rows eq 'HASH';
+
+    for my $node (@$nodes) {
+        my $row = ref $rows->{$node} eq 'ARRAY' ? $rows->{$node}->[0] : undef;
+        my ($error, $bmcip, $user, $password);
+        if (ref $row ne 'HASH') {
+            $error = 'Error: Unable to get information from openbmc table';
+        } elsif (!_filled($row->{bmc})) {
+            $error = 'Error: Unable to get attribute bmc';
+        } elsif (!defined($bmcip = resolve_bmc($row->{bmc}))) {
+            $error = "Error: Unable to resolve ip address for bmc: $row->{bmc}";
+        } elsif (!_filled($user = _filled($row->{username}) ? $row->{username} : $fallback->{username})) {
+            $error = 'Error: Unable to get attribute username';
+        } elsif (!_filled($password = _filled($row->{password}) ? $row->{password} : $fallback->{password})) {
+            $error = 'Error: Unable to get attribute password';
+        }
+        if (defined $error) {
+            xCAT::SvrUtils::sendmsg($error, $callback, $node);
+            $failed = 1;
+            next;
+        }
+        $info{$node} = { bmc => $row->{bmc}, bmcip => $bmcip, username => $user, password => $password };
+    }
+    return (\%info, $failed);
+}
+
+sub _filled { return defined $_[0] && $_[0] ne '' }
+
+=head3 resolve_bmc($bmc)
+
+Resolves the BMC name with C<xCAT::NetworkUtils-E<gt>getNodeIPaddress>. C<host:port> and
+C<[v6addr]:port> keep their port (C<ip:port>, C<[ip]:port>); a bare IPv6 address is passed as it is.
+Returns the address or undef.
+
+=cut
+
+sub resolve_bmc {
+    my ($bmc) = @_;
+    my ($host, $port) = ($bmc, undef);
+    if ($bmc =~ /^\[([^\]]+)\]:(\d+)$/ || $bmc =~ /^([^:]+):(\d+)$/) {
+        ($host, $port) = ($1, $2);
+    }
+    my $ip = xCAT::NetworkUtils->getNodeIPaddress($host);
+    return undef unless _filled($ip);
+    return $ip unless defined $port;
+    return $ip =~ /:/ ? "[$ip]:$port" : "$ip:$port";
+}
+
+=head3 request_env($request, $name)
+
+Returns the value of the client environment variable C<$name> forwarded in
+C<$request-E<gt>{environment}>, whichever of xCAT's shapes it comes in:
+C<environment[0]{NAME}[0]>, C<environment[0]{NAME}> or C<environment{NAME}>. Undef if absent.
+
+=cut
+
+sub request_env {
+    my ($request, $name) = @_;
+    my $env = $request->{environment};
+    $env = $env->[0] if ref $env eq 'ARRAY';
+    return undef unless ref $env eq 'HASH';
+    my $value = $env->{$name};
+    $value = $value->[0] if ref $value eq 'ARRAY';
+    return ref $value ? undef : $value;
+}
+
+=head3 build_envs($request)
+
+Builds the request's C<envs>: C<debugmode> from site C<xcatdebugmode>
+(C<$::XCATSITEVALS{xcatdebugmode}> as xcatd loads it, else the client's C<XCAT_DEBUGMODE>, else 0),
+plus the optional settings of docs/DESIGN.md from the client's C<XCAT_BMC_*> variables, as JSON
+numbers and booleans. A value of the wrong form is passed as a string, so that the agent reports
+it with one clear error.
+
+=cut
+
+sub build_envs {
+    my ($request) = @_;
+    no warnings 'once';
+    my $debug = $::XCATSITEVALS{xcatdebugmode};
+    $debug = request_env($request, 'XCAT_DEBUGMODE') unless _filled($debug);
+    my %envs = (debugmode => _filled($debug) ? _json_scalar($debug, 'number') : 0);
+    for my $setting (@ENV_SETTINGS) {
+        my ($key, $var, $type) = @$setting;
+        my $value = request_env($request, $var);
+        next unless _filled($value);
+        $envs{$key} = _json_scalar($value, $type);
+    }
+    return \%envs;
+}
+
+# A string from the environment as the JSON type wanted, or the string itself if it has
+# another form.
+sub _json_scalar {
+    my ($value, $type) = @_;
+    if ($type eq 'int') {
+        return $value =~ /^\s*[+-]?\d+\s*$/ ? int($value) : "$value";
+    }
+    if ($type eq 'number') {
+        return looks_like_number($value) && $value !~ /^\s*[+-]?(?:inf|nan)/i ? 0 + $value : "$value";
+    }
+    if ($type eq 'bool') {
+        my $word = $BOOL_WORDS{ lc $value };
+        return defined $word ? ($word ? JSON::PP::true : JSON::PP::false) : "$value";
+    }
+    return "$value";
+}
+
+=head3 agent_settings()
+
+Reads the broker's own environment (xcatd's, or the runner's) for the agent: C<XCAT_AGENT>,
+C<XCAT_AGENT_PYTHON>, C<XCAT_AGENT_LOG>, C<XCAT_AGENT_RUNDIR>, C<XCAT_AGENT_TIMEOUT>
+(seconds of silence, 0 = none). Returns a hash reference.
+
+=cut
+
+sub agent_settings {
+    my $timeout = $ENV{XCAT_AGENT_TIMEOUT};
+    $timeout = 0 unless defined $timeout && looks_like_number($timeout) && $timeout > 0;
+    return {
+        agent   => _filled($ENV{XCAT_AGENT})        ? $ENV{XCAT_AGENT}        : DEFAULT_AGENT,
+        python  => _filled($ENV{XCAT_AGENT_PYTHON}) ? $ENV{XCAT_AGENT_PYTHON} : undef,
+        log     => _filled($ENV{XCAT_AGENT_LOG})    ? $ENV{XCAT_AGENT_LOG}    : DEFAULT_LOG,
+        rundir  => _filled($ENV{XCAT_AGENT_RUNDIR}) ? $ENV{XCAT_AGENT_RUNDIR} : DEFAULT_RUNDIR,
+        timeout => 0 + $timeout,
+    };
+}
+
+=head3 run_agent($request, $callback, \%nodeinfo, $spec)
+
+Runs one agent for the nodes of C<%nodeinfo>: starts it, sends the request, relays every reply
+frame to C<$callback> and reaps it. Every node that got no final line (an info line
+C<node: ...> or a node error) gets C<node: Error: E<lt>reasonE<gt>> when the agent could not
+start, died, exited non-zero, sent garbage or stayed silent past C<XCAT_AGENT_TIMEOUT>.
+
+Whatever happens, the agent is reaped (TERM then KILL, bounded) and its socket, lock file and
+private directory are removed. SIGINT and SIGTERM during the run clean up and exit the process
+with 128 + the signal number.
+
+Returns 0 when the agent ran cleanly and every node got a line, 1 otherwise.
+
+=cut
+
+sub run_agent {
+    my ($request, $callback, $nodeinfo, $spec) = @_;
+    my $settings = agent_settings();
+    my @nodes = grep { exists $nodeinfo->{$_} } @{ $request->{node} || [] };
+    my %seen  = map { $_ => 1 } @nodes;
+    push @nodes, sort grep { !$seen{$_} } keys %$nodeinfo;
+
+    my $state = { pending => { map { $_ => 1 } @nodes }, global_errors => 0 };
+    my $run = xCAT::PyAgent::Run->new($settings);
+
+    local $SIG{CHLD} = 'DEFAULT';
+    local $SIG{PIPE} = 'IGNORE';
+    local $SIG{INT}  = sub { die { signal => 'INT', number => 2 } };
+    local $SIG{TERM} = sub { die { signal => 'TERM', number => 15 } };
+
+    my $problem = eval { _drive($run, $request, $callback, $nodeinfo, $spec, $state) };
+    my $died = $@;
+    if (ref $died eq 'HASH' && $died->{signal}) {
+        $run->cleanup;
+        exit(128 + $died->{number});
+    }
+    if ($died) {
+        chomp $died;
+        $problem = "Internal error in the xCAT Python agent broker: $died";
+    }
+    $run->cleanup;
+    if (!defined $problem && defined $run->{status} && $run->{status} != 0) {
+        $problem = "Agent exited unexpectedly.  See $settings->{log} for details.";
+    }
+
+    my @missing = grep { $state->{pending}->{$_} } @nodes;
+    if (defined $problem) {
+        if (@missing) {
+            xCAT::SvrUtils::sendmsg([ 1, $problem ], $callback, $_) for @missing;
+        } else {
+            xCAT::SvrUtils::sendmsg([ 1, $problem ], $callback);
+        }
+        return 1;
+    }
+    if (@missing && !$state->{global_errors}) {
+        my $text = "The xCAT Python agent sent no result for this node.  See $settings->{log} for details.";
+        xCAT::SvrUtils::sendmsg([ 1, $text ], $callback, $_) for @missing;
+    }
+    return (@missing || $state->{global_errors}) ? 1 : 0;
+}
+
+# Start, connect, send, relay, reap. Returns the problem message or undef.
+sub _drive {
+    my ($run, $request, $callback, $nodeinfo, $spec, $state) = @_;
+    my $settings = $run->{settings};
+
+    my $problem = $run->start;
+    return $problem if defined $problem;
+
+    ($problem, my $sock) = $run->connect_agent($spec->{label} || 'OpenBMC');
+    return $problem if defined $problem;
+
+    my $frame = encode_frame({
+        module   => $spec->{module},
+        command  => $request->{command}->[0],
+        args     => $request->{arg} ? [ @{ $request->{arg} } ] : undef,
+        cwd      => $request->{cwd} ? [ @{ $request->{cwd} } ] : [ _cwd() ],
+        nodes    => [ @{ $request->{node} || [] } ],
+        nodeinfo => $nodeinfo,
+        envs     => build_envs($request),
+    });
+    my ($ok, $why) = write_all($sock, $frame, $settings->{timeout});
+    unless ($ok) {
+        $run->stop;
+        return "Failed to send message to the agent ($why)";
+    }
+
+    my $json = JSON::PP->new->utf8;
+    my $timeout = $settings->{timeout};
+    while (1) {
+        my ($status, $data) = read_frame($sock, $timeout, MAX_FRAME);
+        if ($status eq 'frame') {
+            my $msg = eval { $json->decode($data) };
+            if (ref $msg ne 'HASH') {
+                $run->stop;
+                return 'Received a malformed reply from the xCAT Python agent (not a JSON object).'
+                  . "  See $settings->{log} for details.";
+            }
+            relay_frame($msg, $callback, $state);
+            next;
+        }
+        last if $status eq 'eof';
+        if ($status eq 'timeout') {
+            $run->stop;
+            return "No response from the xCAT Python agent within $timeout s";
+        }
+        if ($status eq 'truncated') {
+            $run->reap(REAP_WAIT) or $run->stop;
+            return undef if defined $run->{status} && $run->{status} != 0;
+            return "The xCAT Python agent closed the connection in the middle of a reply.  See $settings->{log} for details.";
+        }
+        $run->stop;
+        return "Received a malformed reply from the xCAT Python agent ($data).  See $settings->{log} for details."
+          if $status eq 'badlength';
+        return "Lost the connection to the xCAT Python agent ($data)";
+    }
+    $run->close_socket;
+    unless ($run->reap(REAP_WAIT)) {
+        $run->stop;
+        return "The xCAT Python agent did not exit within " . REAP_WAIT . " s after its last reply";
+    }
+    return undef;
+}
+
+sub _cwd {
+    require Cwd;
+    return Cwd::getcwd() // '/';
+}
+
+=head3 relay_frame($msg, $callback, $state)
+
+Hands one decoded reply frame to xcatd in the shapes of XCAT_REFERENCE.md 5.4 and records which
+nodes got their final line in C<< $state->{pending} >> (an info line C<node: ...> or an error
+with a node). O(1) per frame apart from the text itself.
+
+=cut
+
+sub relay_frame {
+    my ($frame, $callback, $state) = @_;
+    my $type = $frame->{type} // '';
+    if ($type eq 'db') {
+        my $attr = $frame->{attribute};
+        return unless ref $attr eq 'HASH';
+        if (($attr->{name} // '') eq 'status' && ($attr->{method} // '') eq 'set'
+            && ($attr->{type} // '') eq 'node' && _filled($attr->{node}) && defined $attr->{value}) {
+            require xCAT_monitoring::monitorctrl;
+            xCAT_monitoring::monitorctrl::setNodeStatusAttributes({ $attr->{value} => [ $attr->{node} ] }, 1);
+        }
+        return;
+    }
+    return unless $type eq 'message' && ref $frame->{msg} eq 'HASH';
+    my $msg  = $frame->{msg};
+    my $kind = $msg->{type} // '';
+    my $text = $msg->{data} // '';
+    if ($kind eq 'info') {
+        xCAT::MsgUtils->message('I', { data => [$text] }, $callback);
+        if ($text =~ /^([^:\s]+): /) {
+            delete $state->{pending}->{$1};
+        }
+    } elsif ($kind eq 'warning') {
+        xCAT::MsgUtils->message('W', { data => [$text] }, $callback);
+    } elsif ($kind eq 'error') {
+        if (_filled($msg->{node})) {
+            xCAT::SvrUtils::sendmsg([ 1, $text ], $callback, $msg->{node});
+            delete $state->{pending}->{ $msg->{node} };
+        } else {
+            xCAT::SvrUtils::sendmsg([ 1, $text ], $callback);
+            $state->{global_errors}++;
+        }
+    } elsif ($kind eq 'syslog') {
+        xCAT::MsgUtils->message('S', $text);
+    } elsif ($kind eq 'info_with_host') {
+        xCAT::MsgUtils->message('I', { data => [$text], host => [1] }, $callback);
+    }
+    return;
+}
+
+#-------------------------------------------------------------------------------
+
+=head2 Frame codec (XCAT_REFERENCE.md 5.1)
+
+A frame is C<pack('i', N)> (native int) followed by N bytes of UTF-8 JSON; N counts bytes.
+
+=head3 encode_frame($obj)
+
+Returns the frame for C<$obj> as a byte string.
+
+=cut
+
+sub encode_frame {
+    my ($obj) = @_;
+    my $bytes = JSON::PP->new->utf8->encode($obj);
+    return pack('i', length $bytes) . $bytes;
+}
+
+=head3 write_all($fh, $bytes, $timeout)
+
+Writes all of C<$bytes>, looping over short writes; C<$timeout> bounds each wait for the peer
+to accept more (0 = none). Returns C<(1)> or C<(0, $reason)>.
+
+=cut
+
+sub write_all {
+    my ($fh, $bytes, $timeout) = @_;
+    my $select = IO::Select->new($fh);
+    my ($off, $len) = (0, length $bytes);
+    while ($off < $len) {
+        my @ready = $select->can_write($timeout > 0 ? $timeout : undef);
+        unless (@ready) {
+            next if $! == EINTR;
+            return (0, "no progress within $timeout s");
+        }
+        my $n = syswrite($fh, $bytes, _min(IO_CHUNK, $len - $off), $off);
+        if (!defined $n) {
+            next if $! == EINTR || $! == EAGAIN || $! == EWOULDBLOCK;
+            return (0, "$!");
+        }
+        $off += $n;
+    }
+    return (1);
+}
+
+=head3 read_exact($fh, $size, $timeout)
+
+Reads exactly C<$size> bytes, looping over short reads. C<$timeout> is the longest silence
+allowed between two reads (0 = none). Returns C<($status, $data)>: C<ok>, C<eof> (with the bytes
+that did arrive), C<timeout> or C<error> (with the reason).
+
+=cut
+
+sub read_exact {
+    my ($fh, $size, $timeout) = @_;
+    my $buf = '';
+    my $select = IO::Select->new($fh);
+    while (length $buf < $size) {
+        my @ready = $select->can_read($timeout > 0 ? $timeout : undef);
+        unless (@ready) {
+            next if $! == EINTR;
+            return ('timeout', $buf);
+        }
+        my $n = sysread($fh, $buf, _min(IO_CHUNK, $size - length $buf), length $buf);
+        if (!defined $n) {
+            next if $! == EINTR || $! == EAGAIN || $! == EWOULDBLOCK;
+            return ('error', "$!");
+        }
+        return ('eof', $buf) if $n == 0;
+    }
+    return ('ok', $buf);
+}
+
+=head3 read_frame($fh, $timeout, $max)
+
+Reads one whole frame. Returns C<($status, $data)>:
+C<frame> with the body bytes; C<eof> at a clean end of stream before any byte of a frame;
+C<truncated> when the stream ends inside a frame; C<badlength> with a description when the
+prefix is negative or above C<$max> (default 64 MiB); C<timeout>; C<error> with the reason.
+
+=cut
+
+sub read_frame {
+    my ($fh, $timeout, $max) = @_;
+    $max //= MAX_FRAME;
+    my ($status, $header) = read_exact($fh, HEADER_SIZE, $timeout);
+    if ($status ne 'ok') {
+        return ('eof') if $status eq 'eof' && $header eq '';
+        return ('truncated') if $status eq 'eof';
+        return ($status, $header);
+    }
+    my $size = unpack('i', $header);
+    return ('badlength', "frame length $size outside 0..$max") if $size < 0 || $size > $max;
+    ($status, my $body) = read_exact($fh, $size, $timeout);
+    return ('frame', $body) if $status eq 'ok';
+    return ('truncated') if $status eq 'eof';
+    return ($status, $body);
+}
+
+sub _min { return $_[0] < $_[1] ? $_[0] : $_[1] }
+
+#-------------------------------------------------------------------------------
+
+package xCAT::PyAgent::Run;
+
+=head1 NAME
+
+xCAT::PyAgent::Run - one agent process, its private directory, lock and socket (a guard)
+
+=head1 DESCRIPTION
+
+Created per request by C<xCAT::PyAgent::run_agent>. C<cleanup> (also run by C<DESTROY>) stops
+and reaps the agent if it still runs and removes the socket, the lock file and the private
+directory. It does nothing in a forked child, so a child that fails to exec cannot remove the
+parent's files.
+
+=cut
+
+use Errno qw(EEXIST);
+use Fcntl qw(:flock);
+use File::Path qw(make_path remove_tree);
+use IO::Handle;
+use IO::Socket::UNIX;
+use POSIX qw(WNOHANG);
+use Socket qw(SOCK_STREAM);
+use Time::HiRes ();
+
+=head3 new($class, \%settings)
+
+C<%settings> as returned by C<xCAT::PyAgent::agent_settings>. Nothing is created yet.
+
+=cut
+
+sub new {
+    my ($class, $settings) = @_;
+    return bless { settings => $settings, owner => $$, pid => undef, status => undef }, $class;
+}
+
+=head3 start($self)
+
+Makes the private directory (mode 0700, name C<agent.E<lt>pidE<gt>.E<lt>randomE<gt>>) under
+XCAT_AGENT_RUNDIR, takes the lock the agent's watchdog waits for, and forks and execs the agent
+in list form with its stdout and stderr appended to XCAT_AGENT_LOG. A failed exec is reported
+back through a close-on-exec pipe. Returns undef on success or the problem message.
+
+=cut
+
+sub start {
+    my ($self) = @_;
+    my $s = $self->{settings};
+    my $agent = $s->{agent};
+    unless (-e $agent) {
+        return "The xCAT Python agent $agent does not exist. Check if xCAT-openbmc-py package is "
+          . 'installed on management node and service nodes.';
+    }
+    my $fail = 'Failed to start the xCAT Python agent';
+
+    my $dir = $self->_make_private_dir;
+    return "$fail: cannot create a private directory in $s->{rundir}: $self->{dir_error}" unless $dir;
+    $self->{sockpath} = "$dir/agent.sock";
+    $self->{lockpath} = "$dir/agent.lock";
+    return "$fail: socket path $self->{sockpath} is too long" if length $self->{sockpath} > 100;
+
+    open(my $lock, '>>', $self->{lockpath}) or return "$fail: cannot create $self->{lockpath}: $!";
+    flock($lock, LOCK_EX | LOCK_NB) or return "$fail: cannot lock $self->{lockpath}: $!";
+    $self->{lockfh} = $lock;
+
+    my $logdir = $s->{log} =~ m{^(.*)/[^/]+$} ? $1 : '';
+    if (length $logdir && !-d $logdir) {
+        eval { make_path($logdir) };
+        return "$fail: cannot create the log directory $logdir" unless -d $logdir;
+    }
+
+    my @argv = ($agent, '--sock', $self->{sockpath}, '--lockfile', $self->{lockpath});
+    unshift @argv, $s->{python} if defined $s->{python};
+
+    pipe(my $report_r, my $report_w) or return "$fail: pipe: $!";
+    STDOUT->flush;
+    STDERR->flush;
+    my $pid = fork;
+    return "$fail: fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        close $report_r;
+        eval {
+            $SIG{$_} = 'DEFAULT' for qw(INT TERM CHLD PIPE);
+            open(STDIN, '<', '/dev/null') or die "cannot open /dev/null: $!\n";
+            open(STDOUT, '>>', $s->{log}) or die "cannot open the log $s->{log}: $!\n";
+            open(STDERR, '>&', \*STDOUT) or die "cannot redirect stderr: $!\n";
+            { exec { $argv[0] } @argv; }
+            die "cannot execute $argv[0]: $!\n";
+        };
+        my $why = $@ || "unknown error\n";
+        chomp $why;
+        syswrite($report_w, $why);
+        POSIX::_exit(127);
+    }
+    close $report_w;
+    $self->{pid} = $pid;
+    my $why = '';
+    while (1) {
+        my $n = sysread($report_r, $why, 4096, length $why);
+        last if defined $n && $n == 0;
+        next if !defined $n && $!{EINTR};
+        last unless defined $n;
+    }
+    close $report_r;
+    if (length $why) {
+        $self->reap(xCAT::PyAgent::KILL_WAIT) or $self->stop;
+        return "$fail: $why";
+    }
+    return undef;
+}
+
+sub _make_private_dir {
+    my ($self) = @_;
+    my $rundir = $self->{settings}->{rundir};
+    unless (-d $rundir) {
+        eval { make_path($rundir, { mode => 0755 }) };
+        unless (-d $rundir) {
+            $self->{dir_error} = 'it does not exist and cannot be created';
+            return undef;
+        }
+    }
+    for (1 .. 20) {
+        my $dir = sprintf('%s/agent.%d.%06x%04x', $rundir, $$, int(rand(0x1000000)),
+            int(Time::HiRes::time() * 1000) & 0xffff);
+        if (mkdir($dir, 0700)) {
+            chmod(0700, $dir);
+            $self->{dir} = $dir;
+            return $dir;
+        }
+        next if $! == EEXIST;
+        $self->{dir_error} = "$!";
+        return undef;
+    }
+    $self->{dir_error} = 'no unused name found';
+    return undef;
+}
+
+=head3 connect_agent($self, $label)
+
+Connects to the agent's socket, polling every 0.05 s for up to 10 s, and gives up at once if the
+agent has already exited. Returns C<(undef, $socket)> (non-blocking) or C<($problem)>.
+
+=cut
+
+sub connect_agent {
+    my ($self, $label) = @_;
+    my $deadline = Time::HiRes::time() + xCAT::PyAgent::CONNECT_WAIT;
+    while (1) {
+        my $sock = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $self->{sockpath});
+        if ($sock) {
+            $sock->blocking(0);
+            $self->{sock} = $sock;
+            return (undef, $sock);
+        }
+        if ($self->reap(0)) {
+            return ("Agent exited unexpectedly.  See $self->{settings}->{log} for details.");
+        }
+        if (Time::HiRes::time() >= $deadline) {
+            $self->stop;
+            return ("$label management is using a Python framework. An error has occurred when trying "
+                  . "to create socket $self->{sockpath}.");
+        }
+        Time::HiRes::sleep(xCAT::PyAgent::CONNECT_POLL);
+    }
+}
+
+=head3 reap($self, $seconds)
+
+Waits up to C<$seconds> (polling) for the agent to exit and records its wait status in
+C<< $self->{status} >>. Returns true once the agent is reaped (or there is none).
+
+=cut
+
+sub reap {
+    my ($self, $seconds) = @_;
+    return 1 unless $self->{pid};
+    return 1 if defined $self->{status};
+    my $deadline = Time::HiRes::time() + $seconds;
+    while (1) {
+        my $got = waitpid($self->{pid}, WNOHANG);
+        if ($got == $self->{pid}) {
+            $self->{status} = $?;
+            return 1;
+        }
+        if ($got < 0) {    # reaped elsewhere; the status is unknown
+            $self->{status} = 0;
+            return 1;
+        }
+        return 0 if Time::HiRes::time() >= $deadline;
+        Time::HiRes::sleep(0.05);
+    }
+}
+
+=head3 stop($self)
+
+Ends the agent if it still runs: SIGTERM, then SIGKILL after a bounded wait, and reaps it.
+
+=cut
+
+sub stop {
+    my ($self) = @_;
+    $self->close_socket;
+    return if !$self->{pid} || $self->reap(0);
+    kill('TERM', $self->{pid});
+    return if $self->reap(xCAT::PyAgent::KILL_WAIT);
+    kill('KILL', $self->{pid});
+    $self->reap(xCAT::PyAgent::KILL_WAIT);
+    return;
+}
+
+=head3 close_socket($self)
+
+Closes the connection to the agent if it is open.
+
+=cut
+
+sub close_socket {
+    my ($self) = @_;
+    close(delete $self->{sock}) if $self->{sock};
+    return;
+}
+
+=head3 cleanup($self)
+
+Idempotent: stops and reaps the agent if needed, then removes the socket, the lock file and the
+private directory and releases the lock. A no-op in any process but the one that made the object.
+
+=cut
+
+sub cleanup {
+    my ($self) = @_;
+    return if $self->{owner} != $$ || $self->{cleaned};
+    $self->{cleaned} = 1;
+    $self->stop;
+    unlink($self->{sockpath}) if defined $self->{sockpath};
+    unlink($self->{lockpath}) if defined $self->{lockpath};
+    close(delete $self->{lockfh}) if $self->{lockfh};
+    remove_tree($self->{dir}) if defined $self->{dir} && -d $self->{dir};
+    return;
+}
+
+=head3 DESTROY
+
+Runs C<cleanup>, so an exception anywhere in the run still leaves nothing behind.
+
+=cut
+
+sub DESTROY {
+    my ($self) = @_;
+    local ($@, $!, $?);
+    $self->cleanup;
+    return;
+}
+
+1;
