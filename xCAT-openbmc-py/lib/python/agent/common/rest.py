@@ -241,7 +241,7 @@ class RestClient:
             line += " -d '%s'" % json.dumps(sanitize(body))
         return line
 
-    def _request(self, method, path, body=None, *, login=False, ok=(200,)):
+    def _request(self, method, path, body=None, *, login=False, ok=(200,), trace_body=None):
         """Send one request and return ``(status, parsed JSON or None, response headers)``.
 
         Retries (``ctx.retries`` at most, ``ctx.retry_delay`` apart, each logged): a 503
@@ -253,6 +253,8 @@ class RestClient:
         :param body: JSON-serialisable body, or None for no body.
         :param login: transport failures are worded as login failures.
         :param ok: statuses that are success; others raise.
+        :param trace_body: what the debug trace shows instead of ``body`` (secrets masked
+            by the caller where ``sanitize`` cannot know them, as in a login list).
         :raises BmcUnreachable: transport failure (refused, timeout, TLS, reset).
         :raises BmcAuthError: 401/403.
         :raises BmcHTTPError: any other status not in ``ok``.
@@ -265,7 +267,8 @@ class RestClient:
             if attempt:
                 time.sleep(self._ctx.retry_delay)
             if self._trace:
-                self._trace('%s: [%s] %s' % (self.node, self.TRACE_TAG, self._curl(method, url, body)))
+                self._trace('%s: [%s] %s' % (self.node, self.TRACE_TAG,
+                                             self._curl(method, url, trace_body or body)))
             try:
                 status, payload, headers = self._send(method, url, data)
             except exc.BmcUnreachable as error:

@@ -81,10 +81,14 @@ def recv_frame(sock, max_frame=MAX_FRAME):
     :returns: the object, or ``None`` on a clean EOF before any byte of a frame.
     :raises FrameError: on EOF mid-frame, a bad prefix, bad UTF-8 or bad JSON.
     """
-    first = sock.recv(HEADER.size)
-    if not first:
+    header = sock.recv(HEADER.size)
+    if not header:
         return None
-    header = first if len(first) == HEADER.size else first + recv_exact(sock, HEADER.size - len(first))
+    while len(header) < HEADER.size:
+        more = sock.recv(HEADER.size - len(header))
+        if not more:
+            raise FrameError(detail='connection closed after %d of %d bytes' % (len(header), HEADER.size))
+        header += more
     size = decode_length(header, max_frame)
     return decode_body(recv_exact(sock, size))
 

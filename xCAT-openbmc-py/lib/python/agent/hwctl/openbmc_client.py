@@ -9,6 +9,7 @@ import logging
 
 from common import exceptions as exc
 from common.rest import RestClient
+from common.utils import MASK
 
 LOG = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class OpenBMCClient(RestClient):
         :raises BmcLoginUnreachable: the BMC cannot be reached.
         """
         _status, _payload, headers = self._request('POST', '/login', {'data': [self.username, self._password]},
-                                                   login=True)
+                                                   login=True, trace_body={'data': [self.username, MASK]})
         cookie = _session_cookie(headers.get('Set-Cookie', ''))
         if cookie:
             self._headers['Cookie'] = cookie

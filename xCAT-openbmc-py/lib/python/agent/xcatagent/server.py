@@ -80,6 +80,24 @@ def validate_request(req):
     return manager, command, args, cwd, nodeinfo, envs
 
 
+def _drain(sock, limit=1024 * 1024, seconds=2.0):
+    """Half-close and discard what the peer still sends, so our error frame is not lost.
+
+    Closing a socket with unread input makes the kernel send a reset, and the peer may
+    then never read the frame we just wrote. Bounded in bytes and time.
+    """
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        with gevent.Timeout(seconds, False):
+            while limit > 0:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                limit -= len(chunk)
+    except OSError:
+        pass
+
+
 class AgentServer:
     """Serves requests on a UNIX socket.
 
@@ -167,6 +185,7 @@ class AgentServer:
         except exc.AgentError as error:
             LOG.warning('bad request: %s', error)
             messager.error(str(error))
+            _drain(sock)
             return
         LOG.info('%s %s %s on %d nodes', req['module'], command, ' '.join(args), len(nodeinfo))
         manager_class(messager, ctx).run(command, nodeinfo, args)

@@ -1,0 +1,163 @@
+"""Shared pytest fixtures: a recording messager, run contexts, the agent process, the fleet."""
+
+import json
+import os
+import pathlib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from common.task import RunContext
+from common.utils import encode_frame, recv_frame
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+AGENT = REPO / 'xCAT-openbmc-py' / 'lib' / 'python' / 'agent' / 'agent.py'
+FIXTURES = pathlib.Path(__file__).resolve().parent / 'fixtures'
+
+
+def fixture_json(kind, name):
+    """Load a recorded JSON payload from tests/fixtures/<kind>/<name>.json."""
+    return json.loads((FIXTURES / kind / ('%s.json' % name)).read_text())
+
+
+class RecordingMessager:
+    """A messager that keeps every frame, for tests of the task runner and executors."""
+
+    def __init__(self):
+        self.frames = []
+
+    def _msg(self, kind, text, **extra):
+        msg = {'type': kind, 'data': text}
+        msg.update(extra)
+        self.frames.append({'type': 'message', 'msg': msg})
+
+    def info(self, text):
+        self._msg('info', text)
+
+    def warn(self, text):
+        self._msg('warning', text)
+
+    def error(self, text, node=''):
+        self._msg('error', text, node=node)
+
+    def syslog(self, text):
+        self._msg('syslog', text)
+
+    def info_with_host(self, text):
+        self._msg('info_with_host', text)
+
+    def update_node_attributes(self, attribute, node, value):
+        self.frames.append({'type': 'db', 'attribute': {'name': attribute, 'method': 'set', 'type': 'node',
+                                                        'node': node, 'value': value}})
+
+    def lines(self):
+        return node_lines(self.frames)
+
+
+def node_lines(frames):
+    """Per-node final lines from reply frames: ``{node: 'on'}`` or ``{node: 'Error: ...'}``.
+
+    Info lines are ``node: text``; error frames carry the node. A node with two final
+    lines fails the test: that is the rule every test checks.
+    """
+    lines = {}
+    for frame in frames:
+        if frame.get('type') != 'message':
+            continue
+        msg = frame['msg']
+        # debug traces (``node: [openbmc_debug] ...``) and progress notes (ending in
+        # ``...``) are not final lines
+        if msg['type'] == 'info' and ': ' in msg['data'] and not msg['data'].split(': ', 1)[1].startswith('[') \
+                and not msg['data'].endswith('...'):
+            node, text = msg['data'].split(': ', 1)
+        elif msg['type'] == 'error' and msg.get('node'):
+            node, text = msg['node'], 'Error: ' + msg['data']
+        else:
+            continue
+        assert node not in lines, 'two final lines for %s: %r and %r' % (node, lines[node], text)
+        lines[node] = text
+    return lines
+
+
+def db_frames(frames):
+    """``[(node, value), ...]`` of the status db frames, in order."""
+    return [(f['attribute']['node'], f['attribute']['value']) for f in frames if f.get('type') == 'db']
+
+
+@pytest.fixture
+def messager():
+    return RecordingMessager()
+
+
+@pytest.fixture
+def make_ctx():
+    """Build a RunContext with fast test defaults; keyword arguments override."""
+    def build(**envs):
+        base = {'connect_timeout': 5, 'read_timeout': 10, 'poll_interval': 0.01, 'state_wait': 2,
+                'retry_delay': 0.01}
+        base.update(envs)
+        return RunContext.from_envs(base)
+    return build
+
+
+class AgentProcess:
+    """agent.py as a real process in standalone mode on a private UNIX socket."""
+
+    def __init__(self, workdir, extra_args=()):
+        self.dir = workdir
+        self.sock_path = os.path.join(workdir, 'agent.sock')
+        self.log_path = os.path.join(workdir, 'agent.log')
+        self._log = open(self.log_path, 'ab')
+        self.proc = subprocess.Popen([sys.executable, str(AGENT), '--sock', self.sock_path, '--standalone',
+                                      *extra_args], stdout=self._log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while not os.path.exists(self.sock_path):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError('agent did not start: %s' % pathlib.Path(self.log_path).read_text())
+            time.sleep(0.02)
+
+    def connect(self, timeout=120):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        sock.connect(self.sock_path)
+        return sock
+
+    def request(self, command, args, nodeinfo, module='openbmc', envs=None, timeout=120):
+        """Send one request and return every reply frame (until the agent closes)."""
+        req = {'module': module, 'command': command, 'args': list(args), 'cwd': ['/tmp'],
+               'nodes': sorted(nodeinfo), 'nodeinfo': nodeinfo, 'envs': dict({'debugmode': 0}, **(envs or {}))}
+        with self.connect(timeout) as sock:
+            sock.sendall(encode_frame(req))
+            frames = []
+            while True:
+                frame = recv_frame(sock)
+                if frame is None:
+                    return frames
+                frames.append(frame)
+
+    def log(self):
+        return pathlib.Path(self.log_path).read_text(errors='replace')
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._log.close()
+
+
+@pytest.fixture
+def agent():
+    """A running standalone agent, stopped at teardown."""
+    workdir = tempfile.mkdtemp(prefix='agent-test.')
+    proc = AgentProcess(workdir)
+    yield proc
+    proc.stop()

@@ -1,0 +1,156 @@
+"""agent.py as a real process on a real UNIX socket: bad input, garbage, lifetime, watchdog."""
+
+import fcntl
+import os
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+from common.utils import encode_frame, recv_frame
+from conftest import AGENT, AgentProcess, node_lines
+
+NODEINFO = {'n1': {'bmc': '127.0.0.1:1', 'bmcip': '127.0.0.1:1', 'username': 'u', 'password': 'p'}}
+GOOD = {'module': 'openbmc', 'command': 'rpower', 'args': ['state'], 'cwd': ['/'], 'nodes': ['n1'],
+        'nodeinfo': NODEINFO, 'envs': {'debugmode': 0}}
+
+
+def exchange(agent, data, shutdown_write=True, timeout=30):
+    """Send raw bytes, then read frames until the agent closes; returns the frames."""
+    with agent.connect(timeout) as sock:
+        sock.sendall(data)
+        if shutdown_write:
+            sock.shutdown(socket.SHUT_WR)
+        frames = []
+        while True:
+            frame = recv_frame(sock)
+            if frame is None:
+                return frames
+            frames.append(frame)
+
+
+def only_error(frames):
+    assert len(frames) == 1, frames
+    assert frames[0]['type'] == 'message' and frames[0]['msg']['type'] == 'error'
+    return frames[0]['msg']['data']
+
+
+@pytest.mark.parametrize('request_obj,message', [
+    ([1, 2], 'Invalid request: the request must be a JSON object, not list'),
+    (dict(GOOD, module='ipmi'), 'Unsupported command: module ipmi'),
+    (dict(GOOD, module=None), 'Invalid request: Please specify the request module'),
+    (dict(GOOD, command=None), 'Invalid request: Could not find command'),
+    (dict(GOOD, command='rflash'), 'Unsupported command: rflash'),
+    (dict(GOOD, cwd=5), 'Invalid request: Please specify the cwd parameter'),
+    (dict(GOOD, args='state'), 'Invalid request: args must be a list of strings'),
+    (dict(GOOD, nodeinfo={}), 'Invalid request: nodeinfo must be a non-empty object of nodes'),
+    (dict(GOOD, nodeinfo={'n1': {'bmc': 'x', 'bmcip': 'x', 'username': 'u'}}),
+     'Invalid request: nodeinfo of n1 lacks password'),
+    (dict(GOOD, envs={'pool_size': 'many'}), 'Invalid request: envs.pool_size must be a number'),
+    (dict(GOOD, envs={'read_timeout': -1}), 'Invalid request: envs.read_timeout must be between 0.001 and 3600'),
+])
+def test_bad_requests_get_one_clear_error(agent, request_obj, message):
+    assert only_error(exchange(agent, encode_frame(request_obj))) == message
+    assert agent.proc.poll() is None
+
+
+@pytest.mark.parametrize('data,fragment', [
+    (struct.pack('=i', -5), 'frame length -5 outside'),
+    (struct.pack('=i', 2 ** 31 - 1), 'outside 0..67108864'),
+    (struct.pack('=i', 100) + b'{"module": "open', 'connection closed after 16 of 100 bytes'),
+    (struct.pack('=i', 7) + b'{"a": 1', 'payload is not JSON'),
+    (struct.pack('=i', 4) + b'\xff\xfe\xfd\xfc', 'payload is not UTF-8'),
+    (b'\x01\x02', 'connection closed after 2 of 4 bytes'),
+])
+def test_garbage_gets_a_clear_error_and_a_clean_close(agent, data, fragment):
+    assert fragment in only_error(exchange(agent, data))
+    assert agent.proc.poll() is None
+
+
+def test_random_bytes_never_kill_the_agent(agent):
+    rng = __import__('random').Random(7)
+    for _ in range(20):
+        blob = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
+        frames = exchange(agent, blob)
+        assert len(frames) <= 1
+    assert node_lines(agent.request('rpower', ['state'], NODEINFO)) == {
+        'n1': "Error: Login to BMC failed: Can't connect to 127.0.0.1:1 (Connection refused)."}
+
+
+def test_client_that_says_nothing_is_dropped_within_the_bound():
+    workdir = tempfile.mkdtemp(prefix='agent-test.')
+    agent = AgentProcess(workdir, extra_args=['--request-timeout', '1'])
+    try:
+        with agent.connect(timeout=20) as sock:
+            assert only_error([recv_frame(sock)]) == 'Invalid request: no request received within 1 s'
+            assert recv_frame(sock) is None
+    finally:
+        agent.stop()
+
+
+def test_client_gone_mid_reply_does_not_hurt_the_next_request(agent):
+    many = {'n%03d' % i: dict(NODEINFO['n1']) for i in range(200)}
+    with agent.connect() as sock:
+        sock.sendall(encode_frame(dict(GOOD, nodeinfo=many)))
+        sock.recv(10)
+    lines = node_lines(agent.request('rpower', ['state'], many))
+    assert len(lines) == 200
+
+
+def test_one_request_per_process_then_exit_zero_and_socket_removed():
+    workdir = tempfile.mkdtemp(prefix='agent-test.')
+    sock_path = os.path.join(workdir, 'agent.sock')
+    lock_path = os.path.join(workdir, 'agent.lock')
+    lock = open(lock_path, 'a')
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    proc = subprocess.Popen([sys.executable, str(AGENT), '--sock', sock_path, '--lockfile', lock_path],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not os.path.exists(sock_path):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        sock = socket.socket(socket.AF_UNIX)
+        sock.settimeout(30)
+        sock.connect(sock_path)
+        sock.sendall(encode_frame(GOOD))
+        frames = []
+        while (frame := recv_frame(sock)) is not None:
+            frames.append(frame)
+        assert set(node_lines(frames)) == {'n1'}
+        assert proc.wait(20) == 0
+        assert not os.path.exists(sock_path)
+    finally:
+        lock.close()
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_watchdog_ends_the_agent_when_the_lock_holder_dies():
+    workdir = tempfile.mkdtemp(prefix='agent-test.')
+    sock_path = os.path.join(workdir, 'agent.sock')
+    lock_path = os.path.join(workdir, 'agent.lock')
+    holder = subprocess.Popen([sys.executable, '-c', 'import fcntl,sys,time; f=open(sys.argv[1],"a"); '
+                               'fcntl.flock(f, fcntl.LOCK_EX); print("locked", flush=True); time.sleep(600)',
+                               lock_path], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == 'locked'
+    proc = subprocess.Popen([sys.executable, str(AGENT), '--sock', sock_path, '--lockfile', lock_path],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not os.path.exists(sock_path):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        assert proc.poll() is None
+        holder.kill()
+        holder.wait(10)
+        assert proc.wait(20) == 1
+        assert not os.path.exists(sock_path)
+    finally:
+        for p in (holder, proc):
+            if p.poll() is None:
+                p.kill()

@@ -1,0 +1,289 @@
+"""RedfishClient: the DMTF Redfish calls rpower and rsetboot need (XCAT_REFERENCE.md section 9), and nothing else.
+
+Only this module knows Redfish paths, properties and annotations. Methods return Redfish
+values (``On``, ``Pxe``, ``ForceRestart``...); executors map them to xCAT words.
+
+Requests per node (session-capable BMC, nothing known in advance): one POST to create the
+session, one GET of the Systems (or Managers) collection and one of its first member, then
+the action, then the DELETE of the session. The collection and member are read once per
+client and cached, so a reset that reads the state and then acts costs no extra GET.
+"""
+
+import logging
+import urllib.parse
+
+from common import exceptions as exc
+from common.rest import RestClient
+
+LOG = logging.getLogger(__name__)
+
+ROOT = '/redfish/v1'
+#: Where the Redfish specification (1.6 and later) puts the session collection; tried
+#: before the service root so that a session-capable BMC costs no root GET.
+SESSIONS = ROOT + '/SessionService/Sessions'
+SYSTEMS = ROOT + '/Systems'
+MANAGERS = ROOT + '/Managers'
+
+#: Success statuses of any Redfish request: 201 for a new session, 202 for an accepted task,
+#: 204 for an action or PATCH answered without a body.
+OK_STATUSES = (200, 201, 202, 204)
+#: Redirects followed (once) on GET; sushy-tools answers 307 for a system addressed by name.
+REDIRECT_STATUSES = (301, 302, 307, 308)
+#: Statuses of the session POST meaning "no session service here"; 401 is ambiguous (see login).
+NO_SESSION_STATUSES = frozenset({404, 405, 501})
+
+SYSTEM_RESET_ACTION = '#ComputerSystem.Reset'
+MANAGER_RESET_ACTION = '#Manager.Reset'
+ALLOWABLE = '@Redfish.AllowableValues'
+ACTION_INFO = '@Redfish.ActionInfo'
+
+
+def _path(url):
+    """The path (and query) of a Redfish link, absolute URL or path."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.path + ('?' + parts.query if parts.query else '')
+
+
+class RedfishClient(RestClient):
+    """One node's session with a Redfish service: X-Auth-Token session, or HTTP Basic without one."""
+
+    TRACE_TAG = 'redfish_debug'
+
+    def __init__(self, node, host, username, password, *, ctx, session=None, trace=None):
+        super().__init__(node, host, username, password, ctx=ctx, session=session, trace=trace)
+        #: ``@odata.id`` of our session, deleted by ``logout``.
+        self._session_path = None
+        #: True when the service has no session service and every request carries Basic.
+        self.basic_auth = False
+        self._cache = {}
+
+    def _error_message(self, status, payload):
+        """``error.@Message.ExtendedInfo[0].Message``, else ``error.message``, else ``HTTP <status>``."""
+        try:
+            error = payload['error']
+        except (TypeError, KeyError):
+            return 'HTTP %d' % status
+        if not isinstance(error, dict):
+            return str(error)
+        info = error.get('@Message.ExtendedInfo')
+        if isinstance(info, list) and info and isinstance(info[0], dict) and info[0].get('Message'):
+            return str(info[0]['Message'])
+        return str(error.get('message') or 'HTTP %d' % status)
+
+    def _call(self, method, path, body=None, *, login=False):
+        """One request with Redfish's success statuses; GET follows one redirect.
+
+        :returns: ``(status, payload or None, headers)``.
+        """
+        ok = OK_STATUSES + (REDIRECT_STATUSES if method == 'GET' else ())
+        status, payload, headers = self._request(method, path, body, login=login, ok=ok)
+        if status in REDIRECT_STATUSES:
+            location = headers.get('Location')
+            if not location:
+                raise exc.BmcBadResponse(node=self.node, detail='GET %s answered %d without Location'
+                                         % (path, status))
+            status, payload, headers = self._request(method, _path(location), body, login=login,
+                                                     ok=OK_STATUSES)
+        return status, payload, headers
+
+    def _get(self, path):
+        """GET a resource and return its JSON object."""
+        _status, payload, _headers = self._call('GET', path)
+        if not isinstance(payload, dict):
+            raise exc.BmcBadResponse(node=self.node, detail='GET %s: reply is not a JSON object' % path)
+        return payload
+
+    def login(self):
+        """Open a session, or switch to HTTP Basic when the service has no session service.
+
+        The session POST goes straight to ``/redfish/v1/SessionService/Sessions``. Only when
+        that answers 401, 404, 405 or 501 is the service root read: if it links a session
+        collection elsewhere we post there; a 401 from a service that has a
+        ``SessionService`` is a refusal of the credentials; otherwise the service has no
+        usable session service and every request carries HTTP Basic.
+
+        :raises BmcAuthError: the BMC refused the credentials (``[401] <BMC message>``).
+        :raises BmcLoginUnreachable: the BMC cannot be reached.
+        :raises BmcBadResponse: a session was created without an ``X-Auth-Token``.
+        """
+        credentials = {'UserName': self.username, 'Password': self._password}
+        try:
+            self._post_session(SESSIONS, credentials)
+            return
+        except (exc.BmcAuthError, exc.BmcHTTPError) as error:
+            if error.kwargs.get('status') not in NO_SESSION_STATUSES | {401}:
+                raise
+            first = error
+        # NOTE: sushy-tools has no SessionService and checks Basic on every path except
+        # the service root, so our session POST gets 401 there, not 404.
+        root = self._get_root()
+        sessions = _link(root, 'Links', 'Sessions')
+        if sessions is not None and _path(sessions) != SESSIONS:
+            self._post_session(_path(sessions), credentials)
+            return
+        if first.kwargs['status'] == 401 and 'SessionService' in root:
+            raise first
+        LOG.info('%s: no session service (%s), using HTTP Basic', self.node, first)
+        self.basic_auth = True
+        self._headers['Authorization'] = self._basic_auth()
+
+    def _get_root(self):
+        """The service root; readable without credentials."""
+        _status, payload, _headers = self._request('GET', ROOT, login=True, ok=OK_STATUSES)
+        if not isinstance(payload, dict):
+            raise exc.BmcBadResponse(node=self.node, detail='GET %s: reply is not a JSON object' % ROOT)
+        return payload
+
+    def _post_session(self, path, credentials):
+        _status, payload, headers = self._request('POST', path, credentials, login=True, ok=OK_STATUSES)
+        token = headers.get('X-Auth-Token')
+        if not token:
+            raise exc.BmcBadResponse(node=self.node, detail='login reply has no X-Auth-Token header')
+        self._headers['X-Auth-Token'] = token
+        location = headers.get('Location') or (payload or {}).get('@odata.id')
+        self._session_path = _path(location) if location else None
+        self.logged_in = True
+
+    def logout(self):
+        """DELETE our session (xCAT never does, and sessions pile up until they time out)."""
+        self.logged_in = False
+        if self._session_path is None:
+            LOG.info('%s: the BMC gave no session location; session left to time out', self.node)
+            return
+        self._call('DELETE', self._session_path)
+        self._headers.pop('X-Auth-Token', None)
+
+    def _first_member(self, collection):
+        """``@odata.id`` of the first member of a collection, cached per client.
+
+        NOTE: a node is one BMC address; a service with several members (sushy-tools with
+        many fake systems, a chassis manager) is driven through its first member, as xCAT does.
+        """
+        key = 'member ' + collection
+        if key not in self._cache:
+            members = self._get(collection).get('Members')
+            try:
+                path = _path(members[0]['@odata.id'])
+            except (TypeError, KeyError, IndexError):
+                raise exc.BmcBadResponse(node=self.node, detail='%s has no members' % collection)
+            if len(members) > 1:
+                LOG.info('%s: %s has %d members, using %s', self.node, collection, len(members), path)
+            self._cache[key] = path
+        return self._cache[key]
+
+    def _resource(self, collection):
+        key = 'resource ' + collection
+        if key not in self._cache:
+            self._cache[key] = self._get(self._first_member(collection))
+        return self._cache[key]
+
+    def get_system(self):
+        """The node's ComputerSystem resource (read once per client).
+
+        :returns: the resource as a dict.
+        """
+        return self._resource(SYSTEMS)
+
+    def get_manager(self):
+        """The node's Manager resource, the BMC itself (read once per client)."""
+        return self._resource(MANAGERS)
+
+    def get_power_state(self):
+        """:returns: the system's ``PowerState`` (``On``, ``Off``, ``PoweringOn``...)."""
+        return self._property(self.get_system(), 'PowerState', SYSTEMS)
+
+    def get_manager_state(self):
+        """:returns: ``(PowerState or None, Status.State or None)`` of the manager."""
+        manager = self.get_manager()
+        status = manager.get('Status')
+        return manager.get('PowerState'), status.get('State') if isinstance(status, dict) else None
+
+    def _property(self, resource, name, what):
+        try:
+            return resource[name]
+        except KeyError:
+            raise exc.BmcBadResponse(node=self.node, detail='%s member has no %s' % (what, name))
+
+    def _action(self, resource, action, what):
+        try:
+            found = resource['Actions'][action]
+            return found, _path(found['target'])
+        except (TypeError, KeyError):
+            raise exc.BmcBadResponse(node=self.node, detail='%s member has no %s action' % (what, action))
+
+    def get_reset_types(self, target='system'):
+        """The reset types the BMC allows for the system or the manager.
+
+        Read inline from ``ResetType@Redfish.AllowableValues`` or, when the action links
+        ``@Redfish.ActionInfo``, from that resource's ``ResetType`` parameter (one more GET,
+        cached).
+
+        :param target: ``system`` or ``manager``.
+        :returns: a frozenset of reset types, or None when the BMC does not say.
+        """
+        key = 'reset types ' + target
+        if key in self._cache:
+            return self._cache[key]
+        if target == 'system':
+            action, _target = self._action(self.get_system(), SYSTEM_RESET_ACTION, SYSTEMS)
+        else:
+            action, _target = self._action(self.get_manager(), MANAGER_RESET_ACTION, MANAGERS)
+        allowed = action.get('ResetType' + ALLOWABLE)
+        if allowed is None and action.get(ACTION_INFO):
+            allowed = self._action_info_values(_path(action[ACTION_INFO]), 'ResetType')
+        if allowed is not None and not isinstance(allowed, list):
+            raise exc.BmcBadResponse(node=self.node, detail='allowable reset types are not a list')
+        self._cache[key] = None if allowed is None else frozenset(str(v) for v in allowed)
+        return self._cache[key]
+
+    def _action_info_values(self, path, name):
+        """``AllowableValues`` of parameter ``name`` in an ActionInfo resource, or None."""
+        parameters = self._get(path).get('Parameters')
+        if not isinstance(parameters, list):
+            raise exc.BmcBadResponse(node=self.node, detail='ActionInfo %s has no Parameters' % path)
+        for parameter in parameters:
+            if isinstance(parameter, dict) and parameter.get('Name') == name:
+                return parameter.get('AllowableValues')
+        return None
+
+    def reset_system(self, reset_type):
+        """POST the system's Reset action with ``reset_type`` (e.g. ``ForceOff``)."""
+        _action, target = self._action(self.get_system(), SYSTEM_RESET_ACTION, SYSTEMS)
+        self._call('POST', target, {'ResetType': reset_type})
+
+    def reset_manager(self, reset_type):
+        """POST the manager's Reset action with ``reset_type`` (e.g. ``ForceRestart``)."""
+        _action, target = self._action(self.get_manager(), MANAGER_RESET_ACTION, MANAGERS)
+        self._call('POST', target, {'ResetType': reset_type})
+
+    def get_boot(self):
+        """The system's boot override.
+
+        :returns: ``(BootSourceOverrideEnabled, BootSourceOverrideTarget, allowed targets or None)``.
+        """
+        boot = self._property(self.get_system(), 'Boot', SYSTEMS)
+        if not isinstance(boot, dict):
+            raise exc.BmcBadResponse(node=self.node, detail='Boot of the system is not an object')
+        allowed = boot.get('BootSourceOverrideTarget' + ALLOWABLE)
+        return (boot.get('BootSourceOverrideEnabled'), boot.get('BootSourceOverrideTarget'),
+                None if allowed is None else frozenset(str(v) for v in allowed))
+
+    def set_boot(self, target, enabled):
+        """Set the boot override in one PATCH of the system's ``Boot``.
+
+        :param target: a ``BootSourceOverrideTarget`` value (``Pxe``, ``Hdd``, ``None``...).
+        :param enabled: ``Once``, ``Continuous`` or ``Disabled``.
+        """
+        path = self._first_member(SYSTEMS)
+        self._call('PATCH', path, {'Boot': {'BootSourceOverrideEnabled': enabled,
+                                            'BootSourceOverrideTarget': target}})
+        self._cache.pop('resource ' + SYSTEMS, None)
+
+
+def _link(resource, *keys):
+    """The ``@odata.id`` at ``resource[keys...]``, or None."""
+    for key in keys:
+        if not isinstance(resource, dict):
+            return None
+        resource = resource.get(key)
+    return resource.get('@odata.id') if isinstance(resource, dict) else None
