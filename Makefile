@@ -29,6 +29,9 @@ test-python: venv
 test-perl: venv
 	prove -r tests/perl
 
+demo: venv
+	PY=$(PY) NODES=$(NODES) bash tools/demo.sh
+
 sim: venv
 	PYTHONPATH=tests $(PY) -m sim.fleet --nodes $(NODES) --protocol $(PROTOCOL) --tables $(TABLES) $(if $(FAULTS),--faults '$(FAULTS)')
 

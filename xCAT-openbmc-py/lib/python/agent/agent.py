@@ -122,6 +122,8 @@ def main(argv=None):
     if not args.standalone:
         start_watchdog(args.lockfile)
     server.run()
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    LOG.info('exit: cpu_user=%.3f cpu_sys=%.3f maxrss_kb=%d', usage.ru_utime, usage.ru_stime, usage.ru_maxrss)
     if stopped_by and stopped_by[0] == signal.SIGUSR1:
         return 1
     return 1 if server.failed else 0

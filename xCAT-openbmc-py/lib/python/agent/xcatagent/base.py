@@ -12,12 +12,16 @@ from common.task import Task
 from hwctl import power, setboot
 from hwctl.executor.openbmc_power import OpenBMCPowerExecutor
 from hwctl.executor.openbmc_setboot import OpenBMCSetbootExecutor
+from hwctl.executor.redfish_power import RedfishPowerExecutor
+from hwctl.executor.redfish_setboot import RedfishSetbootExecutor
 
 LOG = logging.getLogger(__name__)
 
 EXECUTORS = types.MappingProxyType({
     ('openbmc', 'power'): OpenBMCPowerExecutor,
     ('openbmc', 'setboot'): OpenBMCSetbootExecutor,
+    ('redfish', 'power'): RedfishPowerExecutor,
+    ('redfish', 'setboot'): RedfishSetbootExecutor,
 })
 
 _VERBOSE = frozenset({'-V', '--verbose'})

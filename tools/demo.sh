@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# make demo: a 64-BMC simulated fleet per protocol, driven through the Perl runner
+# (perl/bin/rpower, perl/bin/rsetboot -> plugin -> forked agent) and once through client.py.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+NODES=${NODES:-64}
+work=$(mktemp -d /tmp/xcat-demo.XXXXXX)
+fleet_pid=
+cleanup() {
+  [ -n "$fleet_pid" ] && kill "$fleet_pid" 2>/dev/null && wait "$fleet_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+
+start_fleet() {  # protocol base
+  local dir="$work/$1"
+  mkdir -p "$dir"
+  PYTHONPATH=tests "$PY" -m sim.fleet --nodes "$NODES" --protocol "$1" --base "$2" --tables "$dir" \
+    >"$dir/fleet.out" 2>"$dir/fleet.err" &
+  fleet_pid=$!
+  for _ in $(seq 1 600); do
+    grep -qx ready "$dir/fleet.out" 2>/dev/null && return 0
+    kill -0 "$fleet_pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "fleet did not start:"; cat "$dir/fleet.err"; exit 1
+}
+
+stop_fleet() {
+  kill "$fleet_pid" 2>/dev/null; wait "$fleet_pid" 2>/dev/null; fleet_pid=
+}
+
+run() {  # show the command, then its per-node lines
+  echo
+  echo "\$ $*"
+  "$@" 2>&1
+  echo "(exit $?)"
+}
+
+last=$(printf 'node%0*d' $(( ${#NODES} > 3 ? ${#NODES} : 3 )) "$NODES")
+first=$(printf 'node%0*d' $(( ${#NODES} > 3 ? ${#NODES} : 3 )) 1)
+range="$first-$last"
+
+for proto in openbmc redfish; do
+  base=127.50.0.1; [ "$proto" = redfish ] && base=127.51.0.1
+  echo "=================== $proto: $NODES simulated BMCs on $base.. ==================="
+  start_fleet "$proto" "$base"
+  export XCAT_TABLES="$work/$proto"
+  run perl/bin/rpower "$range" state
+  run perl/bin/rpower "$range" on
+  run perl/bin/rpower "$range" stat
+  run perl/bin/rpower "$range" off
+  run perl/bin/rpower "$range" reset
+  run perl/bin/rsetboot "$range" net
+  run perl/bin/rsetboot "$range" stat
+  run perl/bin/rsetboot "$range" default
+  run perl/bin/rpower "$range" bmcstate
+  run perl/bin/rpower "$first" dance
+  echo
+  echo "--- the same fleet straight through the debug client (no broker) ---"
+  run "$PY" xCAT-openbmc-py/lib/python/agent/client.py --spawn --module "$proto" \
+    --nodeinfo "$XCAT_TABLES/nodeinfo.json" rpower "$first,$last" state
+  stop_fleet
+done

@@ -1,0 +1,162 @@
+"""RedfishPowerExecutor: rpower's node-level steps over Redfish (reference section 9.3), with OpenBMC's words."""
+
+import logging
+import types
+
+from common import exceptions as exc
+from common.task import NodeResult
+from hwctl import power
+from hwctl.executor.base import ExecutorBase
+from hwctl.redfish_client import RedfishClient
+
+LOG = logging.getLogger(__name__)
+
+#: ComputerSystem.PowerState -> xCAT word. The words are OpenBMC's for the same state.
+#: NOTE: the transitional states print where the power physically is: while PoweringOn
+#: and PoweringOff power is still applied, so both print ``on`` (a script polling for
+#: ``off`` keeps waiting until power is really off). Paused is a host halted with power
+#: on, OpenBMC's Quiesced.
+GET_POWER_STATE_MAP = types.MappingProxyType({
+    'On': power.POWER_ON,
+    'Off': power.POWER_OFF,
+    'PoweringOn': power.POWER_ON,
+    'PoweringOff': power.POWER_ON,
+    'Paused': power.POWER_QUIESCED,
+})
+
+#: xCAT set-state word -> (ResetTypes in order of preference, node status to record).
+#: NOTE: xCAT sends ForceOn; HPE iLO and others only offer On, so On is the fallback.
+SET_POWER_STATE_MAP = types.MappingProxyType({
+    'on': (('ForceOn', 'On'), power.STATUS_POWERING_ON),
+    'off': (('ForceOff',), power.STATUS_POWERING_OFF),
+    'softoff': (('GracefulShutdown',), power.STATUS_POWERING_OFF),
+})
+
+#: PowerState a set-state word leaves the system in; already there means nothing to send.
+TARGET_STATE_MAP = types.MappingProxyType({'on': 'On', 'off': 'Off', 'softoff': 'Off'})
+
+#: ResetTypes that cycle a powered system, in order of preference (reset and boot).
+RESTART_TYPES = ('ForceRestart', 'PowerCycle')
+#: Manager ResetTypes for bmcreboot, in order of preference.
+BMC_RESTART_TYPES = ('ForceRestart', 'GracefulRestart')
+
+#: Manager.PowerState -> xCAT word.
+BMC_POWER_STATE_MAP = types.MappingProxyType({
+    'On': power.BMC_READY, 'Off': power.BMC_NOT_READY, 'PoweringOn': power.BMC_NOT_READY,
+    'PoweringOff': power.BMC_NOT_READY, 'Paused': power.BMC_NOT_READY,
+})
+
+#: Manager Status.State -> xCAT word, used when the manager has no PowerState.
+BMC_STATUS_STATE_MAP = types.MappingProxyType({
+    'Enabled': power.BMC_READY, 'Disabled': power.BMC_NOT_READY, 'StandbyOffline': power.BMC_NOT_READY,
+    'StandbySpare': power.BMC_NOT_READY, 'InTest': power.BMC_NOT_READY, 'Starting': power.BMC_NOT_READY,
+    'Absent': power.BMC_NOT_READY, 'UnavailableOffline': power.BMC_NOT_READY,
+    'Deferring': power.BMC_NOT_READY, 'Quiesced': power.BMC_NOT_READY, 'Updating': power.BMC_NOT_READY,
+    'Qualified': power.BMC_NOT_READY,
+})
+
+
+def power_word(node, state):
+    """The xCAT word for a ComputerSystem PowerState.
+
+    :raises BmcBadResponse: a value Redfish does not define.
+    """
+    try:
+        return GET_POWER_STATE_MAP[state]
+    except (KeyError, TypeError):
+        raise exc.BmcBadResponse(node=node, detail='unknown PowerState %r' % (state,))
+
+
+def bmc_word(node, power_state, status_state):
+    """The xCAT word for a Manager's PowerState, or its Status.State when it has none.
+
+    :raises BmcBadResponse: an unknown value, or neither property present.
+    """
+    table, value = ((BMC_POWER_STATE_MAP, power_state) if power_state is not None
+                    else (BMC_STATUS_STATE_MAP, status_state))
+    try:
+        return table[value]
+    except (KeyError, TypeError):
+        raise exc.BmcBadResponse(node=node, detail='unknown manager state PowerState=%s Status.State=%s'
+                                 % (power_state, status_state))
+
+
+def pick_reset_type(node, word, wanted, allowed):
+    """The first of ``wanted`` the BMC allows (``allowed`` None: the BMC did not say, all are).
+
+    :raises Unsupported: ``Unsupported option: <word>`` when none is allowed.
+    """
+    if allowed is None:
+        return wanted[0]
+    for reset_type in wanted:
+        if reset_type in allowed:
+            return reset_type
+    raise exc.Unsupported('Unsupported option: %s' % word, node=node)
+
+
+class RedfishPowerExecutor(ExecutorBase, power.PowerInterface):
+    """PowerInterface for Redfish BMCs.
+
+    Redfish resets are single actions: no off-wait is needed, so ``reboot`` sends one
+    ForceRestart instead of OpenBMC's off, poll, on.
+    """
+
+    CLIENT = RedfishClient
+
+    def validate_set_state(self, state):
+        if state not in SET_POWER_STATE_MAP:
+            raise exc.Unsupported(detail='rpower %s' % state)
+
+    def validate_reboot(self, optype):
+        if optype not in power.REBOOT_ACTIONS:
+            raise exc.Unsupported(detail='rpower %s' % optype)
+
+    def get_state(self, node, nodeinfo):
+        with self.session(node, nodeinfo) as client:
+            return power_word(node, client.get_power_state())
+
+    def set_state(self, node, nodeinfo, state):
+        wanted, status = SET_POWER_STATE_MAP[state]
+        with self.session(node, nodeinfo) as client:
+            current = client.get_power_state()
+            reset_type = pick_reset_type(node, state, wanted, client.get_reset_types('system'))
+            # NOTE: some BMCs (HPE iLO) refuse On for a system that is on; the state came
+            # with the system resource we read anyway, so being there already costs nothing.
+            if current != TARGET_STATE_MAP[state]:
+                client.reset_system(reset_type)
+        return NodeResult(state, status)
+
+    def reboot(self, node, nodeinfo, optype):
+        with self.session(node, nodeinfo) as client:
+            word = power_word(node, client.get_power_state())
+            allowed = client.get_reset_types('system')
+            if word == power.POWER_OFF:
+                if optype == 'reset':
+                    return power.POWER_OFF
+                reset_type = pick_reset_type(node, optype, SET_POWER_STATE_MAP['on'][0], allowed)
+            else:
+                reset_type = pick_reset_type(node, optype, RESTART_TYPES, allowed)
+            client.reset_system(reset_type)
+        return NodeResult(power.POWER_RESET, power.STATUS_POWERING_ON)
+
+    def get_bmc_state(self, node, nodeinfo):
+        with self.session(node, nodeinfo) as client:
+            try:
+                state = client.get_manager_state()
+            except exc.BmcHTTPError as error:
+                raise exc.BmcError('%s (%s)' % (power.BMC_NOT_READY, error), node=node)
+            except exc.BmcUnreachable:
+                raise exc.BmcError(power.BMC_NOT_READY, node=node)
+        return bmc_word(node, *state)
+
+    def reboot_bmc(self, node, nodeinfo):
+        with self.session(node, nodeinfo) as client:
+            reset_type = pick_reset_type(node, 'bmcreboot', BMC_RESTART_TYPES, client.get_reset_types('manager'))
+            try:
+                client.reset_manager(reset_type)
+            except (exc.BmcUnreachable, exc.BmcBadResponse) as error:
+                # NOTE: a rebooting BMC may drop the connection before it answers; the
+                # request was delivered, so this is not a failure (xcat-core#3832).
+                LOG.info('%s: BMC reboot request: %s', node, error)
+                client.logged_in = False
+        return power.BMC_REBOOT
