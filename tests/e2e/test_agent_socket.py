@@ -131,7 +131,8 @@ def test_one_request_per_process_then_exit_zero_and_socket_removed():
 
 
 def test_watchdog_ends_the_agent_when_the_lock_holder_dies():
-    workdir = tempfile.mkdtemp(prefix='agent-test.')
+    workdir = os.path.join(tempfile.mkdtemp(prefix='agent-test.'), 'agent.1234.1')
+    os.mkdir(workdir, 0o700)
     sock_path = os.path.join(workdir, 'agent.sock')
     lock_path = os.path.join(workdir, 'agent.lock')
     holder = subprocess.Popen([sys.executable, '-c', 'import fcntl,sys,time; f=open(sys.argv[1],"a"); '
@@ -149,7 +150,8 @@ def test_watchdog_ends_the_agent_when_the_lock_holder_dies():
         holder.kill()
         holder.wait(10)
         assert proc.wait(20) == 1
-        assert not os.path.exists(sock_path)
+        # the socket, the dead broker's lock file and its private directory are gone
+        assert not os.path.exists(workdir)
     finally:
         for p in (holder, proc):
             if p.poll() is None:

@@ -125,6 +125,17 @@ def main(argv=None):
     usage = resource.getrusage(resource.RUSAGE_SELF)
     LOG.info('exit: cpu_user=%.3f cpu_sys=%.3f maxrss_kb=%d', usage.ru_utime, usage.ru_stime, usage.ru_maxrss)
     if stopped_by and stopped_by[0] == signal.SIGUSR1:
+        # The broker died without cleaning up: remove its lock file and, when empty,
+        # the private directory (``agent.*``) it made for us, so nothing is left behind.
+        rundir = os.path.dirname(os.path.abspath(args.sock))
+        cleanup = [(os.unlink, args.lockfile)]
+        if os.path.basename(rundir).startswith('agent.'):
+            cleanup.append((os.rmdir, rundir))
+        for remove, path in cleanup:
+            try:
+                remove(path)
+            except OSError:
+                pass
         return 1
     return 1 if server.failed else 0
 
