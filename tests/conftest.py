@@ -161,3 +161,27 @@ def agent():
     proc = AgentProcess(workdir)
     yield proc
     proc.stop()
+
+
+@pytest.fixture(scope='module')
+def fleet_factory():
+    """Start simulated fleets (``sim.control.Fleet``) for a module; all stopped at its end."""
+    from sim.control import Fleet
+    started = []
+
+    def start(**options):
+        fleet = Fleet(**options)
+        started.append(fleet)
+        return fleet.start()
+    yield start
+    for fleet in started:
+        fleet.stop()
+
+
+@pytest.fixture(scope='module')
+def module_agent():
+    """A standalone agent shared by a module's tests, stopped at its end."""
+    workdir = tempfile.mkdtemp(prefix='agent-test.')
+    proc = AgentProcess(workdir)
+    yield proc
+    proc.stop()
