@@ -1,0 +1,164 @@
+# The broker's handling of the agent process, with fake agents (XCAT_AGENT = a small perl
+# script, XCAT_AGENT_PYTHON = perl): the request it gets, the reply shapes, status updates,
+# the lock, and every failure: missing, exec failure, early exit, hang, death mid-stream,
+# garbage, truncated frame, bad length, silence. Every wait is bounded, nothing is left behind.
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+use Test::More;
+use JSON::PP;
+use BrokerTest qw(repo_root write_tables run_cmd start_cmd finish_cmd fake_agent new_dir slurp lines);
+
+my $repo  = repo_root();
+my $dir   = new_dir();
+my @nodes = write_tables($dir, nodes => 4);
+my $agent = fake_agent($dir);
+my $rundir = "$dir/run";
+my $log = "$dir/logs/agent.log";
+
+sub rpower {
+    my ($mode, %extra) = @_;
+    my $args = delete $extra{args} // ['state'];
+    my $range = delete $extra{range} // 'all';
+    return run_cmd([ "$repo/perl/bin/rpower", $range, @$args ], timeout => delete $extra{timeout} // 40, env => {
+        XCAT_TABLES => $dir, XCAT_AGENT => $agent, XCAT_AGENT_PYTHON => $^X, XCAT_AGENT_RUNDIR => $rundir,
+        XCAT_AGENT_LOG => $log, XCAT_AGENT_TIMEOUT => 20, FAKE_MODE => $mode, FAKE_OUT => "$dir/fake",
+        PERL5LIB => undef, %extra });
+}
+sub leftovers { opendir(my $d, $rundir) or return (); return grep { !/^\.\.?$/ } readdir $d }
+sub all_errors { my ($msg, @which) = @_; @which = @nodes unless @which; join('', map { "$_: Error: $msg\n" } @which) }
+
+# --- a good run: request content, argv, environment, lock, log ---------------------------
+{
+    unlink "$dir/fake.request", "$dir/fake.argv";
+    my $r = rpower('echo', args => [ '-V', 'on' ], XCAT_BMC_POOL_SIZE => '50', XCAT_BMC_CONNECT_TIMEOUT => '2.5',
+        XCAT_BMC_VERIFY => '1', XCAT_BMC_CA_BUNDLE => '/etc/ca.pem', XCAT_BMC_STATE_WAIT => '0',
+        XCAT_BMC_DEADLINE => 'soon', XCAT_DEBUGMODE => '1');
+    is($r->{rc}, 0, 'good run: exit 0');
+    is($r->{err}, '', 'good run: nothing on stderr');
+    is($r->{out}, "Running command in Python\n" . join('', map { "$_: ok rpower [\"-V\",\"on\"]\n" } @nodes),
+        'good run: lines relayed');
+    my $req = JSON::PP->new->utf8->decode(slurp("$dir/fake.request"));
+    is($req->{module}, 'openbmc', 'module');
+    is($req->{command}, 'rpower', 'command');
+    is_deeply($req->{args}, [ '-V', 'on' ], 'args verbatim');
+    is(ref $req->{cwd}, 'ARRAY', 'cwd is a one-element array');
+    is_deeply($req->{nodes}, \@nodes, 'nodes');
+    is_deeply($req->{nodeinfo}{node002}, { bmc => '127.0.0.2', bmcip => '127.0.0.2', username => 'admin',
+        password => 'secret' }, 'nodeinfo entry');
+    my $raw = slurp("$dir/fake.request");
+    like($raw, qr/"pool_size":50[,}]/, 'pool_size is a JSON number');
+    like($raw, qr/"connect_timeout":2\.5[,}]/, 'connect_timeout is a JSON number');
+    like($raw, qr/"state_wait":0[,}]/, 'state_wait 0 kept');
+    like($raw, qr/"verify":true[,}]/, 'verify is a JSON boolean');
+    like($raw, qr/"deadline":"soon"/, 'a malformed number is passed as a string for the agent to reject');
+    is($req->{envs}{ca_bundle}, '/etc/ca.pem', 'ca_bundle');
+    like($raw, qr/"debugmode":1[,}]/, 'debugmode from XCAT_DEBUGMODE');
+    ok(!exists $req->{envs}{read_timeout}, 'unset settings are absent');
+    my $argv = slurp("$dir/fake.argv");
+    unlike($argv, qr/secret/, 'password neither in argv nor in the environment of the agent');
+    like($argv, qr{^--sock\n\Q$rundir\E/agent\.\d+\.[0-9a-f]+/agent\.sock\n--lockfile\n}, 'argv: --sock DIR/agent.sock --lockfile');
+    like(slurp($log), qr/fake agent: mode echo/, 'agent stderr appended to XCAT_AGENT_LOG (parent dir created)');
+    is_deeply([ leftovers() ], [], 'no private directory left behind');
+    ok(-d $rundir && (stat $rundir)[2] & 0777, 'rundir exists');
+
+    $r = rpower('lock');
+    is($r->{out}, join('', map { "$_: lock held\n" } @nodes), 'the broker holds the lock while the agent runs');
+}
+
+# --- shapes of section 5.4 and db status -----------------------------------------------------
+{
+    my $r = rpower('shapes');
+    is($r->{out}, "with host\n" . join('', map { "$_: ok rpower [\"state\"]\n" } @nodes[ 1 .. 3 ]), 'info lines on stdout');
+    is($r->{err}, "Warning: a warning\nError: a global error\nnode001: Error: a node error\n",
+        'warning, node-less error and node error on stderr');
+    is($r->{rc}, 1, 'an error reply gives exit 1');
+
+    unlink "$dir/nodestatus.csv";
+    $r = rpower('db', args => ['on']);
+    is($r->{rc}, 0, 'db frames: exit 0');
+    my @status = lines(slurp("$dir/nodestatus.csv"));
+    is(scalar @status, 4, 'one status update per node');
+    like($status[0], qr/^node\d{3},powering-on,\d\d-\d\d-\d{4} \d\d:\d\d:\d\d$/, 'status line');
+}
+
+# --- failures ---------------------------------------------------------------------------------
+{
+    my $r = rpower('echo', XCAT_AGENT => "$dir/no/such/agent.py");
+    is($r->{err}, all_errors("The xCAT Python agent $dir/no/such/agent.py does not exist. Check if "
+        . 'xCAT-openbmc-py package is installed on management node and service nodes.'), 'missing agent: every node');
+    is($r->{rc}, 1, 'missing agent: exit 1');
+
+    $r = rpower('echo', XCAT_AGENT_PYTHON => "$dir/no/python");
+    is($r->{err}, all_errors("Failed to start the xCAT Python agent: cannot execute $dir/no/python: No such file or directory"),
+        'exec failure: every node');
+    is($r->{rc}, 1, 'exec failure: exit 1');
+
+    $r = rpower('exit');
+    is($r->{err}, all_errors("Agent exited unexpectedly.  See $log for details."), 'early exit: every node');
+    is($r->{rc}, 1, 'early exit: exit 1');
+    ok($r->{secs} < 15, "early exit noticed without waiting for the connect bound ($r->{secs} s)");
+
+    $r = rpower('hang', XCAT_AGENT_TIMEOUT => 3);
+    is($r->{err}, all_errors('No response from the xCAT Python agent within 3 s'), 'hang: every node');
+    is($r->{rc}, 1, 'hang: exit 1');
+    ok(!$r->{timed_out} && $r->{secs} < 12, "hang: ended within the bound ($r->{secs} s)");
+
+    $r = rpower('partial');
+    is($r->{out}, "node001: ok\nnode002: ok\n", 'partial: lines before the death relayed');
+    is($r->{err}, all_errors("Agent exited unexpectedly.  See $log for details.", qw(node003 node004)),
+        'partial: the nodes without a line get an error');
+    is($r->{rc}, 1, 'partial: exit 1');
+
+    $r = rpower('garbage', XCAT_AGENT_TIMEOUT => 30);
+    is($r->{out}, "node001: ok\n", 'garbage: lines before relayed');
+    is($r->{err}, all_errors("Received a malformed reply from the xCAT Python agent (not a JSON object).  See $log for details.",
+        qw(node002 node003 node004)), 'garbage: the others get an error');
+    ok($r->{secs} < 15, "garbage: agent killed, no wait for it ($r->{secs} s)");
+
+    $r = rpower('truncated');
+    is($r->{err}, all_errors("The xCAT Python agent closed the connection in the middle of a reply.  See $log for details."),
+        'truncated frame: every node');
+    is($r->{rc}, 1, 'truncated frame: exit 1');
+
+    $r = rpower('badlength', XCAT_AGENT_TIMEOUT => 30);
+    like($r->{err}, qr/^node001: Error: Received a malformed reply from the xCAT Python agent \(frame length -5 outside/,
+        'bad length: malformed');
+    ok($r->{secs} < 15, "bad length: agent killed ($r->{secs} s)");
+
+    $r = rpower('silent');
+    is($r->{err}, all_errors("The xCAT Python agent sent no result for this node.  See $log for details."),
+        'clean exit without lines: every node gets an error');
+    is($r->{rc}, 1, 'clean exit without lines: exit 1');
+
+    is_deeply([ leftovers() ], [], 'no private directory left behind after the failures');
+}
+
+# --- two commands at once, and an interrupt ----------------------------------------------
+{
+    my %env = (XCAT_TABLES => $dir, XCAT_AGENT => $agent, XCAT_AGENT_PYTHON => $^X, XCAT_AGENT_RUNDIR => $rundir,
+        XCAT_AGENT_LOG => $log, PERL5LIB => undef);
+    my $a = start_cmd([ "$repo/perl/bin/rpower", 'node001,node002', 'on' ], env => { %env, FAKE_MODE => 'echo' }, timeout => 30);
+    my $b = start_cmd([ "$repo/perl/bin/rsetboot", 'node003,node004', 'net' ], env => { %env, FAKE_MODE => 'echo' }, timeout => 30);
+    my ($ra, $rb) = (finish_cmd($a), finish_cmd($b));
+    is($ra->{out}, "node001: ok rpower [\"on\"]\nnode002: ok rpower [\"on\"]\n", 'concurrent rpower');
+    is($rb->{out}, "node003: ok rsetboot [\"net\"]\nnode004: ok rsetboot [\"net\"]\n", 'concurrent rsetboot');
+    is($ra->{rc} + $rb->{rc}, 0, 'both exit 0');
+
+    my $h = start_cmd([ "$repo/perl/bin/rpower", 'all', 'state' ], env => { %env, FAKE_MODE => 'hang' }, timeout => 30);
+    my $deadline = time + 10;
+    sleep 1 until (grep { -S "$rundir/$_/agent.sock" } leftovers()) || time > $deadline;
+    my ($agentdir) = leftovers();
+    ok($agentdir, 'agent running');
+    kill 'TERM', $h->{pid};
+    my $r = finish_cmd($h);
+    is($r->{rc}, 128 + 15, 'SIGTERM: runner exits 128+15');
+    ok(!$r->{timed_out}, 'SIGTERM: no hang');
+    is_deeply([ leftovers() ], [], 'SIGTERM: private directory removed');
+    my $stray = $agentdir ? (`pgrep -f '$rundir/$agentdir/' 2>/dev/null` // '') : '';
+    my @alive = grep { kill 0, $_ } grep { /^\d+$/ } split /\s+/, $stray;
+    is(scalar @alive, 0, 'SIGTERM: agent stopped');
+}
+
+done_testing();

@@ -1,0 +1,267 @@
+package BrokerTest;
+
+=head1 NAME
+
+BrokerTest - helpers for the prove suites of the Perl broker: tables, subprocesses, fake agents
+
+=cut
+
+use strict;
+use warnings;
+
+use Cwd qw(abs_path);
+use Exporter qw(import);
+use File::Basename qw(dirname);
+use File::Temp qw(tempdir);
+use POSIX qw(WNOHANG);
+use Time::HiRes qw(sleep time);
+
+our @EXPORT_OK = qw(repo_root write_csv write_tables run_cmd start_cmd finish_cmd fake_agent
+  slurp new_dir lines);
+
+=head3 repo_root()
+
+The repository's top directory.
+
+=cut
+
+sub repo_root { return abs_path(dirname(__FILE__) . '/../../..') }
+
+=head3 new_dir()
+
+A fresh temporary directory, removed at exit.
+
+=cut
+
+sub new_dir { return tempdir('broker-test.XXXXXX', TMPDIR => 1, CLEANUP => 1) }
+
+=head3 slurp($file)
+
+The file's content, or undef.
+
+=cut
+
+sub slurp {
+    my ($file) = @_;
+    open(my $fh, '<', $file) or return undef;
+    local $/;
+    my $s = <$fh>;
+    close $fh;
+    return $s;
+}
+
+=head3 lines($text)
+
+The lines of C<$text> without newlines.
+
+=cut
+
+sub lines { return grep { length } split /\n/, ($_[0] // '') }
+
+=head3 write_csv($dir, $table, \@columns, @rows)
+
+Writes C<$dir/$table.csv> as tabdump does; each row is an array reference of values (undef or
+'' = empty).
+
+=cut
+
+sub write_csv {
+    my ($dir, $table, $columns, @rows) = @_;
+    open(my $fh, '>', "$dir/$table.csv") or die "$dir/$table.csv: $!";
+    print {$fh} '#' . join(',', @$columns) . "\n";
+    for my $row (@rows) {
+        my @v = map { my $x = $row->[$_]; defined $x && length $x ? do { (my $q = $x) =~ s/"/""/g; "\"$q\"" } : '' }
+          0 .. $#$columns;
+        print {$fh} join(',', @v) . "\n";
+    }
+    close $fh;
+    return;
+}
+
+=head3 write_tables($dir, %opts)
+
+Writes nodelist, nodehm, openbmc and passwd tables for C<node001>..C<nodeNNN> (C<nodes>, default
+4), all in group C<all>, mgt C<openbmc> (or C<mgt>), BMC 127.0.0.(i) without credentials, and a
+passwd row C<openbmc> admin/secret (C<passwd> =E<gt> 0 leaves it out).
+
+=cut
+
+sub write_tables {
+    my ($dir, %opts) = @_;
+    my $n = $opts{nodes} // 4;
+    my @nodes = map { sprintf('node%03d', $_) } 1 .. $n;
+    write_csv($dir, 'nodelist', [qw(node groups status comments disable)], map { [ $_, 'all' ] } @nodes);
+    write_csv($dir, 'nodehm', [qw(node power mgt comments disable)], [ 'all', undef, $opts{mgt} // 'openbmc' ]);
+    write_csv($dir, 'openbmc', [qw(node bmc consport taggedvlan username password comments disable)],
+        map { [ $nodes[$_], '127.0.0.' . ($_ + 1) ] } 0 .. $#nodes);
+    if ($opts{passwd} // 1) {
+        write_csv($dir, 'passwd', [qw(key username password cryptmethod authdomain comments disable)],
+            [ 'openbmc', 'admin', 'secret' ], [ 'redfish', 'rfadmin', 'rfsecret' ]);
+    }
+    return @nodes;
+}
+
+=head3 start_cmd(\@cmd, %opts)
+
+Starts a command with C<env> (hash of variables to set; undef deletes) and its stdout and stderr
+going to files. Returns a handle for C<finish_cmd>.
+
+=cut
+
+sub start_cmd {
+    my ($cmd, %opts) = @_;
+    my $dir = new_dir();
+    my $h = { out => "$dir/out", err => "$dir/err", started => time, timeout => $opts{timeout} // 60 };
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    if ($pid == 0) {
+        for my $k (keys %{ $opts{env} || {} }) {
+            if (defined $opts{env}{$k}) { $ENV{$k} = $opts{env}{$k} } else { delete $ENV{$k} }
+        }
+        open(STDIN, '<', '/dev/null');
+        open(STDOUT, '>', $h->{out}) or POSIX::_exit(126);
+        open(STDERR, '>', $h->{err}) or POSIX::_exit(126);
+        { exec { $cmd->[0] } @$cmd; }
+        POSIX::_exit(127);
+    }
+    $h->{pid} = $pid;
+    return $h;
+}
+
+=head3 finish_cmd($h)
+
+Waits for the command (bounded by its C<timeout>; then TERM and KILL). Returns
+C<{out, err, rc, secs, timed_out}>.
+
+=cut
+
+sub finish_cmd {
+    my ($h) = @_;
+    my $deadline = $h->{started} + $h->{timeout};
+    my $timed_out = 0;
+    my $status;
+    while (1) {
+        my $got = waitpid($h->{pid}, WNOHANG);
+        if ($got == $h->{pid}) { $status = $?; last }
+        if (time > $deadline && !$timed_out) {
+            $timed_out = 1;
+            kill 'TERM', $h->{pid};
+            $deadline = time + 3;
+            next;
+        }
+        if ($timed_out && time > $deadline) {
+            kill 'KILL', $h->{pid};
+            waitpid($h->{pid}, 0);
+            $status = $?;
+            last;
+        }
+        sleep 0.02;
+    }
+    return {
+        out => slurp($h->{out}) // '', err => slurp($h->{err}) // '',
+        rc => $status >> 8, signal => $status & 127, secs => time - $h->{started}, timed_out => $timed_out,
+    };
+}
+
+=head3 run_cmd(\@cmd, %opts)
+
+C<start_cmd> then C<finish_cmd>.
+
+=cut
+
+sub run_cmd { return finish_cmd(start_cmd(@_)) }
+
+=head3 fake_agent($dir)
+
+Writes C<$dir/fake_agent.pl>, a stand-in for agent.py driven by C<FAKE_MODE>:
+C<echo> (default) answers C<node: ok COMMAND ARGS-AS-JSON> per node of nodeinfo;
+C<exit> exits 3 at once; C<hang> reads the request and sleeps; C<partial> answers the first two
+nodes, then exits 1; C<garbage> sends a frame that is not JSON; C<truncated> sends half a frame
+and exits 0; C<badlength> sends a negative length; C<db> sends status frames and answers;
+C<shapes> sends warning, syslog, info_with_host and a node-less error, then answers; C<lock>
+answers whether the lock file is held by someone else; C<silent> exits 0 without answering.
+It writes its argv and environment to C<$FAKE_OUT.argv> and the request to
+C<$FAKE_OUT.request> when C<FAKE_OUT> is set. Returns the path.
+
+=cut
+
+sub fake_agent {
+    my ($dir) = @_;
+    my $path = "$dir/fake_agent.pl";
+    open(my $fh, '>', $path) or die "$path: $!";
+    print {$fh} <<'AGENT';
+use strict;
+use warnings;
+use Fcntl qw(:flock);
+use Getopt::Long;
+use IO::Socket::UNIX;
+use JSON::PP;
+use Socket qw(SOCK_STREAM);
+
+my ($sockpath, $lockpath);
+my @argv = @ARGV;
+GetOptions('sock=s' => \$sockpath, 'lockfile=s' => \$lockpath) or exit 2;
+my $mode = $ENV{FAKE_MODE} || 'echo';
+my $out  = $ENV{FAKE_OUT};
+if ($out) {
+    open(my $a, '>', "$out.argv") or die;
+    print {$a} join("\n", @argv, map { "$_=$ENV{$_}" } sort keys %ENV), "\n";
+    close $a;
+}
+exit 3 if $mode eq 'exit';
+print STDERR "fake agent: mode $mode\n";
+my $srv = IO::Socket::UNIX->new(Type => SOCK_STREAM, Local => $sockpath, Listen => 1) or die "bind: $!";
+my $c = $srv->accept or die "accept: $!";
+
+sub get { my ($n) = @_; my $b = ''; while (length $b < $n) { my $r = sysread($c, $b, $n - length $b, length $b); die "eof" unless $r } $b }
+sub put { my ($obj) = @_; my $j = JSON::PP->new->utf8->encode($obj); syswrite($c, pack('i', length $j) . $j) }
+sub info { put({ type => 'message', msg => { type => 'info', data => $_[0] } }) }
+
+my $len = unpack('i', get(4));
+my $body = get($len);
+my $req = JSON::PP->new->utf8->decode($body);
+if ($out) { open(my $r, '>', "$out.request") or die; print {$r} $body; close $r }
+my @nodes = sort keys %{ $req->{nodeinfo} };
+my $args = JSON::PP->new->canonical->encode($req->{args});
+
+if ($mode eq 'hang') { sleep 600; exit 0 }
+if ($mode eq 'silent') { exit 0 }
+if ($mode eq 'partial') {
+    info("$_: ok") for @nodes[0 .. 1];
+    exit 1;
+}
+if ($mode eq 'garbage') {
+    info("$nodes[0]: ok");
+    my $junk = '{not json at all';
+    syswrite($c, pack('i', length $junk) . $junk);
+    sleep 600;
+    exit 0;
+}
+if ($mode eq 'truncated') { syswrite($c, pack('i', 100) . '{"type":'); exit 0 }
+if ($mode eq 'badlength') { syswrite($c, pack('i', -5) . 'xxxx'); sleep 600; exit 0 }
+if ($mode eq 'db') {
+    put({ type => 'db', attribute => { name => 'status', method => 'set', type => 'node', node => $_, value => 'powering-on' } })
+      for @nodes;
+}
+if ($mode eq 'shapes') {
+    put({ type => 'message', msg => { type => 'warning', data => 'a warning' } });
+    put({ type => 'message', msg => { type => 'syslog', data => 'to syslog' } });
+    put({ type => 'message', msg => { type => 'info_with_host', data => 'with host' } });
+    put({ type => 'message', msg => { type => 'error', node => '', data => 'a global error' } });
+    put({ type => 'message', msg => { type => 'error', node => $nodes[0], data => 'a node error' } });
+    shift @nodes;
+}
+if ($mode eq 'lock') {
+    open(my $l, '<', $lockpath) or die;
+    my $free = flock($l, LOCK_EX | LOCK_NB) ? 'free' : 'held';
+    info("$_: lock $free") for @nodes;
+    exit 0;
+}
+info("$_: ok $req->{command} $args") for @nodes;
+exit 0;
+AGENT
+    close $fh;
+    return $path;
+}
+
+1;
