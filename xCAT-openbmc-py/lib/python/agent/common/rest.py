@@ -8,6 +8,7 @@ the run's (connect, read) timeouts, TLS context, masking debug trace and bounded
 
 import base64
 import errno
+import http.client
 import json
 import logging
 import socket
@@ -131,6 +132,22 @@ def _find(error, kind):
     return None
 
 
+def _timed_out_in_handshake(error):
+    """Whether a timeout happened inside the TLS handshake (bounded by the connect timeout).
+
+    NOTE: urllib3 reports a handshake that never completes as a ReadTimeoutError although
+    the connect timeout bounds it; the traceback of the underlying socket timeout is the
+    only place that tells the two apart.
+    """
+    timeout = _find(error, (socket.timeout, TimeoutError))
+    tb = timeout.__traceback__ if timeout is not None else None
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name == 'do_handshake':
+            return True
+        tb = tb.tb_next
+    return False
+
+
 def transport_cause(error, connect_timeout, read_timeout):
     """Name the transport failure in a few words an admin can act on.
 
@@ -139,11 +156,15 @@ def transport_cause(error, connect_timeout, read_timeout):
     """
     if isinstance(error, requests.exceptions.ConnectTimeout):
         return 'connect timeout after %g s' % connect_timeout
+    if _timed_out_in_handshake(error):
+        return 'TLS handshake timeout after %g s' % connect_timeout
     if isinstance(error, requests.exceptions.ReadTimeout):
         return 'read timeout after %g s' % read_timeout
     cert = _find(error, ssl.SSLCertVerificationError)
     if cert is not None:
         return 'certificate verify failed: %s' % (cert.verify_message or cert.reason or 'untrusted')
+    if _find(error, http.client.IncompleteRead):
+        return 'connection broken mid-reply'
     oserr = _root_oserror(error)
     if oserr is not None and not isinstance(oserr, (socket.timeout, ssl.SSLError)):
         return _ERRNO_CAUSES.get(oserr.errno) or oserr.strerror or 'errno %d' % oserr.errno

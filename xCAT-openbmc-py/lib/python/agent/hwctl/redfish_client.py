@@ -219,15 +219,19 @@ class RedfishClient(RestClient):
         cached).
 
         :param target: ``system`` or ``manager``.
-        :returns: a frozenset of reset types, or None when the BMC does not say.
+        :returns: a frozenset of reset types (empty when the resource has no Reset action,
+            as sushy-tools' managers), or None when the BMC does not say.
         """
         key = 'reset types ' + target
         if key in self._cache:
             return self._cache[key]
-        if target == 'system':
-            action, _target = self._action(self.get_system(), SYSTEM_RESET_ACTION, SYSTEMS)
-        else:
-            action, _target = self._action(self.get_manager(), MANAGER_RESET_ACTION, MANAGERS)
+        resource, name = ((self.get_system(), SYSTEM_RESET_ACTION) if target == 'system'
+                          else (self.get_manager(), MANAGER_RESET_ACTION))
+        actions = resource.get('Actions')
+        action = actions.get(name) if isinstance(actions, dict) else None
+        if not isinstance(action, dict):
+            self._cache[key] = frozenset()
+            return self._cache[key]
         allowed = action.get('ResetType' + ALLOWABLE)
         if allowed is None and action.get(ACTION_INFO):
             allowed = self._action_info_values(_path(action[ACTION_INFO]), 'ResetType')
