@@ -1,0 +1,543 @@
+"""RedfishClient and the Redfish executors against requests-mock: what is sent, what is printed."""
+
+import copy
+import json
+import logging
+import urllib.parse
+
+import pytest
+import requests
+
+from common import exceptions as exc
+from common.task import Task
+from conftest import db_frames, fixture_json
+from hwctl.executor.redfish_power import RedfishPowerExecutor
+from hwctl.executor.redfish_setboot import RedfishSetbootExecutor
+from hwctl.redfish_client import RedfishClient
+
+HOST = '127.0.0.2'
+BASE = 'https://%s' % HOST
+ROOT = '/redfish/v1'
+SESSIONS = ROOT + '/SessionService/Sessions'
+SESSION = SESSIONS + '/WJ4Xr5YxkU'
+SYSTEM = ROOT + '/Systems/system'
+RESET = SYSTEM + '/Actions/ComputerSystem.Reset'
+MANAGER = ROOT + '/Managers/bmc'
+MANAGER_RESET = MANAGER + '/Actions/Manager.Reset'
+PASSWORD = 's3cret-Pa55'
+TOKEN = 'tok3n-8d1f0c9e2b'
+NODEINFO = {'n1': {'bmc': HOST, 'bmcip': HOST, 'username': 'root', 'password': PASSWORD}}
+
+
+def redfish(name):
+    return fixture_json('redfish', name)
+
+
+def system_with(style='inline', power_state='On', allowed=None, boot=None):
+    """A system resource; ``style`` inline or actioninfo; ``allowed`` replaces the reset types."""
+    system = redfish('system_inline' if style == 'inline' else 'system_actioninfo')
+    system['PowerState'] = power_state
+    action = system['Actions']['#ComputerSystem.Reset']
+    if allowed is not None and style == 'inline':
+        action['ResetType@Redfish.AllowableValues'] = list(allowed)
+    if style == 'none':
+        action.pop('ResetType@Redfish.AllowableValues', None)
+        action.pop('@Redfish.ActionInfo', None)
+    if boot is not None:
+        system['Boot'] = boot
+    return system
+
+
+def serve(mock, system=None, reply='204', action_info=None, manager=None, manager_allowed=None):
+    """Answer as bmcweb does: sessions, one system, one manager; actions 204 or 200 with a body."""
+    mock.post(BASE + SESSIONS, status_code=201, json=redfish('session_created'),
+              headers={'X-Auth-Token': TOKEN, 'Location': SESSION})
+    mock.delete(BASE + SESSION, status_code=204)
+    mock.get(BASE + ROOT + '/Systems', json=redfish('systems'))
+    mock.get(BASE + SYSTEM, json=system if system is not None else system_with())
+    info = redfish('system_reset_action_info')
+    if action_info is not None:
+        info['Parameters'][0]['AllowableValues'] = list(action_info)
+    mock.get(BASE + SYSTEM + '/ResetActionInfo', json=info)
+    mock.get(BASE + ROOT + '/Managers', json=redfish('managers'))
+    mock.get(BASE + MANAGER, json=manager if manager is not None else redfish('manager'))
+    minfo = redfish('manager_reset_action_info')
+    if manager_allowed is not None:
+        minfo['Parameters'][0]['AllowableValues'] = list(manager_allowed)
+    mock.get(BASE + MANAGER + '/ResetActionInfo', json=minfo)
+    for path, method in ((RESET, 'post'), (MANAGER_RESET, 'post'), (SYSTEM, 'patch')):
+        if reply == '204':
+            getattr(mock, method)(BASE + path, status_code=204)
+        else:
+            getattr(mock, method)(BASE + path, status_code=200, json=redfish('success'))
+    return mock
+
+
+def sent(mock):
+    """The requests sent as (method, path, json body or None)."""
+    return [(r.method, urllib.parse.urlsplit(r.url).path, json.loads(r.text) if r.text else None)
+            for r in mock.request_history]
+
+
+def run(executor_class, make_ctx, messager, op, *args, **envs):
+    ctx = make_ctx(**envs)
+    Task(executor_class(ctx, messager), NODEINFO, messager, ctx).run(op, *args)
+    return messager.lines()
+
+
+def client(make_ctx, **envs):
+    return RedfishClient('n1', HOST, 'root', PASSWORD, ctx=make_ctx(**envs), session=requests.Session())
+
+
+LOGIN = ('POST', SESSIONS, {'UserName': 'root', 'Password': PASSWORD})
+LOGOUT = ('DELETE', SESSION, None)
+GET_SYSTEMS = ('GET', ROOT + '/Systems', None)
+GET_SYSTEM = ('GET', SYSTEM, None)
+GET_INFO = ('GET', SYSTEM + '/ResetActionInfo', None)
+
+
+# --- sessions -------------------------------------------------------------------------
+
+def test_session_token_on_every_request_and_session_deleted(requests_mock, make_ctx):
+    serve(requests_mock)
+    with client(make_ctx) as rf:
+        rf.login()
+        assert rf.get_power_state() == 'On'
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEMS, GET_SYSTEM, LOGOUT]
+    login, *rest = requests_mock.request_history
+    assert 'X-Auth-Token' not in login.headers and 'Authorization' not in login.headers
+    for request in rest:
+        assert request.headers['X-Auth-Token'] == TOKEN
+        assert 'Authorization' not in request.headers
+        assert request.timeout == (5.0, 10.0)
+    assert login.headers['Content-Type'] == 'application/json'
+
+
+def test_session_location_as_absolute_url_is_deleted_by_path(requests_mock, make_ctx):
+    serve(requests_mock)
+    requests_mock.post(BASE + SESSIONS, status_code=201, json=redfish('session_created'),
+                       headers={'X-Auth-Token': TOKEN, 'Location': 'https://bmc.example:443' + SESSION})
+    with client(make_ctx) as rf:
+        rf.login()
+    assert sent(requests_mock) == [LOGIN, LOGOUT]
+
+
+def test_session_without_location_uses_odata_id(requests_mock, make_ctx):
+    serve(requests_mock)
+    requests_mock.post(BASE + SESSIONS, status_code=201, json=redfish('session_created'),
+                       headers={'X-Auth-Token': TOKEN})
+    with client(make_ctx) as rf:
+        rf.login()
+    assert sent(requests_mock)[-1] == LOGOUT
+
+
+@pytest.mark.parametrize('status,body', [(401, 'sushy_401'), (404, None), (405, None), (501, None)])
+def test_basic_auth_when_service_has_no_session_service(requests_mock, make_ctx, messager, status, body):
+    """sushy-tools answers the session POST 401 (its Basic check runs first); others 404/405."""
+    serve(requests_mock)
+    requests_mock.post(BASE + SESSIONS, status_code=status, json=redfish(body) if body else None)
+    requests_mock.get(BASE + ROOT, json=redfish('sushy_root'))
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'get_state') == {'n1': 'on'}
+    assert sent(requests_mock) == [LOGIN, ('GET', ROOT, None), GET_SYSTEMS, GET_SYSTEM]
+    history = requests_mock.request_history
+    assert 'Authorization' not in history[1].headers
+    for request in history[2:]:
+        assert request.headers['Authorization'] == requests.auth._basic_auth_str('root', PASSWORD)
+        assert 'X-Auth-Token' not in request.headers
+
+
+def test_session_collection_elsewhere_is_found_from_the_root(requests_mock, make_ctx):
+    serve(requests_mock)
+    requests_mock.post(BASE + SESSIONS, status_code=404)
+    root = redfish('root')
+    root['Links']['Sessions']['@odata.id'] = '/redfish/v1/Sessions'
+    requests_mock.get(BASE + ROOT, json=root)
+    requests_mock.post(BASE + '/redfish/v1/Sessions', status_code=201, json=redfish('session_created'),
+                       headers={'X-Auth-Token': TOKEN, 'Location': SESSION})
+    with client(make_ctx) as rf:
+        rf.login()
+        assert not rf.basic_auth
+    assert sent(requests_mock) == [LOGIN, ('GET', ROOT, None), ('POST', '/redfish/v1/Sessions', LOGIN[2]), LOGOUT]
+
+
+def test_wrong_password_is_an_auth_error_with_the_bmc_message(requests_mock, make_ctx, messager):
+    serve(requests_mock)
+    requests_mock.post(BASE + SESSIONS, status_code=401, json=redfish('error_401'))
+    requests_mock.get(BASE + ROOT, json=redfish('root'))
+    lines = run(RedfishPowerExecutor, make_ctx, messager, 'get_state')
+    assert lines == {'n1': 'Error: [401] While attempting to establish a connection to '
+                           '/redfish/v1/SessionService/Sessions, the service denied access.'}
+    assert [m for m, _p, _b in sent(requests_mock)] == ['POST', 'GET']
+
+
+def test_wrong_password_with_basic_auth(requests_mock, make_ctx, messager):
+    serve(requests_mock)
+    requests_mock.post(BASE + SESSIONS, status_code=401, json=redfish('sushy_401'))
+    requests_mock.get(BASE + ROOT, json=redfish('sushy_root'))
+    requests_mock.get(BASE + ROOT + '/Systems', status_code=401, json=redfish('sushy_401'))
+    lines = run(RedfishPowerExecutor, make_ctx, messager, 'get_state')
+    assert lines == {'n1': 'Error: [401] Incorrect username or password'}
+
+
+def test_login_without_token_is_a_bad_response(requests_mock, make_ctx, messager):
+    serve(requests_mock)
+    requests_mock.post(BASE + SESSIONS, status_code=201, json=redfish('session_created'))
+    lines = run(RedfishPowerExecutor, make_ctx, messager, 'get_state')
+    assert lines == {'n1': 'Error: Received wrong format response: login reply has no X-Auth-Token header'}
+
+
+def test_login_refused_connection_is_worded_as_login_failure(requests_mock, make_ctx, messager):
+    requests_mock.post(BASE + SESSIONS, exc=requests.exceptions.ConnectionError(
+        ConnectionRefusedError(111, 'Connection refused')))
+    lines = run(RedfishPowerExecutor, make_ctx, messager, 'get_state')
+    assert lines == {'n1': "Error: Login to BMC failed: Can't connect to %s (Connection refused)." % HOST}
+
+
+def test_logout_failure_does_not_change_the_result(requests_mock, make_ctx, messager):
+    serve(requests_mock)
+    requests_mock.delete(BASE + SESSION, status_code=500, json=redfish('error_500'))
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'get_state') == {'n1': 'on'}
+
+
+# --- status -> exception mapping --------------------------------------------------------
+
+@pytest.mark.parametrize('status,body,error,message', [
+    (400, 'error_400', exc.BmcHTTPError, '[400] The parameter ResetType for the action ComputerSystem.Reset '
+                                         'is not supported on the target resource.'),
+    (401, 'sushy_401', exc.BmcAuthError, '[401] Incorrect username or password'),
+    (403, 'error_401', exc.BmcAuthError, '[403] While attempting to establish a connection to '
+                                         '/redfish/v1/SessionService/Sessions, the service denied access.'),
+    (404, None, exc.BmcHTTPError, '[404] HTTP 404'),
+    (500, 'error_500', exc.BmcHTTPError, '[500] The request failed due to an internal service error.  '
+                                         'The service is still operational.'),
+    (502, None, exc.BmcUnreachable, 'BMC did not respond. Validate BMC configuration and retry the command. '
+                                    '(Verify REST server is running on the BMC)'),
+    (503, None, exc.BmcHTTPError, '[503] HTTP 503'),
+])
+def test_status_to_exception(requests_mock, make_ctx, status, body, error, message):
+    serve(requests_mock)
+    requests_mock.get(BASE + ROOT + '/Systems', status_code=status, json=redfish(body) if body else None)
+    with client(make_ctx) as rf:
+        rf.login()
+        with pytest.raises(error) as raised:
+            rf.get_system()
+    assert str(raised.value) == message
+    assert raised.value.node == 'n1'
+    gets = [p for m, p, _b in sent(requests_mock) if m == 'GET']
+    assert len(gets) == (3 if status == 503 else 1)
+    assert sent(requests_mock)[-1] == LOGOUT
+
+
+@pytest.mark.parametrize('body,detail', [
+    ('{"Members": []}', '/redfish/v1/Systems has no members'),
+    ('{"Name": "no members"}', '/redfish/v1/Systems has no members'),
+    ('[1, 2]', 'GET /redfish/v1/Systems: reply is not a JSON object'),
+    ('<html>busy</html>', 'GET https://127.0.0.2/redfish/v1/Systems answered 200 with a body that is not JSON'),
+])
+def test_bad_collections_are_bad_responses(requests_mock, make_ctx, body, detail):
+    serve(requests_mock)
+    requests_mock.get(BASE + ROOT + '/Systems', text=body)
+    with client(make_ctx) as rf:
+        rf.login()
+        with pytest.raises(exc.BmcBadResponse) as raised:
+            rf.get_system()
+    assert str(raised.value) == 'Received wrong format response: ' + detail
+
+
+def test_redirect_of_a_member_is_followed_once(requests_mock, make_ctx):
+    """sushy-tools answers 307 for /redfish/v1/Systems/<name>, pointing at the uuid."""
+    serve(requests_mock)
+    systems = redfish('systems')
+    systems['Members'][0]['@odata.id'] = ROOT + '/Systems/fake'
+    requests_mock.get(BASE + ROOT + '/Systems', json=systems)
+    requests_mock.get(BASE + ROOT + '/Systems/fake', status_code=307, headers={'Location': BASE + SYSTEM})
+    with client(make_ctx) as rf:
+        rf.login()
+        assert rf.get_power_state() == 'On'
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEMS, ('GET', ROOT + '/Systems/fake', None), GET_SYSTEM, LOGOUT]
+
+
+# --- rpower ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize('power_state,word', [
+    ('On', 'on'), ('Off', 'off'), ('PoweringOn', 'on'), ('PoweringOff', 'on'), ('Paused', 'quiesced')])
+def test_state_words(requests_mock, make_ctx, messager, power_state, word):
+    serve(requests_mock, system_with(power_state=power_state))
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'get_state') == {'n1': word}
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEMS, GET_SYSTEM, LOGOUT]
+    assert db_frames(messager.frames) == []
+
+
+@pytest.mark.parametrize('power_state', ['Blinking', None])
+def test_unknown_power_state_is_a_bad_response(requests_mock, make_ctx, messager, power_state):
+    serve(requests_mock, system_with(power_state=power_state))
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'get_state') == {
+        'n1': 'Error: Received wrong format response: unknown PowerState %r' % power_state}
+
+
+@pytest.mark.parametrize('style', ['inline', 'actioninfo'])
+@pytest.mark.parametrize('reply', ['204', 'body'])
+@pytest.mark.parametrize('state,current,reset_type,status', [
+    ('on', 'Off', 'ForceOn', 'powering-on'),
+    ('off', 'On', 'ForceOff', 'powering-off'),
+    ('softoff', 'On', 'GracefulShutdown', 'powering-off'),
+])
+def test_set_state_posts_the_reset_type(requests_mock, make_ctx, messager, style, reply, state, current,
+                                        reset_type, status):
+    serve(requests_mock, system_with(style, power_state=current), reply=reply,
+          action_info=['ForceOn', 'ForceOff', 'GracefulShutdown'])
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', state) == {'n1': state}
+    expected = [LOGIN, GET_SYSTEMS, GET_SYSTEM] + ([GET_INFO] if style == 'actioninfo' else [])
+    assert sent(requests_mock) == expected + [('POST', RESET, {'ResetType': reset_type}), LOGOUT]
+    assert db_frames(messager.frames) == [('n1', status)]
+    post = requests_mock.request_history[-2]
+    assert post.headers['Content-Type'] == 'application/json'
+    assert post.headers['X-Auth-Token'] == TOKEN
+
+
+@pytest.mark.parametrize('state,current', [('on', 'On'), ('off', 'Off'), ('softoff', 'Off')])
+def test_set_state_already_there_sends_no_action(requests_mock, make_ctx, messager, state, current):
+    serve(requests_mock, system_with(power_state=current))
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', state) == {'n1': state}
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEMS, GET_SYSTEM, LOGOUT]
+
+
+def test_on_falls_back_to_on_when_force_on_is_not_allowed(requests_mock, make_ctx, messager):
+    serve(requests_mock, system_with('actioninfo', power_state='Off'))  # fixture: no ForceOn, has On
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'on') == {'n1': 'on'}
+    assert ('POST', RESET, {'ResetType': 'On'}) in sent(requests_mock)
+
+
+@pytest.mark.parametrize('style', ['inline', 'actioninfo'])
+@pytest.mark.parametrize('state,allowed', [
+    ('on', ['ForceOff', 'GracefulShutdown']), ('off', ['On', 'GracefulShutdown']), ('softoff', ['On', 'ForceOff'])])
+def test_reset_type_not_allowed_is_unsupported(requests_mock, make_ctx, messager, style, state, allowed):
+    serve(requests_mock, system_with(style, power_state='Paused', allowed=allowed), action_info=allowed)
+    lines = run(RedfishPowerExecutor, make_ctx, messager, 'set_state', state)
+    assert lines == {'n1': 'Error: Unsupported option: %s' % state}
+    assert 'POST' not in [m for m, p, _b in sent(requests_mock) if p != SESSIONS]
+    assert sent(requests_mock)[-1] == LOGOUT
+    assert db_frames(messager.frames) == []
+
+
+def test_no_allowable_values_means_every_type_is_allowed(requests_mock, make_ctx, messager):
+    serve(requests_mock, system_with('none', power_state='Off'))
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'on') == {'n1': 'on'}
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEMS, GET_SYSTEM, ('POST', RESET, {'ResetType': 'ForceOn'}),
+                                   LOGOUT]
+
+
+def test_action_info_parameter_found_by_name(requests_mock, make_ctx, messager):
+    serve(requests_mock, system_with('actioninfo', power_state='On'))
+    info = redfish('system_reset_action_info')
+    info['Parameters'].insert(0, {'Name': 'Delay', 'DataType': 'Number'})
+    info['Parameters'][1]['AllowableValues'] = ['GracefulShutdown']
+    requests_mock.get(BASE + SYSTEM + '/ResetActionInfo', json=info)
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'off') == {
+        'n1': 'Error: Unsupported option: off'}
+
+
+@pytest.mark.parametrize('style', ['inline', 'actioninfo'])
+@pytest.mark.parametrize('reply', ['204', 'body'])
+@pytest.mark.parametrize('optype,current,reset_type', [
+    ('reset', 'On', 'ForceRestart'), ('boot', 'On', 'ForceRestart'), ('boot', 'Off', 'ForceOn'),
+    ('reset', 'PoweringOff', 'ForceRestart')])
+def test_reboot_is_one_action(requests_mock, make_ctx, messager, style, reply, optype, current, reset_type):
+    serve(requests_mock, system_with(style, power_state=current), reply=reply,
+          action_info=['ForceOn', 'ForceRestart', 'ForceOff'])
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'reboot', optype) == {'n1': 'reset'}
+    expected = [LOGIN, GET_SYSTEMS, GET_SYSTEM] + ([GET_INFO] if style == 'actioninfo' else [])
+    assert sent(requests_mock) == expected + [('POST', RESET, {'ResetType': reset_type}), LOGOUT]
+    assert db_frames(messager.frames) == [('n1', 'powering-on')]
+
+
+def test_reset_of_an_off_node_prints_off_and_sends_nothing(requests_mock, make_ctx, messager):
+    serve(requests_mock, system_with(power_state='Off'))
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'reboot', 'reset') == {'n1': 'off'}
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEMS, GET_SYSTEM, LOGOUT]
+    assert db_frames(messager.frames) == []
+
+
+@pytest.mark.parametrize('allowed,expected', [
+    (['PowerCycle', 'ForceOff'], 'PowerCycle'), (['ForceOff', 'On'], None)])
+def test_reset_falls_back_to_power_cycle(requests_mock, make_ctx, messager, allowed, expected):
+    serve(requests_mock, system_with(power_state='On', allowed=allowed))
+    lines = run(RedfishPowerExecutor, make_ctx, messager, 'reboot', 'reset')
+    if expected:
+        assert lines == {'n1': 'reset'}
+        assert sent(requests_mock)[-2] == ('POST', RESET, {'ResetType': expected})
+    else:
+        assert lines == {'n1': 'Error: Unsupported option: reset'}
+
+
+def test_action_error_reply_is_reported_with_the_bmc_message(requests_mock, make_ctx, messager):
+    serve(requests_mock, system_with(power_state='On'))
+    requests_mock.post(BASE + RESET, status_code=400, json=redfish('error_400'))
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'off') == {
+        'n1': 'Error: [400] The parameter ResetType for the action ComputerSystem.Reset is not supported on '
+              'the target resource.'}
+    assert sent(requests_mock)[-1] == LOGOUT
+
+
+@pytest.mark.parametrize('power_state,status_state,word', [
+    ('On', 'Enabled', 'BMC Ready'), ('PoweringOn', 'Starting', 'BMC NotReady'), (None, 'Enabled', 'BMC Ready'),
+    (None, 'Starting', 'BMC NotReady'), (None, 'Updating', 'BMC NotReady')])
+def test_bmcstate(requests_mock, make_ctx, messager, power_state, status_state, word):
+    manager = redfish('manager')
+    if power_state is None:
+        del manager['PowerState']
+    else:
+        manager['PowerState'] = power_state
+    manager['Status']['State'] = status_state
+    serve(requests_mock, manager=manager)
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'get_bmc_state') == {'n1': word}
+    assert sent(requests_mock) == [LOGIN, ('GET', ROOT + '/Managers', None), ('GET', MANAGER, None), LOGOUT]
+
+
+def test_bmcstate_unknown_is_a_bad_response(requests_mock, make_ctx, messager):
+    manager = redfish('manager')
+    del manager['PowerState']
+    del manager['Status']
+    serve(requests_mock, manager=manager)
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'get_bmc_state') == {
+        'n1': 'Error: Received wrong format response: unknown manager state PowerState=None Status.State=None'}
+
+
+def test_bmcstate_http_error_is_not_ready(requests_mock, make_ctx, messager):
+    serve(requests_mock)
+    requests_mock.get(BASE + MANAGER, status_code=500, json=redfish('error_500'))
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'get_bmc_state') == {
+        'n1': 'Error: BMC NotReady ([500] The request failed due to an internal service error.  '
+              'The service is still operational.)'}
+
+
+@pytest.mark.parametrize('reply', ['204', 'body'])
+@pytest.mark.parametrize('allowed,reset_type', [
+    (['GracefulRestart', 'ForceRestart'], 'ForceRestart'), (['GracefulRestart'], 'GracefulRestart'),
+    (['ResetAll'], None)])
+def test_bmcreboot(requests_mock, make_ctx, messager, reply, allowed, reset_type):
+    serve(requests_mock, reply=reply, manager_allowed=allowed)
+    lines = run(RedfishPowerExecutor, make_ctx, messager, 'reboot_bmc')
+    head = [LOGIN, ('GET', ROOT + '/Managers', None), ('GET', MANAGER, None),
+            ('GET', MANAGER + '/ResetActionInfo', None)]
+    if reset_type:
+        assert lines == {'n1': 'BMC reboot'}
+        assert sent(requests_mock) == head + [('POST', MANAGER_RESET, {'ResetType': reset_type}), LOGOUT]
+    else:
+        assert lines == {'n1': 'Error: Unsupported option: bmcreboot'}
+        assert sent(requests_mock) == head + [LOGOUT]
+
+
+def test_bmcreboot_with_inline_values_and_dropped_connection(requests_mock, make_ctx, messager):
+    manager = redfish('manager')
+    manager['Actions']['#Manager.Reset'] = {'target': MANAGER_RESET,
+                                            'ResetType@Redfish.AllowableValues': ['GracefulRestart']}
+    serve(requests_mock, manager=manager)
+    requests_mock.post(BASE + MANAGER_RESET, exc=requests.exceptions.ConnectionError('reset by peer'))
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'reboot_bmc') == {'n1': 'BMC reboot'}
+    assert sent(requests_mock)[-1] == ('POST', MANAGER_RESET, {'ResetType': 'GracefulRestart'})
+
+
+def test_reset_reads_the_system_once(requests_mock, make_ctx):
+    serve(requests_mock, system_with('actioninfo', power_state='On'))
+    with client(make_ctx) as rf:
+        rf.login()
+        rf.get_power_state()
+        assert rf.get_reset_types('system') == frozenset(
+            ['ForceOff', 'ForceRestart', 'GracefulShutdown', 'PowerCycle', 'On'])
+        rf.get_reset_types('system')
+        rf.reset_system('ForceRestart')
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEMS, GET_SYSTEM, GET_INFO,
+                                   ('POST', RESET, {'ResetType': 'ForceRestart'}), LOGOUT]
+
+
+# --- rsetboot -------------------------------------------------------------------------
+
+def boot(enabled, target, allowed=('None', 'Pxe', 'Hdd', 'Cd', 'BiosSetup')):
+    value = {'BootSourceOverrideEnabled': enabled, 'BootSourceOverrideTarget': target,
+             'BootSourceOverrideMode': 'UEFI'}
+    if allowed is not None:
+        value['BootSourceOverrideTarget@Redfish.AllowableValues'] = list(allowed)
+    return value
+
+
+@pytest.mark.parametrize('enabled,target,word', [
+    ('Once', 'Pxe', 'Network'), ('Continuous', 'Hdd', 'Hard Drive'), ('Once', 'Cd', 'CD/DVD'),
+    ('Continuous', 'None', 'Default'), ('Disabled', 'Pxe', 'Default'), ('Once', 'BiosSetup', 'BIOS Setup'),
+    ('Once', 'Floppy', 'Floppy'), ('Once', 'Usb', 'Can not get valid rsetboot status, the data is Usb')])
+def test_setboot_stat(requests_mock, make_ctx, messager, enabled, target, word):
+    serve(requests_mock, system_with(boot=boot(enabled, target)))
+    assert run(RedfishSetbootExecutor, make_ctx, messager, 'get_state') == {'n1': word}
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEMS, GET_SYSTEM, LOGOUT]
+
+
+@pytest.mark.parametrize('value', [{'BootSourceOverrideEnabled': 'Sometimes', 'BootSourceOverrideTarget': 'Pxe'},
+                                   {'BootSourceOverrideEnabled': 'Once'}, 'Pxe'])
+def test_setboot_stat_bad_boot(requests_mock, make_ctx, messager, value):
+    serve(requests_mock, system_with(boot=value))
+    line = run(RedfishSetbootExecutor, make_ctx, messager, 'get_state')['n1']
+    assert line.startswith('Error: Received wrong format response: ')
+
+
+@pytest.mark.parametrize('reply', ['204', 'body'])
+@pytest.mark.parametrize('device,persistent,enabled,target,word', [
+    ('net', False, 'Once', 'Pxe', 'Network'), ('net', True, 'Continuous', 'Pxe', 'Network'),
+    ('hd', False, 'Once', 'Hdd', 'Hard Drive'), ('cd', True, 'Continuous', 'Cd', 'CD/DVD'),
+    ('def', False, 'Disabled', 'None', 'Default'), ('default', True, 'Disabled', 'None', 'Default')])
+def test_setboot_is_one_patch(requests_mock, make_ctx, messager, reply, device, persistent, enabled, target,
+                              word):
+    serve(requests_mock, system_with(boot=boot('Disabled', 'None')), reply=reply)
+    assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', device, persistent) == {'n1': word}
+    body = {'Boot': {'BootSourceOverrideEnabled': enabled, 'BootSourceOverrideTarget': target}}
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEMS, GET_SYSTEM, ('PATCH', SYSTEM, body), LOGOUT]
+    assert requests_mock.request_history[-2].headers['X-Auth-Token'] == TOKEN
+
+
+def test_setboot_target_not_allowed_is_unsupported(requests_mock, make_ctx, messager):
+    serve(requests_mock, system_with(boot=boot('Once', 'Pxe', allowed=['Pxe', 'Hdd'])))
+    assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'cd', False) == {
+        'n1': 'Error: Unsupported option: cd'}
+    assert 'PATCH' not in [m for m, _p, _b in sent(requests_mock)]
+
+
+@pytest.mark.parametrize('allowed', [['Pxe', 'Cd', 'Hdd'], None])
+def test_setboot_default_is_never_refused(requests_mock, make_ctx, messager, allowed):
+    """sushy-tools lists Pxe, Cd and Hdd only; Disabled always switches the override off."""
+    serve(requests_mock, system_with(boot=boot('Continuous', 'Hdd', allowed=allowed)))
+    assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'def', False) == {'n1': 'Default'}
+    assert sent(requests_mock)[-2][0] == 'PATCH'
+
+
+def test_setboot_without_allowable_values_sends_any_target(requests_mock, make_ctx, messager):
+    serve(requests_mock, system_with(boot=boot('Once', 'Pxe', allowed=None)))
+    assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'cd', False) == {'n1': 'CD/DVD'}
+
+
+# --- secrets --------------------------------------------------------------------------
+
+def test_debug_trace_and_logs_never_show_password_or_token(requests_mock, make_ctx, messager, caplog):
+    caplog.set_level(logging.DEBUG)
+    serve(requests_mock, system_with(power_state='On'))
+    requests_mock.delete(BASE + SESSION, exc=requests.exceptions.ConnectionError('gone'))
+    lines = run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'off', debugmode=1)
+    assert lines == {'n1': 'off'}
+    traces = [f['msg']['data'] for f in messager.frames if '[redfish_debug]' in f.get('msg', {}).get('data', '')]
+    assert any('"Password": "xxxxxx"' in t for t in traces)
+    assert any('X-Auth-Token: xxxxxx' in t for t in traces)
+    assert any('"ResetType": "ForceOff"' in t for t in traces)
+    everything = json.dumps(messager.frames) + caplog.text
+    assert PASSWORD not in everything and TOKEN not in everything
+
+
+@pytest.mark.parametrize('op,args,word', [('set_state', ('on',), 'on'), ('reboot', ('boot',), 'boot'),
+                                          ('reboot_bmc', (), 'bmcreboot')])
+def test_missing_reset_action_is_unsupported(requests_mock, make_ctx, messager, op, args, word):
+    """sushy-tools' managers have no Manager.Reset action at all."""
+    system = system_with(power_state='Off')
+    del system['Actions']
+    manager = redfish('manager')
+    del manager['Actions']
+    serve(requests_mock, system, manager=manager)
+    assert run(RedfishPowerExecutor, make_ctx, messager, op, *args) == {
+        'n1': 'Error: Unsupported option: %s' % word}
+    assert 'POST' not in [m for m, p, _b in sent(requests_mock) if p != SESSIONS]
