@@ -100,36 +100,28 @@ def format_host(bmcip):
     return bmcip
 
 
-def _root_oserror(error):
-    """Follow the chain of wrapped exceptions down to the first OSError with an errno."""
+def _chain(error):
+    """Every exception wrapped in ``error`` (itself first): reasons, causes, contexts, args."""
     seen = set()
     stack = [error]
     while stack:
         cur = stack.pop()
-        if cur is None or id(cur) in seen:
+        if not isinstance(cur, BaseException) or id(cur) in seen:
             continue
         seen.add(id(cur))
-        if isinstance(cur, OSError) and cur.errno:
-            return cur
+        yield cur
         stack.extend([getattr(cur, 'reason', None), cur.__cause__, cur.__context__])
-        stack.extend(a for a in getattr(cur, 'args', ()) if isinstance(a, BaseException))
-    return None
+        stack.extend(getattr(cur, 'args', ()))
 
 
 def _find(error, kind):
     """The first exception of type ``kind`` in the chain of ``error``, or None."""
-    seen = set()
-    stack = [error]
-    while stack:
-        cur = stack.pop()
-        if cur is None or id(cur) in seen:
-            continue
-        seen.add(id(cur))
-        if isinstance(cur, kind):
-            return cur
-        stack.extend([getattr(cur, 'reason', None), cur.__cause__, cur.__context__])
-        stack.extend(a for a in getattr(cur, 'args', ()) if isinstance(a, BaseException))
-    return None
+    return next((cur for cur in _chain(error) if isinstance(cur, kind)), None)
+
+
+def _root_oserror(error):
+    """The first OSError with an errno in the chain of ``error``, or None."""
+    return next((cur for cur in _chain(error) if isinstance(cur, OSError) and cur.errno), None)
 
 
 def _timed_out_in_handshake(error):
