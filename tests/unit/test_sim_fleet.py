@@ -1,0 +1,424 @@
+"""Tests of the simulated BMC fleet (tests/sim): noderanges, faults, both dialects, tables, control API."""
+
+import json
+import os
+import socket
+import ssl
+import stat
+import time
+
+import pytest
+import requests
+
+from sim.control import Fleet, FleetError
+from sim.faults import Fault, parse_fault, parse_fault_option
+from sim.noderange import parse_noderange
+
+P = '/xyz/openbmc_project'
+HOST_ON = {'data': 'xyz.openbmc_project.State.Host.Transition.On'}
+HOST_OFF = {'data': 'xyz.openbmc_project.State.Host.Transition.Off'}
+CHASSIS_OFF = {'data': 'xyz.openbmc_project.State.Chassis.Transition.Off'}
+BMC_REBOOT = {'data': 'xyz.openbmc_project.State.BMC.Transition.Reboot'}
+SRC = 'xyz.openbmc_project.Control.Boot.Source.Sources.'
+
+#: Bound on any wait in this file.
+WAIT = 10.0
+
+
+# -- noderange and fault parsing (no fleet needed) ---------------------------------------------------
+
+@pytest.mark.parametrize('expr, expected', [
+    ('node001', ['node001']),
+    ('node001,node003', ['node001', 'node003']),
+    ('node[001-003]', ['node001', 'node002', 'node003']),
+    ('node[1-3]', ['node1', 'node2', 'node3']),
+    ('node[008-010]', ['node008', 'node009', 'node010']),
+    ('node[001-002,005]', ['node001', 'node002', 'node005']),
+    ('node001-node003', ['node001', 'node002', 'node003']),
+    ('node9-node11', ['node9', 'node10', 'node11']),
+    ('node001,node[001-002],node002-node003', ['node001', 'node002', 'node003']),
+    (['node001', 'node[002-003]'], ['node001', 'node002', 'node003']),
+    ('r1n[1-2]x', ['r1n1x', 'r1n2x']),
+])
+def test_noderange_expands(expr, expected):
+    assert parse_noderange(expr) == expected
+
+
+@pytest.mark.parametrize('expr', ['node[3-1]', 'node[a-b]', 'node[1-', 'node003-node001', '', ','])
+def test_noderange_rejects_malformed(expr):
+    with pytest.raises(ValueError):
+        parse_noderange(expr)
+
+
+def test_noderange_checks_known_names():
+    known = ['node001', 'node002', 'node003']
+    assert parse_noderange('all', known) == known
+    with pytest.raises(ValueError, match='node004'):
+        parse_noderange('node[002-004]', known)
+
+
+@pytest.mark.parametrize('spec, expected', [
+    ('refuse', Fault('refuse')), ('slow=2', Fault('slow', 2.0)), ('slow', Fault('slow', 5.0)),
+    ('503=3', Fault('503', 3)), ('oversize=1000', Fault('oversize', 1000)), ('none', None),
+])
+def test_parse_fault(spec, expected):
+    assert parse_fault(spec) == expected
+
+
+@pytest.mark.parametrize('spec', ['bogus', 'refuse=1', 'slow=x', '503=-1'])
+def test_parse_fault_rejects(spec):
+    with pytest.raises(ValueError):
+        parse_fault(spec)
+
+
+def test_parse_fault_option():
+    names = ['node%03d' % i for i in range(1, 11)]
+    items = parse_fault_option(' node[001-002]=refuse  node010=slow=1.5 ', names)
+    assert items == [(['node001', 'node002'], Fault('refuse')), (['node010'], Fault('slow', 1.5))]
+    with pytest.raises(ValueError):
+        parse_fault_option('node011=refuse', names)
+    with pytest.raises(ValueError):
+        parse_fault_option('node001', names)
+
+
+# -- helpers -------------------------------------------------------------------------------------------
+
+def _session(fleet):
+    """A requests session that verifies against the fleet CA and ignores env proxies/bundles."""
+    sess = requests.Session()
+    sess.trust_env = False
+    sess.verify = fleet.ca_path
+    return sess
+
+
+def _url(fleet, node, path):
+    return 'https://%s%s' % (fleet.nodeinfo[node]['bmc'], path)
+
+
+def _wait_for(predicate, timeout=WAIT):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError('condition not met within %s s' % timeout)
+
+
+def _state(sess, fleet, node):
+    data = sess.get(_url(fleet, node, P + '/state/enumerate'), timeout=WAIT).json()['data']
+    host = data[P + '/state/host0']['CurrentHostState'].rsplit('.', 1)[1]
+    chassis = data[P + '/state/chassis0']['CurrentPowerState'].rsplit('.', 1)[1]
+    return chassis, host
+
+
+# -- OpenBMC dialect -------------------------------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def obmc():
+    with Fleet(nodes=8, protocol='openbmc', base='127.60.0.1',
+               faults='node007=refuse node008=stall') as fleet:
+        yield fleet
+
+
+@pytest.fixture
+def ob(obmc):
+    obmc.control.reset()
+    return obmc
+
+
+def test_openbmc_tables(ob):
+    tables = ob.tables_dir
+    assert sorted(ob.nodeinfo) == ['node%03d' % i for i in range(1, 9)]
+    assert ob.nodeinfo['node002'] == {'bmc': '127.60.0.2', 'bmcip': '127.60.0.2',
+                                      'username': 'root', 'password': '0penBmc'}
+    for name in ('nodeinfo.json', 'nodelist.csv', 'nodehm.csv', 'openbmc.csv', 'passwd.csv'):
+        assert stat.S_IMODE(os.stat(os.path.join(tables, name)).st_mode) == 0o600, name
+    with open(os.path.join(tables, 'nodelist.csv'), encoding='utf-8') as fh:
+        lines = fh.read().splitlines()
+    assert lines[0].startswith('#node,groups,status,')
+    assert lines[1] == '"node001","all,openbmc,rack1"' + ',' * 11
+    with open(os.path.join(tables, 'nodehm.csv'), encoding='utf-8') as fh:
+        assert fh.read().splitlines()[1].startswith('"node001","openbmc","openbmc",')
+    with open(os.path.join(tables, 'openbmc.csv'), encoding='utf-8') as fh:
+        assert fh.read().splitlines()[1] == '"node001","127.60.0.1",,,,,,'
+    with open(os.path.join(tables, 'passwd.csv'), encoding='utf-8') as fh:
+        assert fh.read().splitlines() == [
+            '#key,username,password,cryptmethod,authdomain,comments,disable',
+            '"openbmc","root","0penBmc",,,,']
+    with open(os.path.join(tables, 'fleet.json'), encoding='utf-8') as fh:
+        info = json.load(fh)
+    assert info['control'] == ob.url and info['nodes'] == 8 and info['protocol'] == 'openbmc'
+    assert info['ca_path'] == os.path.join(tables, 'fleet-ca.pem') == ob.ca_path
+    assert ob.control.info()['ca_path'] == ob.ca_path
+
+
+def test_openbmc_login_logout_and_counters(ob):
+    sess = _session(ob)
+    resp = sess.post(_url(ob, 'node001', '/login'), json={'data': ['root', '0penBmc']}, timeout=WAIT)
+    assert resp.status_code == 200
+    assert resp.json() == {'data': "User 'root' logged in", 'message': '200 OK', 'status': 'ok'}
+    assert 'sid' in sess.cookies
+    assert _state(sess, ob, 'node001') == ('Off', 'Off')
+    node = ob.control.node('node001')
+    assert (node['logins'], node['open_sessions'], node['handshakes'], node['requests']) == (1, 1, 1, 2)
+    assert sess.post(_url(ob, 'node001', '/logout'), json={'data': []}, timeout=WAIT).status_code == 200
+    node = ob.control.node('node001')
+    assert (node['logouts'], node['open_sessions']) == (1, 0)
+    # The session is gone: without Basic auth the next request is refused.
+    resp = sess.get(_url(ob, 'node001', P + '/state/enumerate'), timeout=WAIT)
+    assert resp.status_code == 401
+    assert resp.json() == {'data': {'description': 'Login required'}, 'message': '401 Unauthorized',
+                           'status': 'error'}
+    stats = ob.control.stats()
+    assert stats['logins'] == 1 and stats['cpu_seconds'] > 0 and stats['nodes'] == 8
+
+
+def test_openbmc_wrong_password_and_basic_auth(ob):
+    sess = _session(ob)
+    resp = sess.post(_url(ob, 'node002', '/login'), json={'data': ['root', 'wrong']}, timeout=WAIT)
+    assert resp.status_code == 401
+    assert resp.json() == {'data': {'description': 'Invalid username or password'},
+                           'message': '401 Unauthorized', 'status': 'error'}
+    assert ob.control.node('node002')['login_failures'] == 1
+    resp = sess.get(_url(ob, 'node002', P + '/state/bmc0/attr/CurrentBMCState'),
+                    auth=('root', '0penBmc'), timeout=WAIT)
+    assert resp.json()['data'] == 'xyz.openbmc_project.State.BMC.BMCState.Ready'
+    assert sess.get(_url(ob, 'node002', P + '/state/enumerate'), auth=('root', 'x'),
+                    timeout=WAIT).status_code == 401
+    ob.control.set_node('node002', password='n3w')
+    assert sess.get(_url(ob, 'node002', P + '/state/enumerate'), auth=('root', 'n3w'),
+                    timeout=WAIT).status_code == 200
+
+
+def test_openbmc_power_transitions(ob):
+    sess = _session(ob)
+    sess.auth = ('root', '0penBmc')
+    put = lambda path, body: sess.put(_url(ob, 'node003', P + path), json=body, timeout=WAIT)  # noqa: E731
+    assert put('/state/host0/attr/RequestedHostTransition', HOST_ON).json()['status'] == 'ok'
+    assert _state(sess, ob, 'node003') == ('On', 'Running')
+    assert put('/state/chassis0/attr/RequestedPowerTransition', CHASSIS_OFF).status_code == 200
+    assert _state(sess, ob, 'node003') == ('Off', 'Off')
+    put('/state/host0/attr/RequestedHostTransition', HOST_ON)
+    put('/state/host0/attr/RequestedHostTransition', HOST_OFF)
+    assert _state(sess, ob, 'node003') == ('Off', 'Off')
+    bad = put('/state/host0/attr/RequestedHostTransition', {'data': 'On'})
+    assert bad.status_code == 400 and bad.json()['status'] == 'error'
+    assert sess.get(_url(ob, 'node003', P + '/nope/enumerate'), timeout=WAIT).status_code == 404
+    assert put('/state/bmc0/attr/RequestedBMCTransition', BMC_REBOOT).status_code == 200
+    ob.control.set_node('node003', host='Quiesced', chassis='On')
+    assert _state(sess, ob, 'node003') == ('On', 'Quiesced')
+    assert ob.control.node('node003')['transitions'] == 4
+
+
+def test_openbmc_boot_settings(ob):
+    sess = _session(ob)
+    sess.auth = ('root', '0penBmc')
+    base = P + '/control/host0'
+    data = sess.get(_url(ob, 'node004', base + '/enumerate'), timeout=WAIT).json()['data']
+    assert data[base + '/boot']['BootSource'] == SRC + 'Default'
+    assert data[base + '/boot/one_time'] == {
+        'BootMode': 'xyz.openbmc_project.Control.Boot.Mode.Modes.Regular',
+        'BootSource': SRC + 'Default', 'Enabled': 0}
+    assert sess.put(_url(ob, 'node004', base + '/boot/one_time/attr/Enabled'), json={'data': 1},
+                    timeout=WAIT).status_code == 200
+    assert sess.put(_url(ob, 'node004', base + '/boot/one_time/attr/BootSource'),
+                    json={'data': SRC + 'Network'}, timeout=WAIT).status_code == 200
+    assert sess.put(_url(ob, 'node004', base + '/boot/attr/BootSource'),
+                    json={'data': SRC + 'Disk'}, timeout=WAIT).status_code == 200
+    assert sess.put(_url(ob, 'node004', base + '/boot/attr/BootSource'),
+                    json={'data': SRC + 'Tape'}, timeout=WAIT).status_code == 400
+    node = ob.control.node('node004')
+    assert (node['one_time_enabled'], node['one_time_source'], node['boot_source']) == \
+        (True, 'Network', 'Disk')
+    # Booting consumes the one-time setting, as phosphor does.
+    sess.put(_url(ob, 'node004', P + '/state/host0/attr/RequestedHostTransition'), json=HOST_ON,
+             timeout=WAIT)
+    assert ob.control.node('node004')['one_time_enabled'] is False
+    sw = sess.get(_url(ob, 'node004', P + '/software/enumerate'), timeout=WAIT).json()['data']
+    assert len(sw[P + '/software/functional']['endpoints']) == 2
+    assert sess.post(_url(ob, 'node004', P + '/dump/action/DeleteAll'), json={'data': []},
+                     timeout=WAIT).json()['status'] == 'ok'
+
+
+def test_openbmc_faults(ob):
+    sess = _session(ob)
+    # node007 starts with refuse, node008 with stall.
+    with pytest.raises(requests.ConnectionError):
+        sess.get(_url(ob, 'node007', '/'), timeout=WAIT)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        sess.post(_url(ob, 'node008', '/login'), json={'data': ['root', '0penBmc']}, timeout=(WAIT, 0.3))
+    assert ob.control.set_fault('node005', '503', arg=2) == ['node005']
+    codes = [sess.post(_url(ob, 'node005', '/login'), json={'data': ['root', '0penBmc']},
+                       timeout=WAIT).status_code for _ in range(3)]
+    assert codes == [503, 503, 200]
+    ob.control.set_fault('node006', 'badjson')
+    resp = sess.post(_url(ob, 'node006', '/login'), json={'data': ['root', '0penBmc']}, timeout=WAIT)
+    assert resp.status_code == 200
+    with pytest.raises(ValueError):
+        resp.json()
+    ob.control.set_fault('node006', 'reset')
+    # Head and half the body arrive, then the RST: requests reports a broken body.
+    with pytest.raises((requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
+        sess.post(_url(ob, 'node006', '/login'), json={'data': ['root', '0penBmc']}, timeout=WAIT)
+    ob.control.set_fault('node006', '401')
+    assert sess.post(_url(ob, 'node006', '/login'), json={'data': ['root', '0penBmc']},
+                     timeout=WAIT).status_code == 401
+    ob.control.set_fault('node[005-006]', 'stuck')
+    sess.auth = ('root', '0penBmc')
+    sess.put(_url(ob, 'node005', P + '/state/host0/attr/RequestedHostTransition'), json=HOST_ON,
+             timeout=WAIT)
+    assert _state(sess, ob, 'node005') == ('Off', 'Off')
+    ob.control.set_fault('node007', None)
+    assert sess.get(_url(ob, 'node007', P + '/state/enumerate'), timeout=WAIT).status_code == 200
+    ob.control.reset()
+    assert ob.control.node('node007')['fault'] == {'name': 'refuse', 'arg': None}
+    with pytest.raises(FleetError):
+        ob.control.set_fault('node099', 'refuse')
+
+
+def test_stall_tcp_never_handshakes(ob):
+    ob.control.set_fault('node001', 'stall_tcp')
+    ctx = ssl.create_default_context(cafile=ob.ca_path)
+    with socket.create_connection(('127.60.0.1', 443), timeout=0.3) as raw:
+        with pytest.raises((socket.timeout, TimeoutError)):
+            ctx.wrap_socket(raw, server_hostname='127.60.0.1')
+
+
+def test_delay_and_slow():
+    with Fleet(nodes=2, protocol='openbmc', base='127.62.0.1', delay=0.3,
+               faults='node002=slow=0.3') as fleet:
+        sess = _session(fleet)
+        sess.auth = ('root', '0penBmc')
+        sess.put(_url(fleet, 'node001', P + '/state/host0/attr/RequestedHostTransition'), json=HOST_ON,
+                 timeout=WAIT)
+        assert _state(sess, fleet, 'node001') == ('Off', 'Off')
+        assert fleet.control.node('node001')['pending'] == 'on'
+        _wait_for(lambda: _state(sess, fleet, 'node001') == ('On', 'Running'))
+        sess.put(_url(fleet, 'node001', P + '/state/bmc0/attr/RequestedBMCTransition'), json=BMC_REBOOT,
+                 timeout=WAIT)
+        assert fleet.control.node('node001')['bmc_state'] == 'NotReady'
+        _wait_for(lambda: fleet.control.node('node001')['bmc_state'] == 'Ready')
+        start = time.monotonic()
+        assert sess.get(_url(fleet, 'node002', P + '/state/enumerate'), timeout=WAIT).status_code == 200
+        assert time.monotonic() - start >= 0.25
+    assert fleet.proc.returncode == 0
+
+
+# -- Redfish dialect ---------------------------------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def rfleet():
+    with Fleet(nodes=8, protocol='redfish', base='127.61.0.1') as fleet:
+        yield fleet
+
+
+@pytest.fixture
+def rf(rfleet):
+    rfleet.control.reset()
+    return rfleet
+
+
+def _rf_login(fleet, node, password='0penBmc'):
+    sess = _session(fleet)
+    resp = sess.post(_url(fleet, node, '/redfish/v1/SessionService/Sessions'),
+                     json={'UserName': 'root', 'Password': password}, timeout=WAIT)
+    if resp.status_code == 201:
+        sess.headers['X-Auth-Token'] = resp.headers['X-Auth-Token']
+    return sess, resp
+
+
+def test_redfish_session_life(rf):
+    sess = _session(rf)
+    root = sess.get(_url(rf, 'node001', '/redfish/v1'), timeout=WAIT).json()
+    assert root['SessionService'] == {'@odata.id': '/redfish/v1/SessionService'}
+    assert sess.get(_url(rf, 'node001', '/redfish/v1/Systems'), timeout=WAIT).status_code == 401
+    sess, resp = _rf_login(rf, 'node001')
+    assert resp.status_code == 201
+    location = resp.headers['Location']
+    assert resp.json()['@odata.id'] == location
+    assert location.startswith('/redfish/v1/SessionService/Sessions/')
+    members = sess.get(_url(rf, 'node001', '/redfish/v1/Systems'), timeout=WAIT).json()['Members']
+    assert members == [{'@odata.id': '/redfish/v1/Systems/system'}]
+    assert rf.control.node('node001')['open_sessions'] == 1
+    assert sess.delete(_url(rf, 'node001', location), timeout=WAIT).status_code == 204
+    node = rf.control.node('node001')
+    assert (node['logins'], node['logouts'], node['open_sessions']) == (1, 1, 0)
+    _, bad = _rf_login(rf, 'node001', password='nope')
+    assert bad.status_code == 401
+    err = bad.json()['error']
+    assert err['code'] == 'Base.1.8.GeneralError'
+    assert err['@Message.ExtendedInfo'][0]['Message'] == 'Invalid username or password'
+
+
+def test_redfish_power_and_boot(rf):
+    sess, _ = _rf_login(rf, 'node002')
+    system = sess.get(_url(rf, 'node002', '/redfish/v1/Systems/system'), timeout=WAIT).json()
+    assert system['PowerState'] == 'Off'
+    action = system['Actions']['#ComputerSystem.Reset']
+    assert 'ForceOn' in action['ResetType@Redfish.AllowableValues']
+    resp = sess.post(_url(rf, 'node002', action['target']), json={'ResetType': 'ForceOn'}, timeout=WAIT)
+    assert resp.status_code == 200 and 'error' not in resp.json()
+    chassis = sess.get(_url(rf, 'node002', '/redfish/v1/Chassis/chassis'), timeout=WAIT).json()
+    assert chassis['PowerState'] == 'On'
+    assert sess.post(_url(rf, 'node002', action['target']), json={'ResetType': 'Bogus'},
+                     timeout=WAIT).status_code == 400
+    patch = {'Boot': {'BootSourceOverrideEnabled': 'Once', 'BootSourceOverrideTarget': 'Pxe'}}
+    assert sess.patch(_url(rf, 'node002', '/redfish/v1/Systems/system'), json=patch,
+                      timeout=WAIT).status_code == 200
+    bad = sess.patch(_url(rf, 'node002', '/redfish/v1/Systems/system'),
+                     json={'Boot': {'BootSourceOverrideTarget': 'Tape'}}, timeout=WAIT)
+    assert bad.status_code == 400 and 'Tape' in bad.json()['error']['@Message.ExtendedInfo'][0]['Message']
+    boot = sess.get(_url(rf, 'node002', '/redfish/v1/Systems/system'), timeout=WAIT).json()['Boot']
+    assert (boot['BootSourceOverrideEnabled'], boot['BootSourceOverrideTarget']) == ('Once', 'Pxe')
+    sess.post(_url(rf, 'node002', action['target']), json={'ResetType': 'ForceRestart'}, timeout=WAIT)
+    boot = sess.get(_url(rf, 'node002', '/redfish/v1/Systems/system'), timeout=WAIT).json()['Boot']
+    assert boot['BootSourceOverrideEnabled'] == 'Disabled'
+    manager = sess.get(_url(rf, 'node002', '/redfish/v1/Managers/bmc'), timeout=WAIT).json()
+    assert manager['PowerState'] == 'On'
+    assert sess.post(_url(rf, 'node002', manager['Actions']['#Manager.Reset']['target']),
+                     json={'ResetType': 'ForceRestart'}, timeout=WAIT).status_code == 200
+    # A BMC reboot ends every session.
+    assert sess.get(_url(rf, 'node002', '/redfish/v1/Systems/system'), timeout=WAIT).status_code == 401
+
+
+def test_redfish_basic_only_actioninfo_204():
+    with Fleet(nodes=2, protocol='redfish', base='127.63.0.1', no_session_service=True,
+               redfish_reply='204', redfish_allowable='actioninfo', password_style='pernode') as fleet:
+        info = fleet.nodeinfo['node002']
+        assert info['password'] == '0penBmc-node002'
+        sess = _session(fleet)
+        assert sess.get(_url(fleet, 'node002', '/redfish/v1/SessionService'),
+                        timeout=WAIT).status_code == 404
+        assert 'SessionService' not in sess.get(_url(fleet, 'node002', '/redfish/v1'),
+                                                timeout=WAIT).json()
+        sess.auth = (info['username'], info['password'])
+        system = sess.get(_url(fleet, 'node002', '/redfish/v1/Systems/system'), timeout=WAIT).json()
+        action = system['Actions']['#ComputerSystem.Reset']
+        assert 'ResetType@Redfish.AllowableValues' not in action
+        info_doc = sess.get(_url(fleet, 'node002', action['@Redfish.ActionInfo']), timeout=WAIT).json()
+        assert 'ForceOff' in info_doc['Parameters'][0]['AllowableValues']
+        resp = sess.post(_url(fleet, 'node002', action['target']), json={'ResetType': 'On'}, timeout=WAIT)
+        assert resp.status_code == 204 and resp.content == b''
+        assert fleet.control.node('node002')['redfish_power'] == 'On'
+        with open(os.path.join(fleet.tables_dir, 'openbmc.csv'), encoding='utf-8') as fh:
+            assert '"node002","127.63.0.2",,,"root","0penBmc-node002",,' in fh.read().splitlines()
+
+
+def test_fleet_reports_bind_failure(obmc):
+    with pytest.raises(FleetError, match='cannot listen'):
+        Fleet(nodes=1, protocol='openbmc', base='127.60.0.1', ready_timeout=WAIT).start()
+
+
+@pytest.mark.parametrize('fault, arg, status, check', [
+    ('403', None, 403, lambda r: r.json()['message'] == '403 Forbidden'),
+    ('500', None, 500, lambda r: r.json()['status'] == 'error'),
+    ('empty', None, 200, lambda r: r.content == b''),
+    ('oversize', 300000, 200, lambda r: len(r.content) == 300000 and r.json()['status'] == 'ok'),
+])
+def test_openbmc_answer_faults(ob, fault, arg, status, check):
+    ob.control.set_fault('node003', fault, arg=arg)
+    resp = _session(ob).post(_url(ob, 'node003', '/login'), json={'data': ['root', '0penBmc']},
+                             timeout=WAIT)
+    assert resp.status_code == status
+    assert check(resp)
