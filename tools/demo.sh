@@ -40,7 +40,7 @@ run() {  # show the command, then its per-node lines
 
 last=$(printf 'node%0*d' $(( ${#NODES} > 3 ? ${#NODES} : 3 )) "$NODES")
 first=$(printf 'node%0*d' $(( ${#NODES} > 3 ? ${#NODES} : 3 )) 1)
-range="$first-$last"
+range="node[${first#node}-${last#node}]"
 
 for proto in openbmc redfish; do
   base=127.50.0.1; [ "$proto" = redfish ] && base=127.51.0.1

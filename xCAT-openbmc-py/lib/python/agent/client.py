@@ -86,8 +86,9 @@ def _spawn_agent(python):
     rundir = tempfile.mkdtemp(prefix='xcatagent.')
     sock_path = os.path.join(rundir, 'agent.sock')
     agent = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'agent.py')
-    proc = subprocess.Popen([python, agent, '--sock', sock_path, '--standalone'],
-                            stdin=subprocess.DEVNULL)
+    with open(os.path.join(rundir, 'agent.log'), 'ab') as log:
+        proc = subprocess.Popen([python, agent, '--sock', sock_path, '--standalone', '--log-level', 'WARNING'],
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
     return proc, rundir, sock_path
 
 
@@ -159,6 +160,9 @@ def main(argv=None):
                 sys.stdout.flush()
     except (OSError, AgentError) as error:
         sys.stderr.write('Error: agent at %s: %s\n' % (sock_path, error))
+        if rundir:
+            with open(os.path.join(rundir, 'agent.log'), errors='replace') as log:
+                sys.stderr.write(log.read()[-2000:])
         rc = 1
     finally:
         if proc is not None:
