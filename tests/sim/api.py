@@ -205,7 +205,7 @@ class ControlAPI:
         except ValueError as exc:
             return _err(400, str(exc))
         errors = self.fleet.reset(counters=body.get('counters', True), states=body.get('states', True),
-                                  faults=body.get('faults', True))
+                                  restore_faults=body.get('faults', True))
         if errors:
             return _err(500, '; '.join(errors[:5]))
         return _json(200, {'ok': True})

@@ -185,7 +185,7 @@ class SimFleet:
             return self._listen(bmc)
         return None
 
-    def reset(self, counters=True, states=True, faults=True):
+    def reset(self, counters=True, states=True, restore_faults=True):
         """Back to the start configuration (the ``--faults`` faults included).
 
         :returns: list of error texts (listeners that could not reopen).
@@ -196,7 +196,7 @@ class SimFleet:
                 bmc.reset_counters()
             if states:
                 bmc.reset_state()
-            if faults:
+            if restore_faults:
                 error = self.set_fault(bmc, bmc.initial_fault)
                 if error:
                     errors.append(error)

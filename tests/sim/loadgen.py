@@ -10,6 +10,7 @@ import base64
 import json
 import sys
 import time
+from types import MappingProxyType
 
 from gevent import monkey
 
@@ -24,7 +25,7 @@ from gevent.pool import Pool  # noqa: E402
 from sim.control import FleetControl  # noqa: E402
 
 #: Requests of one session per protocol: ``(method, path, body)``; login comes first.
-SCRIPTS = {
+SCRIPTS = MappingProxyType({
     'openbmc': (
         ('POST', '/login', None),
         ('GET', '/xyz/openbmc_project/state/enumerate', None),
@@ -36,7 +37,7 @@ SCRIPTS = {
         ('GET', '/redfish/v1/Systems/system', None),
         ('POST', '/redfish/v1/Systems/system/Actions/ComputerSystem.Reset', {'ResetType': 'ForceOn'}),
     ),
-}
+})
 
 
 def _read_response(sock, buf):

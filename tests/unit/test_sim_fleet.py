@@ -24,6 +24,10 @@ SRC = 'xyz.openbmc_project.Control.Boot.Source.Sources.'
 #: Bound on any wait in this file.
 WAIT = 10.0
 
+#: Port of the module fleets: 443 like a real BMC when we may bind it, else an unprivileged one
+#: (which also exercises the ``IP:PORT`` form of nodeinfo's ``bmc``).
+PORT = 443 if os.geteuid() == 0 else 18443
+
 
 # -- noderange and fault parsing (no fleet needed) ---------------------------------------------------
 
@@ -116,7 +120,7 @@ def _state(sess, fleet, node):
 
 @pytest.fixture(scope='module')
 def obmc():
-    with Fleet(nodes=8, protocol='openbmc', base='127.60.0.1',
+    with Fleet(nodes=8, protocol='openbmc', base='127.60.0.1', port=PORT,
                faults='node007=refuse node008=stall') as fleet:
         yield fleet
 
@@ -130,8 +134,9 @@ def ob(obmc):
 def test_openbmc_tables(ob):
     tables = ob.tables_dir
     assert sorted(ob.nodeinfo) == ['node%03d' % i for i in range(1, 9)]
-    assert ob.nodeinfo['node002'] == {'bmc': '127.60.0.2', 'bmcip': '127.60.0.2',
-                                      'username': 'root', 'password': '0penBmc'}
+    bmc = '127.60.0.2' if PORT == 443 else '127.60.0.2:%d' % PORT
+    assert ob.nodeinfo['node002'] == {'bmc': bmc, 'bmcip': bmc, 'username': 'root',
+                                      'password': '0penBmc'}
     for name in ('nodeinfo.json', 'nodelist.csv', 'nodehm.csv', 'openbmc.csv', 'passwd.csv'):
         assert stat.S_IMODE(os.stat(os.path.join(tables, name)).st_mode) == 0o600, name
     with open(os.path.join(tables, 'nodelist.csv'), encoding='utf-8') as fh:
@@ -141,7 +146,7 @@ def test_openbmc_tables(ob):
     with open(os.path.join(tables, 'nodehm.csv'), encoding='utf-8') as fh:
         assert fh.read().splitlines()[1].startswith('"node001","openbmc","openbmc",')
     with open(os.path.join(tables, 'openbmc.csv'), encoding='utf-8') as fh:
-        assert fh.read().splitlines()[1] == '"node001","127.60.0.1",,,,,,'
+        assert fh.read().splitlines()[2] == '"node002","%s",,,,,,' % bmc
     with open(os.path.join(tables, 'passwd.csv'), encoding='utf-8') as fh:
         assert fh.read().splitlines() == [
             '#key,username,password,cryptmethod,authdomain,comments,disable',
@@ -280,13 +285,13 @@ def test_openbmc_faults(ob):
 def test_stall_tcp_never_handshakes(ob):
     ob.control.set_fault('node001', 'stall_tcp')
     ctx = ssl.create_default_context(cafile=ob.ca_path)
-    with socket.create_connection(('127.60.0.1', 443), timeout=0.3) as raw:
+    with socket.create_connection(('127.60.0.1', PORT), timeout=0.3) as raw:
         with pytest.raises((socket.timeout, TimeoutError)):
             ctx.wrap_socket(raw, server_hostname='127.60.0.1')
 
 
 def test_delay_and_slow():
-    with Fleet(nodes=2, protocol='openbmc', base='127.62.0.1', delay=0.3,
+    with Fleet(nodes=2, protocol='openbmc', base='127.62.0.1', port=18443, delay=0.3,
                faults='node002=slow=0.3') as fleet:
         sess = _session(fleet)
         sess.auth = ('root', '0penBmc')
@@ -309,7 +314,7 @@ def test_delay_and_slow():
 
 @pytest.fixture(scope='module')
 def rfleet():
-    with Fleet(nodes=8, protocol='redfish', base='127.61.0.1') as fleet:
+    with Fleet(nodes=8, protocol='redfish', base='127.61.0.1', port=PORT) as fleet:
         yield fleet
 
 
@@ -383,7 +388,7 @@ def test_redfish_power_and_boot(rf):
 
 
 def test_redfish_basic_only_actioninfo_204():
-    with Fleet(nodes=2, protocol='redfish', base='127.63.0.1', no_session_service=True,
+    with Fleet(nodes=2, protocol='redfish', base='127.63.0.1', port=PORT, no_session_service=True,
                redfish_reply='204', redfish_allowable='actioninfo', password_style='pernode') as fleet:
         info = fleet.nodeinfo['node002']
         assert info['password'] == '0penBmc-node002'
@@ -402,12 +407,12 @@ def test_redfish_basic_only_actioninfo_204():
         assert resp.status_code == 204 and resp.content == b''
         assert fleet.control.node('node002')['redfish_power'] == 'On'
         with open(os.path.join(fleet.tables_dir, 'openbmc.csv'), encoding='utf-8') as fh:
-            assert '"node002","127.63.0.2",,,"root","0penBmc-node002",,' in fh.read().splitlines()
+            assert '"node002","%s",,,"root","0penBmc-node002",,' % info['bmc'] in fh.read().splitlines()
 
 
 def test_fleet_reports_bind_failure(obmc):
     with pytest.raises(FleetError, match='cannot listen'):
-        Fleet(nodes=1, protocol='openbmc', base='127.60.0.1', ready_timeout=WAIT).start()
+        Fleet(nodes=1, protocol='openbmc', base='127.60.0.1', port=PORT, ready_timeout=WAIT).start()
 
 
 @pytest.mark.parametrize('fault, arg, status, check', [
