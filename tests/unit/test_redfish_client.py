@@ -380,7 +380,8 @@ def test_action_error_reply_is_reported_with_the_bmc_message(requests_mock, make
 
 
 @pytest.mark.parametrize('power_state,status_state,word', [
-    ('On', 'Enabled', 'BMC Ready'), ('PoweringOn', 'Starting', 'BMC NotReady'), (None, 'Enabled', 'BMC Ready'),
+    ('On', 'Enabled', 'BMC Ready'), ('PoweringOn', 'Starting', 'BMC NotReady'), ('On', 'Starting', 'BMC NotReady'),
+    ('PoweringOn', 'Enabled', 'BMC NotReady'), ('On', None, 'BMC Ready'), (None, 'Enabled', 'BMC Ready'),
     (None, 'Starting', 'BMC NotReady'), (None, 'Updating', 'BMC NotReady')])
 def test_bmcstate(requests_mock, make_ctx, messager, power_state, status_state, word):
     manager = redfish('manager')
@@ -388,19 +389,24 @@ def test_bmcstate(requests_mock, make_ctx, messager, power_state, status_state, 
         del manager['PowerState']
     else:
         manager['PowerState'] = power_state
-    manager['Status']['State'] = status_state
+    if status_state is None:
+        del manager['Status']
+    else:
+        manager['Status']['State'] = status_state
     serve(requests_mock, manager=manager)
     assert run(RedfishPowerExecutor, make_ctx, messager, 'get_bmc_state') == {'n1': word}
     assert sent(requests_mock) == [LOGIN, ('GET', ROOT + '/Managers', None), ('GET', MANAGER, None), LOGOUT]
 
 
-def test_bmcstate_unknown_is_a_bad_response(requests_mock, make_ctx, messager):
+@pytest.mark.parametrize('power_state,status_state', [(None, None), ('On', 'Sleepy'), ('Dozing', 'Enabled')])
+def test_bmcstate_unknown_is_a_bad_response(requests_mock, make_ctx, messager, power_state, status_state):
     manager = redfish('manager')
-    del manager['PowerState']
-    del manager['Status']
+    manager['PowerState'] = power_state
+    manager['Status']['State'] = status_state
     serve(requests_mock, manager=manager)
     assert run(RedfishPowerExecutor, make_ctx, messager, 'get_bmc_state') == {
-        'n1': 'Error: Received wrong format response: unknown manager state PowerState=None Status.State=None'}
+        'n1': 'Error: Received wrong format response: unknown manager state PowerState=%s Status.State=%s'
+              % (power_state, status_state)}
 
 
 def test_bmcstate_http_error_is_not_ready(requests_mock, make_ctx, messager):

@@ -46,7 +46,7 @@ BMC_POWER_STATE_MAP = types.MappingProxyType({
     'PoweringOff': power.BMC_NOT_READY, 'Paused': power.BMC_NOT_READY,
 })
 
-#: Manager Status.State -> xCAT word, used when the manager has no PowerState.
+#: Manager Status.State -> xCAT word.
 BMC_STATUS_STATE_MAP = types.MappingProxyType({
     'Enabled': power.BMC_READY, 'Disabled': power.BMC_NOT_READY, 'StandbyOffline': power.BMC_NOT_READY,
     'StandbySpare': power.BMC_NOT_READY, 'InTest': power.BMC_NOT_READY, 'Starting': power.BMC_NOT_READY,
@@ -68,17 +68,25 @@ def power_word(node, state):
 
 
 def bmc_word(node, power_state, status_state):
-    """The xCAT word for a Manager's PowerState, or its Status.State when it has none.
+    """The xCAT word for a Manager: ready only when every state it reports says so.
+
+    NOTE: a booting bmcweb already reports PowerState On while its Status.State is
+    Starting, so PowerState alone is not enough.
 
     :raises BmcBadResponse: an unknown value, or neither property present.
     """
-    table, value = ((BMC_POWER_STATE_MAP, power_state) if power_state is not None
-                    else (BMC_STATUS_STATE_MAP, status_state))
+    words = []
     try:
-        return table[value]
+        if power_state is not None:
+            words.append(BMC_POWER_STATE_MAP[power_state])
+        if status_state is not None:
+            words.append(BMC_STATUS_STATE_MAP[status_state])
     except (KeyError, TypeError):
+        words = []
+    if not words:
         raise exc.BmcBadResponse(node=node, detail='unknown manager state PowerState=%s Status.State=%s'
                                  % (power_state, status_state))
+    return power.BMC_READY if set(words) == {power.BMC_READY} else power.BMC_NOT_READY
 
 
 def pick_reset_type(node, word, wanted, allowed):
@@ -118,25 +126,19 @@ class RedfishPowerExecutor(ExecutorBase, power.PowerInterface):
     def set_state(self, node, nodeinfo, state):
         wanted, status = SET_POWER_STATE_MAP[state]
         with self.session(node, nodeinfo) as client:
-            current = client.get_power_state()
-            reset_type = pick_reset_type(node, state, wanted, client.get_reset_types('system'))
             # NOTE: some BMCs (HPE iLO) refuse On for a system that is on; the state came
             # with the system resource we read anyway, so being there already costs nothing.
-            if current != TARGET_STATE_MAP[state]:
-                client.reset_system(reset_type)
+            if client.get_power_state() != TARGET_STATE_MAP[state]:
+                client.reset_system(pick_reset_type(node, state, wanted, client.get_reset_types('system')))
         return NodeResult(state, status)
 
     def reboot(self, node, nodeinfo, optype):
         with self.session(node, nodeinfo) as client:
             word = power_word(node, client.get_power_state())
-            allowed = client.get_reset_types('system')
-            if word == power.POWER_OFF:
-                if optype == 'reset':
-                    return power.POWER_OFF
-                reset_type = pick_reset_type(node, optype, SET_POWER_STATE_MAP['on'][0], allowed)
-            else:
-                reset_type = pick_reset_type(node, optype, RESTART_TYPES, allowed)
-            client.reset_system(reset_type)
+            if word == power.POWER_OFF and optype == 'reset':
+                return power.POWER_OFF
+            wanted = SET_POWER_STATE_MAP['on'][0] if word == power.POWER_OFF else RESTART_TYPES
+            client.reset_system(pick_reset_type(node, optype, wanted, client.get_reset_types('system')))
         return NodeResult(power.POWER_RESET, power.STATUS_POWERING_ON)
 
     def get_bmc_state(self, node, nodeinfo):
