@@ -35,6 +35,11 @@ demo: venv
 sim: venv
 	PYTHONPATH=tests $(PY) -m sim.fleet --nodes $(NODES) --protocol $(PROTOCOL) --tables $(TABLES) $(if $(FAULTS),--faults '$(FAULTS)')
 
+# make bench [NODES=1000] [BENCH_JSON=bench/results.json]: see bench/README.md (NODES defaults to 1000 here).
+BENCH_JSON ?= bench/results.json
+bench: venv
+	NODES=$(if $(filter file,$(origin NODES)),1000,$(NODES)) BENCH_JSON=$(BENCH_JSON) $(PY) bench/bench.py
+
 clean:
 	rm -rf $(VENV) bench/results.json
 

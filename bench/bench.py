@@ -1,0 +1,394 @@
+"""make bench: the whole chain (Perl runner, forked agent, simulated fleet) against the floor client.
+
+For each protocol a fleet of NODES simulated BMCs is started on its own loopback range, and each
+command runs REPS times through ``perl/bin/rpower`` / ``perl/bin/rsetboot`` and then through
+``bench/floor.py`` (the same HTTP requests with nothing around them). One table row per
+protocol and command goes to stdout, the same rows as a JSON list to BENCH_JSON.
+
+Where the CPU figures come from:
+
+* broker + agent: ``os.wait4`` of the runner; its rusage includes the agent, which the broker
+  forks and reaps. The agent's own CPU and peak RSS come from its ``exit:`` log line, and
+  broker = wait4 total - agent.
+* fleet: the delta of ``cpu_seconds`` in the fleet's ``GET /stats``; requests, TLS handshakes,
+  logins and logouts per node from the same delta.
+* floor: its own ``getrusage(RUSAGE_SELF)`` at exit (imports included, as ours include theirs).
+
+Run order per repetition: state (ours, floor); fleet reset to off, on and off (ours); fleet reset
+to off, on and off (floor); net (ours, floor); stat (ours, floor). So every ``on`` starts from
+off and every ``off`` from on, for ours and the floor alike (Redfish skips the Reset when the
+system is already there, which would change the request count).
+
+Exit status 1 when any node was not answered in any of our runs, 2 when nothing could run.
+"""
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH_DIR)
+sys.path.insert(0, os.path.join(REPO, 'tests'))
+
+from sim.control import Fleet  # noqa: E402  pylint: disable=wrong-import-position
+
+AGENT_DIR = os.path.join(REPO, 'xCAT-openbmc-py', 'lib', 'python', 'agent')
+VENV_PYTHON = os.path.join(REPO, '.venv', 'bin', 'python')
+
+#: Loopback range of each protocol's fleet (10,000 nodes span 40 /24s).
+BASES = {'openbmc': '127.80.0.1', 'redfish': '127.120.0.1'}
+#: Parts of the chain each protocol needs, checked before its fleet starts.
+NEEDS = {
+    'openbmc': ('perl/bin/rpower', 'perl/bin/rsetboot', 'perl/xCAT_plugin/openbmc2.pm',
+                'xCAT-openbmc-py/lib/python/agent/hwctl/openbmc_client.py'),
+    'redfish': ('perl/bin/rpower', 'perl/bin/rsetboot', 'perl/xCAT_plugin/redfish.pm',
+                'xCAT-openbmc-py/lib/python/agent/hwctl/redfish_client.py',
+                'xCAT-openbmc-py/lib/python/agent/hwctl/executor/redfish_power.py',
+                'xCAT-openbmc-py/lib/python/agent/hwctl/executor/redfish_setboot.py'),
+}
+COMMANDS = ('rpower state', 'rpower on', 'rpower off', 'rsetboot net', 'rsetboot stat')
+EXIT_LINE = re.compile(r'exit: cpu_user=([\d.]+) cpu_sys=([\d.]+) maxrss_kb=(\d+)')
+NODE_LINE = re.compile(r'^(\S+): (.*)$')
+COUNTERS = ('requests', 'handshakes', 'connections', 'logins', 'logouts')
+
+
+def noderange(names):
+    """``node[0001-1000]`` for the fleet's consecutive, equally padded names."""
+    first, last = names[0], names[-1]
+    digits = len(first) - len(first.rstrip('0123456789'))
+    prefix = first[:len(first) - digits]
+    return '%s[%s-%s]' % (prefix, first[len(prefix):], last[len(prefix):])
+
+
+def stats_delta(before, after):
+    delta = {name: after.get(name, 0) - before.get(name, 0) for name in COUNTERS}
+    delta['cpu_s'] = after['cpu_seconds'] - before['cpu_seconds']
+    return delta
+
+
+def run_killable(argv, env, timeout, stdout, stderr):
+    """Start ``argv`` in its own session; :returns: ``(exit code, rusage, wall s)`` via wait4."""
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, env=env, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
+                            cwd=REPO, start_new_session=True)
+    timer = threading.Timer(timeout, lambda: os.killpg(proc.pid, signal.SIGKILL))
+    timer.start()
+    try:
+        _pid, status, usage = os.wait4(proc.pid, 0)
+    finally:
+        timer.cancel()
+    wall = time.monotonic() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return proc.returncode, usage, wall
+
+
+def parse_output(out_text, err_text, nodes):
+    """:returns: ``(answered, errors, samples)`` from the runner's stdout and stderr."""
+    answered = set()
+    errors = 0
+    samples = []
+    for line in out_text.splitlines():
+        match = NODE_LINE.match(line)
+        if match and match.group(1) in nodes and not match.group(2).startswith('Error:'):
+            answered.add(match.group(1))
+        elif line.strip():
+            errors += 1
+            samples.append(line)
+    for line in err_text.splitlines():
+        if line.strip():
+            errors += 1
+            samples.append(line)
+    return len(answered), errors, samples[:5]
+
+
+class Bench:
+    def __init__(self, opts, workdir):
+        self.opts = opts
+        self.workdir = workdir
+        self.rundir = os.path.join(workdir, 'run')
+        os.mkdir(self.rundir, 0o700)
+        self.timeout = 300 + opts.nodes * 0.2
+        self.profiles = []
+
+    def ours(self, fleet, command, label):
+        """One run of ``perl/bin/<tool>`` over the whole fleet."""
+        tool, action = command.split()
+        log = os.path.join(self.workdir, label + '.agent.log')
+        env = dict(os.environ, XCAT_TABLES=fleet.tables_dir, XCAT_AGENT_LOG=log,
+                   XCAT_AGENT_RUNDIR=self.rundir, XCAT_AGENT=os.path.join(AGENT_DIR, 'agent.py'),
+                   XCAT_AGENT_PYTHON=VENV_PYTHON)
+        if self.opts.profile:
+            env['XCAT_AGENT_PYTHON'] = self._profile_wrapper(label)
+        out_path = os.path.join(self.workdir, label + '.out')
+        err_path = os.path.join(self.workdir, label + '.err')
+        before = fleet.control.stats()
+        with open(out_path, 'wb') as out, open(err_path, 'wb') as err:
+            rc, usage, wall = run_killable([os.path.join(REPO, 'perl', 'bin', tool), noderange(fleet.nodes), action],
+                                           env, self.timeout, out, err)
+        delta = stats_delta(before, fleet.control.stats())
+        with open(out_path, encoding='utf-8', errors='replace') as fh:
+            out_text = fh.read()
+        with open(err_path, encoding='utf-8', errors='replace') as fh:
+            err_text = fh.read()
+        answered, errors, samples = parse_output(out_text, err_text, set(fleet.nodes))
+        total = usage.ru_utime + usage.ru_stime
+        agent_cpu = rss_kb = None
+        try:
+            with open(log, encoding='utf-8', errors='replace') as fh:
+                found = EXIT_LINE.findall(fh.read())
+        except OSError:
+            found = []
+        if found:
+            user, system, rss = found[-1]
+            agent_cpu, rss_kb = float(user) + float(system), int(rss)
+        else:
+            samples.append('no exit line in the agent log %s' % log)
+        return {'rc': rc, 'wall_s': wall, 'total_cpu_s': total, 'agent_cpu_s': agent_cpu,
+                'broker_cpu_s': None if agent_cpu is None else total - agent_cpu, 'agent_rss_kb': rss_kb,
+                'answered': answered, 'errors': errors, 'error_samples': samples, 'fleet': delta}
+
+    def floor(self, fleet, protocol, command, label):
+        """One run of bench/floor.py over the whole fleet."""
+        out_path = os.path.join(self.workdir, label + '.floor.out')
+        err_path = os.path.join(self.workdir, label + '.floor.err')
+        argv = [VENV_PYTHON, os.path.join(BENCH_DIR, 'floor.py'), '--nodeinfo',
+                os.path.join(fleet.tables_dir, 'nodeinfo.json'), '--protocol', protocol, '--command', command]
+        before = fleet.control.stats()
+        with open(out_path, 'wb') as out, open(err_path, 'wb') as err:
+            rc, _usage, _wall = run_killable(argv, dict(os.environ), self.timeout, out, err)
+        delta = stats_delta(before, fleet.control.stats())
+        try:
+            with open(out_path, encoding='utf-8') as fh:
+                result = json.loads(fh.read())
+        except (OSError, ValueError):
+            with open(err_path, encoding='utf-8', errors='replace') as fh:
+                tail = fh.read()[-500:]
+            result = {'cpu_s': None, 'work_cpu_s': None, 'wall_s': None, 'answered': 0, 'errors': 1,
+                      'error_samples': ['floor failed (rc %s): %s' % (rc, tail)]}
+        result['fleet'] = delta
+        return result
+
+    def _profile_wrapper(self, label):
+        """An XCAT_AGENT_PYTHON that runs the agent under cProfile, one .prof file per run."""
+        os.makedirs(self.opts.profile, exist_ok=True)
+        prof = os.path.join(os.path.abspath(self.opts.profile), label + '.prof')
+        wrapper = os.path.join(self.workdir, label + '.python')
+        with open(wrapper, 'w', encoding='utf-8') as fh:
+            fh.write('#!/bin/sh\nexec %s -m cProfile -o %s "$@"\n' % (VENV_PYTHON, prof))
+        os.chmod(wrapper, 0o755)
+        self.profiles.append(prof)
+        return wrapper
+
+    def protocol(self, protocol):
+        """All commands, REPS times, for one protocol; :returns: the table rows."""
+        opts = self.opts
+        fleet = Fleet(nodes=opts.nodes, protocol=protocol, base=BASES[protocol], port=443,
+                      tables_dir=os.path.join(self.workdir, protocol + '-fleet'),
+                      ready_timeout=max(120.0, opts.nodes * 0.05))
+        started = time.monotonic()
+        fleet.start()
+        log('%s: fleet of %d BMCs ready in %.1f s' % (protocol, opts.nodes, time.monotonic() - started))
+        runs = {command: {'ours': [], 'floor': []} for command in opts.commands}
+        try:
+            for rep in range(opts.reps):
+                for group in self._schedule(opts.commands):
+                    if any(c in ('rpower on', 'rpower off') for _who, c in group):
+                        # Every "on" starts from off (and the "off" after it from on).
+                        fleet.control.reset(counters=False, states=True, faults=False)
+                    for who, command in group:
+                        label = '%s-%s-%d-%s' % (protocol, command.replace(' ', '-'), rep, who)
+                        if who == 'ours':
+                            result = self.ours(fleet, command, label)
+                        else:
+                            result = self.floor(fleet, protocol, command, label)
+                        runs[command][who].append(result)
+                        log('%-7s %-13s rep %d %-5s wall %6.2f s  %s/%d answered  %d errors  %.1f req/node'
+                            % (protocol, command, rep + 1, who, result['wall_s'] or 0, result['answered'],
+                               opts.nodes, result['errors'], result['fleet']['requests'] / opts.nodes))
+                        for sample in result['error_samples'][:3]:
+                            log('    ' + sample)
+        finally:
+            fleet.stop()
+        return [self._row(protocol, command, runs[command]) for command in opts.commands]
+
+    @staticmethod
+    def _schedule(commands):
+        """Groups of (who, command): on/off pairs run back to back after a reset to off."""
+        groups = []
+        power = [c for c in commands if c in ('rpower on', 'rpower off')]
+        for command in commands:
+            if command in power:
+                if command == power[0]:
+                    groups.append([('ours', c) for c in power])
+                    groups.append([('floor', c) for c in power])
+                continue
+            groups.append([('ours', command), ('floor', command)])
+        return groups
+
+    def _row(self, protocol, command, runs):
+        nodes = self.opts.nodes
+        ours, floor = runs['ours'], runs['floor']
+
+        def med(values):
+            values = [v for v in values if v is not None]
+            return statistics.median(values) if values else None
+
+        walls = [r['wall_s'] for r in ours]
+        agent = med(r['agent_cpu_s'] for r in ours)
+        broker = med(r['broker_cpu_s'] for r in ours)
+        total = med(r['total_cpu_s'] for r in ours)
+        floor_cpu = med(r['cpu_s'] for r in floor)
+        per_node = total * 1000.0 / nodes
+        floor_per_node = None if floor_cpu is None else floor_cpu * 1000.0 / nodes
+        our_req = [r['fleet']['requests'] / nodes for r in ours]
+        floor_req = [r['fleet']['requests'] / nodes for r in floor]
+        rss = [r['agent_rss_kb'] for r in ours if r['agent_rss_kb']]
+        samples = [s for r in ours for s in r['error_samples']][:5]
+        return {
+            'protocol': protocol, 'command': command, 'nodes': nodes, 'reps': len(ours),
+            'wall_s': statistics.median(walls), 'wall_s_min': min(walls), 'wall_s_max': max(walls),
+            'agent_cpu_s': agent, 'broker_cpu_s': broker,
+            'fleet_cpu_s': med(r['fleet']['cpu_s'] for r in ours),
+            'cpu_ms_per_node': per_node,
+            'agent_cpu_ms_per_node': None if agent is None else agent * 1000.0 / nodes,
+            'broker_cpu_ms_per_node': None if broker is None else broker * 1000.0 / nodes,
+            'floor_cpu_ms_per_node': floor_per_node,
+            'floor_work_cpu_ms_per_node': (None if med(r['work_cpu_s'] for r in floor) is None
+                                           else med(r['work_cpu_s'] for r in floor) * 1000.0 / nodes),
+            'floor_wall_s': med(r['work_wall_s'] for r in floor if 'work_wall_s' in r),
+            'floor_fleet_cpu_s': med(r['fleet']['cpu_s'] for r in floor),
+            'floor_ratio': None if not floor_per_node else per_node / floor_per_node,
+            'rss_mb': max(rss) / 1024.0 if rss else None,
+            'requests_per_node': statistics.median(our_req),
+            'floor_requests_per_node': statistics.median(floor_req) if floor_req else None,
+            'requests_match': our_req == floor_req,
+            'handshakes_per_node': statistics.median(r['fleet']['handshakes'] / nodes for r in ours),
+            'logins_per_node': statistics.median(r['fleet']['logins'] / nodes for r in ours),
+            'logouts_per_node': statistics.median(r['fleet']['logouts'] / nodes for r in ours),
+            'answered': min(r['answered'] for r in ours),
+            'errors': max(r['errors'] for r in ours),
+            'floor_answered': min((r['answered'] for r in floor), default=0),
+            'floor_errors': max((r['errors'] for r in floor), default=0),
+            'error_samples': samples,
+        }
+
+
+def fmt(value, spec):
+    return '-' if value is None else format(value, spec)
+
+
+def print_table(rows):
+    head = ('protocol', 'command', 'nodes', 'wall s med', 'min', 'max', 'agent s', 'broker s', 'fleet s',
+            'ms/node', 'floor ms', 'ratio', 'RSS MB', 'req/node', 'hs/node', 'answered', 'errors')
+    widths = (8, 13, 6, 10, 6, 6, 8, 8, 8, 8, 8, 6, 7, 10, 7, 8, 6)
+    print('  '.join(h.rjust(w) if i > 1 else h.ljust(w) for i, (h, w) in enumerate(zip(head, widths))))
+    for r in rows:
+        req = fmt(r['requests_per_node'], '.2f')
+        if not r['requests_match']:
+            req += '!=%s' % fmt(r['floor_requests_per_node'], '.2f')
+        cells = (r['protocol'], r['command'], str(r['nodes']), fmt(r['wall_s'], '.2f'), fmt(r['wall_s_min'], '.2f'),
+                 fmt(r['wall_s_max'], '.2f'), fmt(r['agent_cpu_s'], '.2f'), fmt(r['broker_cpu_s'], '.2f'),
+                 fmt(r['fleet_cpu_s'], '.2f'), fmt(r['cpu_ms_per_node'], '.2f'), fmt(r['floor_cpu_ms_per_node'], '.2f'),
+                 fmt(r['floor_ratio'], '.2f'), fmt(r['rss_mb'], '.1f'), req, fmt(r['handshakes_per_node'], '.2f'),
+                 str(r['answered']), str(r['errors']))
+        print('  '.join(c.rjust(w) if i > 1 else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))))
+    if any(not r['requests_match'] for r in rows):
+        print('req/node "A!=B": our requests per node (A) differ from the floor\'s (B) in at least one repetition')
+
+
+def print_profiles(paths, top):
+    import pstats  # pylint: disable=import-outside-toplevel
+    for path in paths:
+        if not os.path.exists(path):
+            continue
+        print('\n== agent profile %s (cProfile; cumulative times are blurred by greenlet switches)' % path)
+        stats = pstats.Stats(path)
+        stats.sort_stats('tottime').print_stats(top)
+        stats.sort_stats('cumulative').print_stats(top)
+
+
+def log(text):
+    print(text, file=sys.stderr, flush=True)
+
+
+def parse_args(argv):
+    env = os.environ
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--nodes', type=int, default=int(env.get('NODES') or 1000))
+    parser.add_argument('--reps', type=int, default=int(env.get('BENCH_REPS') or 3))
+    parser.add_argument('--json', default=env.get('BENCH_JSON') or os.path.join(BENCH_DIR, 'results.json'))
+    parser.add_argument('--protocols', default=env.get('BENCH_PROTOCOLS') or 'openbmc,redfish',
+                        help='comma-separated: openbmc, redfish')
+    parser.add_argument('--commands', default=env.get('BENCH_COMMANDS') or ','.join(COMMANDS),
+                        help='comma-separated, e.g. "rpower state,rsetboot net"')
+    parser.add_argument('--profile', metavar='DIR', default=env.get('BENCH_PROFILE') or None,
+                        help='run the agent under cProfile, one .prof per run in DIR (inflates CPU figures)')
+    parser.add_argument('--profile-top', type=int, default=25)
+    opts = parser.parse_args(argv)
+    opts.protocols = [p.strip() for p in opts.protocols.split(',') if p.strip()]
+    opts.commands = [c.strip() for c in opts.commands.split(',') if c.strip()]
+    for protocol in opts.protocols:
+        if protocol not in BASES:
+            parser.error('unknown protocol %s' % protocol)
+    for command in opts.commands:
+        if command not in COMMANDS:
+            parser.error('unknown command %s (one of %s)' % (command, ', '.join(COMMANDS)))
+    if opts.nodes < 1 or opts.reps < 1:
+        parser.error('NODES and BENCH_REPS must be at least 1')
+    return opts
+
+
+def main(argv=None):
+    opts = parse_args(argv)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    workdir = tempfile.mkdtemp(prefix='xcat-bench.')
+    bench = Bench(opts, workdir)
+    rows, skipped = [], []
+    try:
+        for protocol in opts.protocols:
+            missing = [p for p in NEEDS[protocol] if not os.path.exists(os.path.join(REPO, p))]
+            if missing:
+                note = '%s skipped: not in the tree yet: %s' % (protocol, ', '.join(missing))
+                log(note)
+                skipped.append(note)
+                continue
+            rows += bench.protocol(protocol)
+    except BaseException:
+        log('outputs and agent logs kept in %s' % workdir)
+        raise
+    unanswered = [r for r in rows if r['answered'] < r['nodes']]
+    if opts.profile or unanswered:
+        log('outputs and agent logs kept in %s' % workdir)
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    print_table(rows)
+    for note in skipped:
+        print('NOTE: ' + note)
+    with open(opts.json, 'w', encoding='utf-8') as fh:
+        json.dump(rows, fh, indent=1)
+        fh.write('\n')
+    print('rows written to %s' % opts.json)
+    if opts.profile:
+        print_profiles(bench.profiles, opts.profile_top)
+    if not rows:
+        return 2
+    for r in unanswered:
+        print('NOT ANSWERED: %s %s: %d of %d nodes; %s' % (r['protocol'], r['command'], r['answered'], r['nodes'],
+                                                           '; '.join(r['error_samples'][:3])))
+    return 1 if unanswered else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
