@@ -10,6 +10,8 @@ import tempfile
 import time
 
 import pytest
+import requests
+import requests_mock as requests_mock_lib
 
 from common.task import RunContext
 from common.utils import encode_frame, recv_frame
@@ -86,6 +88,53 @@ def node_lines(frames):
 def db_frames(frames):
     """``[(node, value), ...]`` of the status db frames, in order."""
     return [(f['attribute']['node'], f['attribute']['value']) for f in frames if f.get('type') == 'db']
+
+
+class MockTransport:
+    """requests-mock's Adapter as the transport of every ``requests.Session``.
+
+    Our REST funnel hands requests straight to the session's transport adapter (it skips
+    ``Session.send``, where requests-mock's own ``Mocker`` hooks in), so the tests put
+    requests-mock's ``Adapter`` at that layer. Same API as the ``requests_mock`` fixture:
+    ``get/post/put/patch/delete(url, ...)``, ``register_uri`` and ``request_history``.
+    """
+
+    def __init__(self):
+        self.adapter = requests_mock_lib.Adapter()
+
+    def register_uri(self, method, url, *args, **kwargs):
+        return self.adapter.register_uri(method, url, *args, **kwargs)
+
+    def get(self, url, *args, **kwargs):
+        return self.register_uri('GET', url, *args, **kwargs)
+
+    def post(self, url, *args, **kwargs):
+        return self.register_uri('POST', url, *args, **kwargs)
+
+    def put(self, url, *args, **kwargs):
+        return self.register_uri('PUT', url, *args, **kwargs)
+
+    def patch(self, url, *args, **kwargs):
+        return self.register_uri('PATCH', url, *args, **kwargs)
+
+    def delete(self, url, *args, **kwargs):
+        return self.register_uri('DELETE', url, *args, **kwargs)
+
+    @property
+    def request_history(self):
+        return self.adapter.request_history
+
+    @property
+    def call_count(self):
+        return self.adapter.call_count
+
+
+@pytest.fixture
+def requests_mock(monkeypatch):
+    """requests-mock answering every request of every session (see ``MockTransport``)."""
+    transport = MockTransport()
+    monkeypatch.setattr(requests.Session, 'get_adapter', lambda session, url: transport.adapter)
+    return transport
 
 
 @pytest.fixture

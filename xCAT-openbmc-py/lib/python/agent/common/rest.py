@@ -18,6 +18,8 @@ import time
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
+from requests.models import PreparedRequest
+from requests.structures import CaseInsensitiveDict
 
 from common import exceptions as exc
 from common.utils import MASK, sanitize
@@ -78,6 +80,15 @@ class _ContextAdapter(HTTPAdapter):
     def init_poolmanager(self, *args, **kwargs):
         kwargs['ssl_context'] = self._ssl_context
         super().init_poolmanager(*args, **kwargs)
+
+    def cert_verify(self, conn, url, verify, cert):
+        # NOTE: requests would point every new connection at its own CA bundle (certifi),
+        # which urllib3 then loads into our shared context: about 20 ms per BMC, and the
+        # public CAs would be trusted beside the admin's. The shared context already holds
+        # the verification mode and the CA file the admin chose.
+        conn.cert_reqs = 'CERT_NONE' if self._ssl_context.verify_mode == ssl.CERT_NONE else 'CERT_REQUIRED'
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
 
 
 def new_session(ssl_context):
@@ -315,10 +326,19 @@ class RestClient:
         raise exc.BmcHTTPError(node=self.node, status=status, bmc_message=message)
 
     def _send(self, method, url, data):
+        # NOTE: the request goes straight to the session's transport adapter: Session.request
+        # would merge cookies, settings and hooks we do not use (about 0.4 ms per request).
+        # We keep our own credentials headers, and redirects are the protocol client's call.
+        prepared = PreparedRequest()
+        prepared.method = method
+        prepared.url = url
+        prepared.headers = CaseInsensitiveDict(self._headers)
+        if data is not None:
+            prepared.body = data.encode('utf-8')
+            prepared.headers['Content-Length'] = str(len(prepared.body))
         try:
-            response = self._session.request(method, url, data=data, headers=self._headers,
-                                             timeout=self._timeout, verify=self._ctx.verify,
-                                             allow_redirects=False, stream=True)
+            response = self._session.get_adapter(url).send(prepared, stream=True, timeout=self._timeout,
+                                                            verify=self._ctx.verify, cert=None, proxies={})
             try:
                 raw = self._read_body(response)
             finally:
