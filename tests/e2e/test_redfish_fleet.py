@@ -6,11 +6,15 @@ Each test runs on three fleets: 204 replies with allowable values behind @Redfis
 left open, and how many requests each node cost.
 """
 
+import os
+
 import pytest
 
 from conftest import db_frames, node_lines
 
 NODES = 50
+#: BMCs listen on 443 as real ones do when we may bind it.
+PORT = 443 if os.geteuid() == 0 else 18443
 ENVS = {'connect_timeout': 5, 'read_timeout': 10}
 
 #: name -> (Fleet options, login requests, logout requests, ActionInfo GETs per reset)
@@ -25,7 +29,7 @@ STYLES = {
 @pytest.fixture(scope='module', params=sorted(STYLES))
 def fleet(request, fleet_factory):
     options, login, logout, info = STYLES[request.param]
-    started = fleet_factory(nodes=NODES, protocol='redfish', **options)
+    started = fleet_factory(nodes=NODES, protocol='redfish', port=PORT, **options)
     started.style = request.param
     started.cost = {'login': login, 'logout': logout, 'info': info}
     return started

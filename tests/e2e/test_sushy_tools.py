@@ -10,8 +10,6 @@ service (the agent must fall back to HTTP Basic). It runs from a small wrapper t
 the fake driver's random 1 to 11 s power-change delay zero (RUNTIME_NOTES.md).
 """
 
-import os
-import pathlib
 import socket
 import subprocess
 import sys

@@ -1,6 +1,5 @@
 """RedfishClient and the Redfish executors against requests-mock: what is sent, what is printed."""
 
-import copy
 import json
 import logging
 import urllib.parse
@@ -547,3 +546,22 @@ def test_missing_reset_action_is_unsupported(requests_mock, make_ctx, messager, 
     assert run(RedfishPowerExecutor, make_ctx, messager, op, *args) == {
         'n1': 'Error: Unsupported option: %s' % word}
     assert 'POST' not in [m for m, p, _b in sent(requests_mock) if p != SESSIONS]
+
+
+def test_sushy_tools_shapes_basic_auth_state_and_default_boot(requests_mock, make_ctx, messager):
+    """Recorded sushy-tools payloads: no SessionService, uuid member, None not among allowed targets."""
+    system = redfish('sushy_system')
+    path = system['@odata.id']
+    requests_mock.post(BASE + SESSIONS, status_code=401, json=redfish('sushy_401'))
+    requests_mock.get(BASE + ROOT, json=redfish('sushy_root'))
+    requests_mock.get(BASE + ROOT + '/Systems', json=redfish('sushy_systems'))
+    requests_mock.get(BASE + path, json=system)
+    requests_mock.patch(BASE + path, status_code=204)
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'get_state') == {'n1': 'off'}
+    messager.frames.clear()
+    assert run(RedfishSetbootExecutor, make_ctx, messager, 'get_state') == {'n1': 'Hard Drive'}
+    messager.frames.clear()
+    assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'default', False) == {'n1': 'Default'}
+    assert sent(requests_mock)[-1] == ('PATCH', path, {'Boot': {'BootSourceOverrideEnabled': 'Disabled',
+                                                                'BootSourceOverrideTarget': 'None'}})
+    assert 'X-Auth-Token' not in requests_mock.request_history[-1].headers
