@@ -156,3 +156,31 @@ def test_watchdog_ends_the_agent_when_the_lock_holder_dies():
         for p in (holder, proc):
             if p.poll() is None:
                 p.kill()
+
+
+def test_pool_larger_than_the_file_limit_shrinks_with_a_warning(tmp_path):
+    """The agent runs under a low hard limit: it warns and still answers every node."""
+    workdir = str(tmp_path)
+    sock_path = os.path.join(workdir, 'agent.sock')
+    proc = subprocess.Popen(['/bin/sh', '-c', 'ulimit -n 100 && exec "$0" "$@"', sys.executable, str(AGENT),
+                             '--sock', sock_path, '--standalone'],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not os.path.exists(sock_path):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        many = {'n%03d' % i: dict(NODEINFO['n1']) for i in range(150)}
+        sock = socket.socket(socket.AF_UNIX)
+        sock.settimeout(60)
+        sock.connect(sock_path)
+        sock.sendall(encode_frame(dict(GOOD, nodeinfo=many, envs={'pool_size': 500})))
+        frames = []
+        while (frame := recv_frame(sock)) is not None:
+            frames.append(frame)
+        warnings = [f['msg']['data'] for f in frames if f['msg']['type'] == 'warning']
+        assert warnings == ['open-file limit 100 is too low for pool size 500; working on 36 nodes at once']
+        assert len(node_lines(frames)) == 150
+    finally:
+        proc.kill()
+        proc.wait(10)

@@ -21,11 +21,6 @@ import gevent  # noqa: E402
 
 LOG = logging.getLogger('xcatagent')
 
-#: Open files the agent wants: one socket per node worked on at once, plus slack.
-FILES_PER_POOL_SLOT = 1
-FILES_SLACK = 256
-
-
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog='xcatagent', description=__doc__)
     parser.add_argument('--sock', default='/var/run/xcat/agent.sock', help='UNIX socket path to listen on')
@@ -42,22 +37,6 @@ def parse_args(argv):
     # xCAT's agent ignores arguments it does not know; so do we, for drop-in use.
     args, unknown = parser.parse_known_args(argv)
     return args, unknown
-
-
-def raise_file_limit(wanted):
-    """Raise the soft open-file limit towards ``wanted``; returns the limit in force."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    if soft != resource.RLIM_INFINITY and soft < target:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-            soft = target
-        except (ValueError, OSError) as error:
-            LOG.warning('cannot raise the open-file limit to %d: %s', target, error)
-    if soft != resource.RLIM_INFINITY and soft < wanted:
-        LOG.warning('open-file limit %d is below the %d this pool size needs; '
-                    'lower pool_size or raise the hard limit', soft, wanted)
-    return soft
 
 
 def start_watchdog(lockfile):
@@ -103,7 +82,6 @@ def main(argv=None):
     defaults = {key: value for key, value in (('pool_size', args.pool_size),
                                               ('connect_timeout', args.connect_timeout),
                                               ('read_timeout', args.read_timeout)) if value is not None}
-    raise_file_limit(defaults.get('pool_size', 1000) * FILES_PER_POOL_SLOT + FILES_SLACK)
     server = AgentServer(args.sock, standalone=args.standalone, request_timeout=args.request_timeout,
                          defaults=defaults)
     stopped_by = []

@@ -4,8 +4,10 @@ One connection carries one request frame and the reply frames; the agent closes 
 connection when the command is done (XCAT_REFERENCE.md section 5).
 """
 
+import dataclasses
 import logging
 import os
+import resource
 import socket
 import types
 
@@ -25,6 +27,35 @@ LOG = logging.getLogger(__name__)
 MANAGERS = types.MappingProxyType({'openbmc': OpenBMCManager, 'redfish': RedfishManager})
 
 NODEINFO_KEYS = ('bmc', 'bmcip', 'username', 'password')
+
+#: Open files the agent needs beside one socket per node worked on at once.
+FILES_SLACK = 64
+
+
+def fit_pool_to_file_limit(ctx, messager):
+    """Raise the open-file limit to what ``ctx.pool_size`` needs, or shrink the pool to fit.
+
+    Each node worked on holds one socket. When the hard limit is too low, the admin is
+    warned and the pool shrinks, rather than nodes failing with "Too many open files".
+
+    :returns: ``ctx``, or a copy with a smaller ``pool_size``.
+    """
+    wanted = ctx.pool_size + FILES_SLACK
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return ctx
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    except (ValueError, OSError) as error:
+        LOG.warning('cannot raise the open-file limit to %d: %s', target, error)
+    if soft >= wanted:
+        return ctx
+    pool = max(1, soft - FILES_SLACK)
+    messager.warn('open-file limit %d is too low for pool size %d; working on %d nodes at once'
+                  % (soft, ctx.pool_size, pool))
+    return dataclasses.replace(ctx, pool_size=pool)
 
 
 def validate_request(req):
@@ -188,4 +219,5 @@ class AgentServer:
             _drain(sock)
             return
         LOG.info('%s %s %s on %d nodes', req['module'], command, ' '.join(args), len(nodeinfo))
+        ctx = fit_pool_to_file_limit(ctx, messager)
         manager_class(messager, ctx).run(command, nodeinfo, args)
