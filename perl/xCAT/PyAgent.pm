@@ -581,8 +581,11 @@ sub relay_frame {
     my $text = $msg->{data} // '';
     if ($kind eq 'info') {
         xCAT::MsgUtils->message('I', { data => [$text] }, $callback);
-        if ($text =~ /^([^:\s]+): /) {
-            delete $state->{pending}->{$1};
+        # A debug trace (node: [openbmc_debug] ...) or a progress note (ending in "...")
+        # is not the node's final line.
+        if ($text =~ /^([^:\s]+): (.*)\z/s) {
+            my ($node, $rest) = ($1, $2);
+            delete $state->{pending}->{$node} unless $rest =~ /^\[/ || $rest =~ /\.\.\.\z/;
         }
     } elsif ($kind eq 'warning') {
         xCAT::MsgUtils->message('W', { data => [$text] }, $callback);

@@ -111,6 +111,11 @@ sub all_errors { my ($msg, @which) = @_; @which = @nodes unless @which; join('',
         'partial: the nodes without a line get an error');
     is($r->{rc}, 1, 'partial: exit 1');
 
+    $r = rpower('traced');
+    is($r->{err}, all_errors("Agent exited unexpectedly.  See $log for details.", qw(node001 node002 node004)),
+        'traced: a debug trace or progress note is not a final line');
+    is($r->{rc}, 1, 'traced: exit 1');
+
     $r = rpower('garbage', XCAT_AGENT_TIMEOUT => 30);
     is($r->{out}, "node001: ok\n", 'garbage: lines before relayed');
     is($r->{err}, all_errors("Received a malformed reply from the xCAT Python agent (not a JSON object).  See $log for details.",

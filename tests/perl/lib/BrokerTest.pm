@@ -176,7 +176,8 @@ sub run_cmd { return finish_cmd(start_cmd(@_)) }
 Writes C<$dir/fake_agent.pl>, a stand-in for agent.py driven by C<FAKE_MODE>:
 C<echo> (default) answers C<node: ok COMMAND ARGS-AS-JSON> per node of nodeinfo;
 C<exit> exits 3 at once; C<hang> reads the request and sleeps; C<partial> answers the first two
-nodes, then exits 1; C<garbage> sends a frame that is not JSON; C<truncated> sends half a frame
+nodes, then exits 1; C<traced> sends a debug trace and a progress note (not final lines), answers
+the third node, then exits 1; C<garbage> sends a frame that is not JSON; C<truncated> sends half a frame
 and exits 0; C<badlength> sends a negative length; C<db> sends status frames and answers;
 C<shapes> sends warning, syslog, info_with_host and a node-less error, then answers; C<lock>
 answers whether the lock file is held by someone else; C<silent> exits 0 without answering.
@@ -228,6 +229,12 @@ if ($mode eq 'hang') { sleep 600; exit 0 }
 if ($mode eq 'silent') { exit 0 }
 if ($mode eq 'partial') {
     info("$_: ok") for @nodes[0 .. 1];
+    exit 1;
+}
+if ($mode eq 'traced') {
+    info("$nodes[0]: [openbmc_debug] curl -k -X GET https://x/login");
+    info("$nodes[1]: Firmware will be flashed on reboot, deleting all BMC diagnostics...");
+    info("$nodes[2]: ok");
     exit 1;
 }
 if ($mode eq 'garbage') {
