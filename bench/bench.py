@@ -162,7 +162,7 @@ class Bench:
         out_path = os.path.join(self.workdir, label + '.floor.out')
         err_path = os.path.join(self.workdir, label + '.floor.err')
         argv = [VENV_PYTHON, os.path.join(BENCH_DIR, 'floor.py'), '--nodeinfo',
-                os.path.join(fleet.tables_dir, 'nodeinfo.json'), '--protocol', protocol, '--command', command]
+                os.path.join(fleet.tables_dir, 'nodeinfo.json'), '--protocol', protocol, '--command', command, '--via', self.opts.floor_via]
         before = fleet.control.stats()
         with open(out_path, 'wb') as out, open(err_path, 'wb') as err:
             rc, _usage, _wall = run_killable(argv, dict(os.environ), self.timeout, out, err)
@@ -252,6 +252,8 @@ class Bench:
         floor_per_node = None if floor_cpu is None else floor_cpu * 1000.0 / nodes
         our_req = [r['fleet']['requests'] / nodes for r in ours]
         floor_req = [r['fleet']['requests'] / nodes for r in floor]
+        # Same requests, logins and logouts in every repetition, ours and the floor's.
+        same = [tuple(r['fleet'][k] for k in ('requests', 'logins', 'logouts')) for r in ours + floor]
         rss = [r['agent_rss_kb'] for r in ours if r['agent_rss_kb']]
         samples = [s for r in ours for s in r['error_samples']][:5]
         return {
@@ -267,11 +269,12 @@ class Bench:
                                            else med(r['work_cpu_s'] for r in floor) * 1000.0 / nodes),
             'floor_wall_s': med(r['work_wall_s'] for r in floor if 'work_wall_s' in r),
             'floor_fleet_cpu_s': med(r['fleet']['cpu_s'] for r in floor),
+            'floor_via': self.opts.floor_via,
             'floor_ratio': None if not floor_per_node else per_node / floor_per_node,
             'rss_mb': max(rss) / 1024.0 if rss else None,
             'requests_per_node': statistics.median(our_req),
             'floor_requests_per_node': statistics.median(floor_req) if floor_req else None,
-            'requests_match': our_req == floor_req,
+            'requests_match': len(set(same)) == 1,
             'handshakes_per_node': statistics.median(r['fleet']['handshakes'] / nodes for r in ours),
             'logins_per_node': statistics.median(r['fleet']['logins'] / nodes for r in ours),
             'logouts_per_node': statistics.median(r['fleet']['logouts'] / nodes for r in ours),
@@ -331,6 +334,8 @@ def parse_args(argv):
                         help='comma-separated: openbmc, redfish')
     parser.add_argument('--commands', default=env.get('BENCH_COMMANDS') or ','.join(COMMANDS),
                         help='comma-separated, e.g. "rpower state,rsetboot net"')
+    parser.add_argument('--floor-via', choices=('adapter', 'session'), default=env.get('BENCH_FLOOR_VIA') or 'adapter',
+                        help='layer of requests the floor uses (see floor.py)')
     parser.add_argument('--profile', metavar='DIR', default=env.get('BENCH_PROFILE') or None,
                         help='run the agent under cProfile, one .prof per run in DIR (inflates CPU figures)')
     parser.add_argument('--profile-top', type=int, default=25)
