@@ -179,14 +179,23 @@ class Bench:
         return result
 
     def _profile_wrapper(self, label):
-        """An XCAT_AGENT_PYTHON that runs the agent under cProfile, one .prof file per run."""
+        """An XCAT_AGENT_PYTHON that runs the agent under cProfile or py-spy, one file per run."""
         os.makedirs(self.opts.profile, exist_ok=True)
-        prof = os.path.join(os.path.abspath(self.opts.profile), label + '.prof')
+        base = os.path.join(os.path.abspath(self.opts.profile), label)
+        if self.opts.profiler == 'pyspy':
+            out = base + '.pyspy.txt'
+            pyspy = shutil.which('py-spy', path=os.path.dirname(VENV_PYTHON) + os.pathsep + os.environ.get('PATH', ''))
+            if pyspy is None:
+                raise SystemExit('BENCH_PROFILER=pyspy needs py-spy (.venv/bin/pip install py-spy)')
+            line = 'exec %s record -t -r 250 -f raw -o %s -- %s "$@"' % (pyspy, out, VENV_PYTHON)
+        else:
+            out = base + '.prof'
+            line = 'exec %s -m cProfile -o %s "$@"' % (VENV_PYTHON, out)
         wrapper = os.path.join(self.workdir, label + '.python')
         with open(wrapper, 'w', encoding='utf-8') as fh:
-            fh.write('#!/bin/sh\nexec %s -m cProfile -o %s "$@"\n' % (VENV_PYTHON, prof))
+            fh.write('#!/bin/sh\n%s\n' % line)
         os.chmod(wrapper, 0o755)
-        self.profiles.append(prof)
+        self.profiles.append(out)
         return wrapper
 
     def protocol(self, protocol):
@@ -310,14 +319,58 @@ def print_table(rows):
 
 
 def print_profiles(paths, top):
-    import pstats  # pylint: disable=import-outside-toplevel
     for path in paths:
         if not os.path.exists(path):
             continue
+        if path.endswith('.pyspy.txt'):
+            print_pyspy(path, top)
+            continue
+        import pstats  # pylint: disable=import-outside-toplevel
         print('\n== agent profile %s (cProfile; cumulative times are blurred by greenlet switches)' % path)
         stats = pstats.Stats(path)
         stats.sort_stats('tottime').print_stats(top)
         stats.sort_stats('cumulative').print_stats(top)
+
+
+PYSPY_FRAME = re.compile(r'^(.*) \((.*?)(?::\d+)?\)$')
+
+
+def print_pyspy(path, top):
+    """Inclusive and self share per function of py-spy's samples of the agent's main thread.
+
+    gevent runs every greenlet in the main thread; the other threads (the watchdog, the DNS
+    thread pool) mostly wait, but py-spy cannot always tell waiting from running, so they
+    are counted apart.
+    """
+    inclusive, own, total, others = {}, {}, 0, {}
+    with open(path, encoding='utf-8', errors='replace') as fh:
+        for line in fh:
+            stack, _sep, count = line.rstrip('\n').rpartition(' ')
+            if not stack or not count.isdigit():
+                continue
+            count = int(count)
+            frames = stack.split(';')
+            if frames[0].startswith('thread ('):
+                thread = frames.pop(0).split(': ', 1)[-1]
+                if thread != 'MainThread':
+                    others[thread] = others.get(thread, 0) + count
+                    continue
+            keys = []
+            for frame in frames:
+                match = PYSPY_FRAME.match(frame)
+                name, where = match.groups() if match else (frame, '')
+                keys.append('%s (%s)' % (name, where.replace(REPO + '/', '').split('site-packages/')[-1]))
+            keys = keys or ['(no Python frame)']
+            total += count
+            for key in set(keys):
+                inclusive[key] = inclusive.get(key, 0) + count
+            own[keys[-1]] = own.get(keys[-1], 0) + count
+    print('\n== agent profile %s (py-spy, %d samples of the main thread; other threads: %s)'
+          % (path, total, ', '.join('%s %d' % kv for kv in sorted(others.items())) or 'none'))
+    for title, table in (('inclusive', inclusive), ('self', own)):
+        print('-- top %d by %s %%' % (top, title))
+        for key, count in sorted(table.items(), key=lambda kv: -kv[1])[:top]:
+            print('%6.1f%%  %s' % (100.0 * count / max(total, 1), key))
 
 
 def log(text):
@@ -338,7 +391,8 @@ def parse_args(argv):
                         help='layer of requests the floor uses (see floor.py)')
     parser.add_argument('--profile', metavar='DIR', default=env.get('BENCH_PROFILE') or None,
                         help='run the agent under cProfile, one .prof per run in DIR (inflates CPU figures)')
-    parser.add_argument('--profile-top', type=int, default=25)
+    parser.add_argument('--profiler', choices=('cprofile', 'pyspy'), default=env.get('BENCH_PROFILER') or 'cprofile')
+    parser.add_argument('--profile-top', type=int, default=int(env.get('BENCH_PROFILE_TOP') or 25))
     opts = parser.parse_args(argv)
     opts.protocols = [p.strip() for p in opts.protocols.split(',') if p.strip()]
     opts.commands = [c.strip() for c in opts.commands.split(',') if c.strip()]
