@@ -93,6 +93,9 @@ LOGOUT = ('DELETE', SESSION, None)
 GET_SYSTEMS = ('GET', ROOT + '/Systems', None)
 GET_SYSTEM = ('GET', SYSTEM, None)
 GET_INFO = ('GET', SYSTEM + '/ResetActionInfo', None)
+#: Where a system not named as bmcweb names it lives (sushy-tools: its uuid).
+UUID_PATH = ROOT + '/Systems/0fb9d3f6-0e4a-4b8e-9c6a-3f1a2b7c9d10'
+PXE_ONCE = {'Boot': {'BootSourceOverrideEnabled': 'Once', 'BootSourceOverrideTarget': 'Pxe'}}
 
 
 # --- sessions -------------------------------------------------------------------------
@@ -102,7 +105,7 @@ def test_session_token_on_every_request_and_session_deleted(requests_mock, make_
     with client(make_ctx) as rf:
         rf.login()
         assert rf.get_power_state() == 'On'
-    assert sent(requests_mock) == [LOGIN, GET_SYSTEMS, GET_SYSTEM, LOGOUT]
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, LOGOUT]
     login, *rest = requests_mock.request_history
     assert 'X-Auth-Token' not in login.headers and 'Authorization' not in login.headers
     for request in rest:
@@ -137,7 +140,7 @@ def test_basic_auth_when_service_has_no_session_service(requests_mock, make_ctx,
     requests_mock.post(BASE + SESSIONS, status_code=status, json=redfish(body) if body else None)
     requests_mock.get(BASE + ROOT, json=redfish('sushy_root'))
     assert run(RedfishPowerExecutor, make_ctx, messager, 'get_state') == {'n1': 'on'}
-    assert sent(requests_mock) == [LOGIN, ('GET', ROOT, None), GET_SYSTEMS, GET_SYSTEM]
+    assert sent(requests_mock) == [LOGIN, ('GET', ROOT, None), GET_SYSTEM]
     history = requests_mock.request_history
     assert 'Authorization' not in history[1].headers
     for request in history[2:]:
@@ -173,9 +176,10 @@ def test_wrong_password_with_basic_auth(requests_mock, make_ctx, messager):
     serve(requests_mock)
     requests_mock.post(BASE + SESSIONS, status_code=401, json=redfish('sushy_401'))
     requests_mock.get(BASE + ROOT, json=redfish('sushy_root'))
-    requests_mock.get(BASE + ROOT + '/Systems', status_code=401, json=redfish('sushy_401'))
+    requests_mock.get(BASE + SYSTEM, status_code=401, json=redfish('sushy_401'))
     lines = run(RedfishPowerExecutor, make_ctx, messager, 'get_state')
     assert lines == {'n1': 'Error: [401] Incorrect username or password'}
+    assert [p for _m, p, _b in sent(requests_mock)] == [SESSIONS, ROOT, SYSTEM]
 
 
 def test_login_without_token_is_a_bad_response(requests_mock, make_ctx, messager):
@@ -214,8 +218,10 @@ def test_logout_failure_does_not_change_the_result(requests_mock, make_ctx, mess
     (503, None, exc.BmcHTTPError, '[503] HTTP 503'),
 ])
 def test_status_to_exception(requests_mock, make_ctx, status, body, error, message):
+    """On the well-known path; a 404 there sends us to the collection, which answers 404 too."""
     serve(requests_mock)
-    requests_mock.get(BASE + ROOT + '/Systems', status_code=status, json=redfish(body) if body else None)
+    for path in (SYSTEM, ROOT + '/Systems'):
+        requests_mock.get(BASE + path, status_code=status, json=redfish(body) if body else None)
     with client(make_ctx) as rf:
         rf.login()
         with pytest.raises(error) as raised:
@@ -223,7 +229,7 @@ def test_status_to_exception(requests_mock, make_ctx, status, body, error, messa
     assert str(raised.value) == message
     assert raised.value.node == 'n1'
     gets = [p for m, p, _b in sent(requests_mock) if m == 'GET']
-    assert len(gets) == (3 if status == 503 else 1)
+    assert gets == {503: [SYSTEM] * 3, 404: [SYSTEM, ROOT + '/Systems']}.get(status, [SYSTEM])
     assert sent(requests_mock)[-1] == LOGOUT
 
 
@@ -235,6 +241,7 @@ def test_status_to_exception(requests_mock, make_ctx, status, body, error, messa
 ])
 def test_bad_collections_are_bad_responses(requests_mock, make_ctx, body, detail):
     serve(requests_mock)
+    requests_mock.get(BASE + SYSTEM, status_code=404, json=redfish('error_404'))
     requests_mock.get(BASE + ROOT + '/Systems', text=body)
     with client(make_ctx) as rf:
         rf.login()
@@ -246,14 +253,114 @@ def test_bad_collections_are_bad_responses(requests_mock, make_ctx, body, detail
 def test_redirect_of_a_member_is_followed_once(requests_mock, make_ctx):
     """sushy-tools answers 307 for /redfish/v1/Systems/<name>, pointing at the uuid."""
     serve(requests_mock)
+    requests_mock.get(BASE + SYSTEM, status_code=404, json=redfish('error_404'))
     systems = redfish('systems')
     systems['Members'][0]['@odata.id'] = ROOT + '/Systems/fake'
     requests_mock.get(BASE + ROOT + '/Systems', json=systems)
-    requests_mock.get(BASE + ROOT + '/Systems/fake', status_code=307, headers={'Location': BASE + SYSTEM})
+    requests_mock.get(BASE + ROOT + '/Systems/fake', status_code=307, headers={'Location': BASE + UUID_PATH})
+    requests_mock.get(BASE + UUID_PATH, json=system_with())
+    requests_mock.patch(BASE + UUID_PATH, status_code=204)
     with client(make_ctx) as rf:
         rf.login()
         assert rf.get_power_state() == 'On'
-    assert sent(requests_mock) == [LOGIN, GET_SYSTEMS, ('GET', ROOT + '/Systems/fake', None), GET_SYSTEM, LOGOUT]
+        rf.set_boot('Pxe', 'Once')
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, GET_SYSTEMS, ('GET', ROOT + '/Systems/fake', None),
+                                   ('GET', UUID_PATH, None), ('PATCH', UUID_PATH, PXE_ONCE), LOGOUT]
+
+
+@pytest.mark.parametrize('method', ['GET', 'PATCH'])
+def test_redirect_of_the_well_known_path_is_followed(requests_mock, make_ctx, method):
+    """sushy-tools with a system named ``system``: 307 to its uuid, for GET and for PATCH alike.
+
+    The path that answered is kept, so the second PATCH goes straight there.
+    """
+    serve(requests_mock)
+    for verb in ('GET', 'PATCH'):
+        requests_mock.register_uri(verb, BASE + SYSTEM, status_code=307, headers={'Location': UUID_PATH})
+    requests_mock.get(BASE + UUID_PATH, json=system_with())
+    requests_mock.patch(BASE + UUID_PATH, status_code=204)
+    with client(make_ctx) as rf:
+        rf.login()
+        if method == 'GET':
+            assert rf.get_power_state() == 'On'
+        rf.set_boot('Pxe', 'Once')
+        rf.set_boot('Pxe', 'Once')
+    head = ([GET_SYSTEM, ('GET', UUID_PATH, None), ('PATCH', UUID_PATH, PXE_ONCE)] if method == 'GET'
+            else [('PATCH', SYSTEM, PXE_ONCE), ('PATCH', UUID_PATH, PXE_ONCE)])
+    assert sent(requests_mock) == [LOGIN] + head + [('PATCH', UUID_PATH, PXE_ONCE), LOGOUT]
+
+
+def move_system(mock, system=None):
+    """The system at ``UUID_PATH`` (an iLO/iDRAC/sushy-tools-like name), 404 at bmcweb's path."""
+    system = system if system is not None else system_with()
+    system['@odata.id'] = UUID_PATH
+    system['Actions']['#ComputerSystem.Reset']['target'] = UUID_PATH + '/Actions/ComputerSystem.Reset'
+    for verb in ('GET', 'PATCH'):
+        mock.register_uri(verb, BASE + SYSTEM, status_code=404, json=redfish('error_404'))
+    systems = redfish('systems')
+    systems['Members'][0]['@odata.id'] = UUID_PATH
+    mock.get(BASE + ROOT + '/Systems', json=systems)
+    mock.get(BASE + UUID_PATH, json=system)
+    mock.patch(BASE + UUID_PATH, status_code=204)
+    mock.post(BASE + UUID_PATH + '/Actions/ComputerSystem.Reset', status_code=204)
+
+
+def test_system_not_at_the_well_known_path_is_found_in_the_collection(requests_mock, make_ctx, messager):
+    serve(requests_mock)
+    move_system(requests_mock, system_with(power_state='On'))
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'off') == {'n1': 'off'}
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, GET_SYSTEMS, ('GET', UUID_PATH, None),
+                                   ('POST', UUID_PATH + '/Actions/ComputerSystem.Reset', {'ResetType': 'ForceOff'}),
+                                   LOGOUT]
+
+
+def test_set_boot_patch_404_falls_back_to_the_collection(requests_mock, make_ctx, messager):
+    serve(requests_mock)
+    move_system(requests_mock)
+    assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'net', False) == {'n1': 'Network'}
+    assert sent(requests_mock) == [LOGIN, ('PATCH', SYSTEM, PXE_ONCE), GET_SYSTEMS, ('PATCH', UUID_PATH, PXE_ONCE),
+                                   LOGOUT]
+
+
+def test_a_well_known_path_of_another_kind_is_not_used(requests_mock, make_ctx):
+    """A reply at bmcweb's path that is not a ComputerSystem (or says nothing of its type)."""
+    serve(requests_mock)
+    move_system(requests_mock)
+    requests_mock.get(BASE + SYSTEM, json={'@odata.id': SYSTEM, '@odata.type': '#Chassis.v1_14_0.Chassis'})
+    requests_mock.get(BASE + MANAGER, json={'Id': 'bmc', 'Name': 'no type'})
+    requests_mock.get(BASE + ROOT + '/Managers/1', json=redfish('manager'))
+    managers = redfish('managers')
+    managers['Members'][0]['@odata.id'] = ROOT + '/Managers/1'
+    requests_mock.get(BASE + ROOT + '/Managers', json=managers)
+    with client(make_ctx) as rf:
+        rf.login()
+        assert rf.get_power_state() == 'On'
+        assert rf.get_manager_state() == ('On', 'Enabled')
+        rf.set_boot('Pxe', 'Once')
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, GET_SYSTEMS, ('GET', UUID_PATH, None),
+                                   ('GET', MANAGER, None), ('GET', ROOT + '/Managers', None),
+                                   ('GET', ROOT + '/Managers/1', None), ('PATCH', UUID_PATH, PXE_ONCE), LOGOUT]
+
+
+@pytest.mark.parametrize('reply', [{'text': '<html>login</html>'}, {'text': '[1, 2]'}])
+def test_a_well_known_path_answering_no_json_object_is_not_used(requests_mock, make_ctx, messager, reply):
+    serve(requests_mock)
+    move_system(requests_mock)
+    requests_mock.get(BASE + SYSTEM, **reply)
+    assert run(RedfishSetbootExecutor, make_ctx, messager, 'get_state') == {'n1': 'Default'}
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, GET_SYSTEMS, ('GET', UUID_PATH, None), LOGOUT]
+
+
+def test_manager_not_at_the_well_known_path_is_found_in_the_collection(requests_mock, make_ctx, messager):
+    serve(requests_mock)
+    requests_mock.get(BASE + MANAGER, status_code=404, json=redfish('error_404'))
+    managers = redfish('managers')
+    managers['Members'][0]['@odata.id'] = ROOT + '/Managers/1'
+    requests_mock.get(BASE + ROOT + '/Managers', json=managers)
+    requests_mock.get(BASE + ROOT + '/Managers/1', json=redfish('manager'))
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'get_bmc_state') == {'n1': 'BMC Ready'}
+    assert sent(requests_mock) == [LOGIN, ('GET', MANAGER, None), ('GET', ROOT + '/Managers', None),
+                                   ('GET', ROOT + '/Managers/1', None), LOGOUT]
 
 
 # --- rpower ---------------------------------------------------------------------------
@@ -263,7 +370,7 @@ def test_redirect_of_a_member_is_followed_once(requests_mock, make_ctx):
 def test_state_words(requests_mock, make_ctx, messager, power_state, word):
     serve(requests_mock, system_with(power_state=power_state))
     assert run(RedfishPowerExecutor, make_ctx, messager, 'get_state') == {'n1': word}
-    assert sent(requests_mock) == [LOGIN, GET_SYSTEMS, GET_SYSTEM, LOGOUT]
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, LOGOUT]
     assert db_frames(messager.frames) == []
 
 
@@ -286,7 +393,7 @@ def test_set_state_posts_the_reset_type(requests_mock, make_ctx, messager, style
     serve(requests_mock, system_with(style, power_state=current), reply=reply,
           action_info=['ForceOn', 'ForceOff', 'GracefulShutdown'])
     assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', state) == {'n1': state}
-    expected = [LOGIN, GET_SYSTEMS, GET_SYSTEM] + ([GET_INFO] if style == 'actioninfo' else [])
+    expected = [LOGIN, GET_SYSTEM] + ([GET_INFO] if style == 'actioninfo' else [])
     assert sent(requests_mock) == expected + [('POST', RESET, {'ResetType': reset_type}), LOGOUT]
     assert db_frames(messager.frames) == [('n1', status)]
     post = requests_mock.request_history[-2]
@@ -298,7 +405,7 @@ def test_set_state_posts_the_reset_type(requests_mock, make_ctx, messager, style
 def test_set_state_already_there_sends_no_action(requests_mock, make_ctx, messager, state, current):
     serve(requests_mock, system_with(power_state=current))
     assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', state) == {'n1': state}
-    assert sent(requests_mock) == [LOGIN, GET_SYSTEMS, GET_SYSTEM, LOGOUT]
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, LOGOUT]
 
 
 def test_on_falls_back_to_on_when_force_on_is_not_allowed(requests_mock, make_ctx, messager):
@@ -322,8 +429,7 @@ def test_reset_type_not_allowed_is_unsupported(requests_mock, make_ctx, messager
 def test_no_allowable_values_means_every_type_is_allowed(requests_mock, make_ctx, messager):
     serve(requests_mock, system_with('none', power_state='Off'))
     assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'on') == {'n1': 'on'}
-    assert sent(requests_mock) == [LOGIN, GET_SYSTEMS, GET_SYSTEM, ('POST', RESET, {'ResetType': 'ForceOn'}),
-                                   LOGOUT]
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, ('POST', RESET, {'ResetType': 'ForceOn'}), LOGOUT]
 
 
 def test_action_info_parameter_found_by_name(requests_mock, make_ctx, messager):
@@ -345,7 +451,7 @@ def test_reboot_is_one_action(requests_mock, make_ctx, messager, style, reply, o
     serve(requests_mock, system_with(style, power_state=current), reply=reply,
           action_info=['ForceOn', 'ForceRestart', 'ForceOff'])
     assert run(RedfishPowerExecutor, make_ctx, messager, 'reboot', optype) == {'n1': 'reset'}
-    expected = [LOGIN, GET_SYSTEMS, GET_SYSTEM] + ([GET_INFO] if style == 'actioninfo' else [])
+    expected = [LOGIN, GET_SYSTEM] + ([GET_INFO] if style == 'actioninfo' else [])
     assert sent(requests_mock) == expected + [('POST', RESET, {'ResetType': reset_type}), LOGOUT]
     assert db_frames(messager.frames) == [('n1', 'powering-on')]
 
@@ -353,7 +459,7 @@ def test_reboot_is_one_action(requests_mock, make_ctx, messager, style, reply, o
 def test_reset_of_an_off_node_prints_off_and_sends_nothing(requests_mock, make_ctx, messager):
     serve(requests_mock, system_with(power_state='Off'))
     assert run(RedfishPowerExecutor, make_ctx, messager, 'reboot', 'reset') == {'n1': 'off'}
-    assert sent(requests_mock) == [LOGIN, GET_SYSTEMS, GET_SYSTEM, LOGOUT]
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, LOGOUT]
     assert db_frames(messager.frames) == []
 
 
@@ -394,7 +500,7 @@ def test_bmcstate(requests_mock, make_ctx, messager, power_state, status_state, 
         manager['Status']['State'] = status_state
     serve(requests_mock, manager=manager)
     assert run(RedfishPowerExecutor, make_ctx, messager, 'get_bmc_state') == {'n1': word}
-    assert sent(requests_mock) == [LOGIN, ('GET', ROOT + '/Managers', None), ('GET', MANAGER, None), LOGOUT]
+    assert sent(requests_mock) == [LOGIN, ('GET', MANAGER, None), LOGOUT]
 
 
 @pytest.mark.parametrize('power_state,status_state', [(None, None), ('On', 'Sleepy'), ('Dozing', 'Enabled')])
@@ -423,8 +529,7 @@ def test_bmcstate_http_error_is_not_ready(requests_mock, make_ctx, messager):
 def test_bmcreboot(requests_mock, make_ctx, messager, reply, allowed, reset_type):
     serve(requests_mock, reply=reply, manager_allowed=allowed)
     lines = run(RedfishPowerExecutor, make_ctx, messager, 'reboot_bmc')
-    head = [LOGIN, ('GET', ROOT + '/Managers', None), ('GET', MANAGER, None),
-            ('GET', MANAGER + '/ResetActionInfo', None)]
+    head = [LOGIN, ('GET', MANAGER, None), ('GET', MANAGER + '/ResetActionInfo', None)]
     if reset_type:
         assert lines == {'n1': 'BMC reboot'}
         assert sent(requests_mock) == head + [('POST', MANAGER_RESET, {'ResetType': reset_type}), LOGOUT]
@@ -452,8 +557,8 @@ def test_reset_reads_the_system_once(requests_mock, make_ctx):
             ['ForceOff', 'ForceRestart', 'GracefulShutdown', 'PowerCycle', 'On'])
         rf.get_reset_types('system')
         rf.reset_system('ForceRestart')
-    assert sent(requests_mock) == [LOGIN, GET_SYSTEMS, GET_SYSTEM, GET_INFO,
-                                   ('POST', RESET, {'ResetType': 'ForceRestart'}), LOGOUT]
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, GET_INFO, ('POST', RESET, {'ResetType': 'ForceRestart'}),
+                                   LOGOUT]
 
 
 # --- rsetboot -------------------------------------------------------------------------
@@ -473,7 +578,7 @@ def boot(enabled, target, allowed=('None', 'Pxe', 'Hdd', 'Cd', 'BiosSetup')):
 def test_setboot_stat(requests_mock, make_ctx, messager, enabled, target, word):
     serve(requests_mock, system_with(boot=boot(enabled, target)))
     assert run(RedfishSetbootExecutor, make_ctx, messager, 'get_state') == {'n1': word}
-    assert sent(requests_mock) == [LOGIN, GET_SYSTEMS, GET_SYSTEM, LOGOUT]
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, LOGOUT]
 
 
 @pytest.mark.parametrize('value', [{'BootSourceOverrideEnabled': 'Sometimes', 'BootSourceOverrideTarget': 'Pxe'},
@@ -494,15 +599,37 @@ def test_setboot_is_one_patch(requests_mock, make_ctx, messager, reply, device, 
     serve(requests_mock, system_with(boot=boot('Disabled', 'None')), reply=reply)
     assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', device, persistent) == {'n1': word}
     body = {'Boot': {'BootSourceOverrideEnabled': enabled, 'BootSourceOverrideTarget': target}}
-    assert sent(requests_mock) == [LOGIN, GET_SYSTEMS, GET_SYSTEM, ('PATCH', SYSTEM, body), LOGOUT]
+    assert sent(requests_mock) == [LOGIN, ('PATCH', SYSTEM, body), LOGOUT]
     assert requests_mock.request_history[-2].headers['X-Auth-Token'] == TOKEN
 
 
-def test_setboot_target_not_allowed_is_unsupported(requests_mock, make_ctx, messager):
+def test_setboot_target_refused_by_the_bmc_prints_its_message(requests_mock, make_ctx, messager):
+    """Nothing is read before the PATCH: the BMC validates the target and its 400 reaches the admin."""
     serve(requests_mock, system_with(boot=boot('Once', 'Pxe', allowed=['Pxe', 'Hdd'])))
+    refusal = redfish('error_400')
+    refusal['error']['@Message.ExtendedInfo'][0]['Message'] = (
+        'The value "Cd" for the property BootSourceOverrideTarget is not in the list of acceptable values.')
+    requests_mock.patch(BASE + SYSTEM, status_code=400, json=refusal)
     assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'cd', False) == {
-        'n1': 'Error: Unsupported option: cd'}
-    assert 'PATCH' not in [m for m, _p, _b in sent(requests_mock)]
+        'n1': 'Error: [400] The value "Cd" for the property BootSourceOverrideTarget is not in the list of '
+              'acceptable values.'}
+    assert sent(requests_mock) == [LOGIN, ('PATCH', SYSTEM, {'Boot': {'BootSourceOverrideEnabled': 'Once',
+                                                                      'BootSourceOverrideTarget': 'Cd'}}), LOGOUT]
+
+
+def test_known_boot_targets_cost_no_request(requests_mock, make_ctx):
+    """Allowed targets are only known once the system was read for something else."""
+    serve(requests_mock, system_with(boot=boot('Once', 'Pxe', allowed=['Pxe', 'Hdd'])))
+    with client(make_ctx) as rf:
+        rf.login()
+        assert rf.get_known_boot_targets() is None
+        assert len(requests_mock.request_history) == 1
+        rf.get_power_state()
+        assert rf.get_known_boot_targets() == frozenset(['Pxe', 'Hdd'])
+        rf.set_boot('Hdd', 'Once')
+        assert rf.get_known_boot_targets() is None
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, ('PATCH', SYSTEM, {'Boot': {
+        'BootSourceOverrideEnabled': 'Once', 'BootSourceOverrideTarget': 'Hdd'}}), LOGOUT]
 
 
 @pytest.mark.parametrize('allowed', [['Pxe', 'Cd', 'Hdd'], None])
@@ -554,6 +681,8 @@ def test_sushy_tools_shapes_basic_auth_state_and_default_boot(requests_mock, mak
     path = system['@odata.id']
     requests_mock.post(BASE + SESSIONS, status_code=401, json=redfish('sushy_401'))
     requests_mock.get(BASE + ROOT, json=redfish('sushy_root'))
+    for verb in ('GET', 'PATCH'):
+        requests_mock.register_uri(verb, BASE + SYSTEM, status_code=404, json=redfish('sushy_404'))
     requests_mock.get(BASE + ROOT + '/Systems', json=redfish('sushy_systems'))
     requests_mock.get(BASE + path, json=system)
     requests_mock.patch(BASE + path, status_code=204)
@@ -562,6 +691,7 @@ def test_sushy_tools_shapes_basic_auth_state_and_default_boot(requests_mock, mak
     assert run(RedfishSetbootExecutor, make_ctx, messager, 'get_state') == {'n1': 'Hard Drive'}
     messager.frames.clear()
     assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'default', False) == {'n1': 'Default'}
-    assert sent(requests_mock)[-1] == ('PATCH', path, {'Boot': {'BootSourceOverrideEnabled': 'Disabled',
-                                                                'BootSourceOverrideTarget': 'None'}})
+    default = {'Boot': {'BootSourceOverrideEnabled': 'Disabled', 'BootSourceOverrideTarget': 'None'}}
+    assert sent(requests_mock)[-5:] == [LOGIN, ('GET', ROOT, None), ('PATCH', SYSTEM, default), GET_SYSTEMS,
+                                        ('PATCH', path, default)]
     assert 'X-Auth-Token' not in requests_mock.request_history[-1].headers

@@ -80,12 +80,12 @@ class PowerInterface(abc.ABC):
     def get_bmc_state(self, node, nodeinfo):
         """Read the BMC's own state.
 
-        :returns: ``BMC Ready`` or ``BMC NotReady`` (or the Redfish word).
+        :returns: ``BMC Ready`` or ``BMC NotReady`` (both protocols print OpenBMC's words).
         """
 
     @abc.abstractmethod
     def reboot_bmc(self, node, nodeinfo):
         """Ask the BMC to reboot itself; does not wait for it to come back.
 
-        :returns: ``BMC reboot`` (OpenBMC) or ``bmcreboot`` (Redfish).
+        :returns: ``BMC reboot`` (both protocols print OpenBMC's words).
         """

@@ -3,13 +3,24 @@
 Only this module knows Redfish paths, properties and annotations. Methods return Redfish
 values (``On``, ``Pxe``, ``ForceRestart``...); executors map them to xCAT words.
 
-Requests per node (session-capable BMC, nothing known in advance): one POST to create the
-session, one GET of the Systems (or Managers) collection and one of its first member, then
-the action, then the DELETE of the session. The collection and member are read once per
-client and cached, so a reset that reads the state and then acts costs no extra GET.
+Requests per node on a bmcweb-like BMC (session service, system at ``/redfish/v1/Systems/system``,
+manager at ``/redfish/v1/Managers/bmc``), with the session POST first and its DELETE last:
+
+- rpower state, bmcstate, rsetboot stat: 3 (one GET of the system or manager);
+- rpower on/off/softoff/reset/boot, bmcreboot: 4 (GET, then the Reset POST checked against
+  the allowed reset types), 5 when those sit behind ``@Redfish.ActionInfo``; no POST when
+  the system is already in the state asked for;
+- rsetboot net/hd/cd/def: 3 (one PATCH, no read).
+
+Elsewhere the well-known path answers 404 and the Systems (Managers) collection and its
+first member are read instead: one GET more for a read (two for a set-boot, whose first
+PATCH is the 404). Without a session service the POST is refused and the service root is
+read instead, and no DELETE is sent. Everything read is cached per client, so a reset that
+reads the state and then acts costs no extra GET.
 """
 
 import logging
+import types
 import urllib.parse
 
 from common import exceptions as exc
@@ -24,11 +35,25 @@ SESSIONS = ROOT + '/SessionService/Sessions'
 SYSTEMS = ROOT + '/Systems'
 MANAGERS = ROOT + '/Managers'
 
+#: Collection -> (where bmcweb puts its one member, ``@odata.type`` prefix of that resource).
+#: NOTE: OpenBMC's bmcweb names its one system ``system`` and its manager ``bmc`` (fixed in
+#: its source, not discovered), so on the BMCs xCAT drives most, reading the collection to
+#: learn that name is one request per node wasted. We try that path first and fall back to
+#: the collection's first member when it answers 404 or is not that kind of resource (HPE
+#: iLO ``Systems/1``, Dell iDRAC ``System.Embedded.1``, sushy-tools' uuids): one request
+#: more there, one less on bmcweb.
+WELL_KNOWN = types.MappingProxyType({
+    SYSTEMS: (SYSTEMS + '/system', '#ComputerSystem.'),
+    MANAGERS: (MANAGERS + '/bmc', '#Manager.'),
+})
+
 #: Success statuses of any Redfish request: 201 for a new session, 202 for an accepted task,
 #: 204 for an action or PATCH answered without a body.
 OK_STATUSES = (200, 201, 202, 204)
 #: Redirects followed (once) on GET; sushy-tools answers 307 for a system addressed by name.
 REDIRECT_STATUSES = (301, 302, 307, 308)
+#: Redirects followed (once) by other methods: these two keep the method and body (RFC 9110).
+KEEP_METHOD_REDIRECTS = (307, 308)
 #: Statuses of the session POST meaning "no session service here"; 401 is ambiguous (see login).
 NO_SESSION_STATUSES = frozenset({404, 405, 501})
 
@@ -71,27 +96,42 @@ class RedfishClient(RestClient):
         return str(error.get('message') or 'HTTP %d' % status)
 
     def _call(self, method, path, body=None, *, login=False):
-        """One request with Redfish's success statuses; GET follows one redirect.
+        """One request with Redfish's success statuses, following one redirect.
 
         :returns: ``(status, payload or None, headers)``.
         """
-        ok = OK_STATUSES + (REDIRECT_STATUSES if method == 'GET' else ())
+        _final, status, payload, headers = self._call_at(method, path, body, login=login)
+        return status, payload, headers
+
+    def _call_at(self, method, path, body=None, *, login=False):
+        """As ``_call``, and the path that answered (the redirect's target when redirected).
+
+        GET follows any redirect, other methods only 307 and 308. Only the path of the
+        ``Location`` is used: credentials never go to another host.
+
+        :returns: ``(path, status, payload or None, headers)``.
+        """
+        ok = OK_STATUSES + (REDIRECT_STATUSES if method == 'GET' else KEEP_METHOD_REDIRECTS)
         status, payload, headers = self._request(method, path, body, login=login, ok=ok)
         if status in REDIRECT_STATUSES:
             location = headers.get('Location')
             if not location:
-                raise exc.BmcBadResponse(node=self.node, detail='GET %s answered %d without Location'
-                                         % (path, status))
-            status, payload, headers = self._request(method, _path(location), body, login=login,
-                                                     ok=OK_STATUSES)
-        return status, payload, headers
+                raise exc.BmcBadResponse(node=self.node, detail='%s %s answered %d without Location'
+                                         % (method, path, status))
+            path = _path(location)
+            status, payload, headers = self._request(method, path, body, login=login, ok=OK_STATUSES)
+        return path, status, payload, headers
 
     def _get(self, path):
         """GET a resource and return its JSON object."""
-        _status, payload, _headers = self._call('GET', path)
+        return self._get_at(path)[1]
+
+    def _get_at(self, path):
+        """GET a resource: ``(the path that answered, its JSON object)``."""
+        path_read, _status, payload, _headers = self._call_at('GET', path)
         if not isinstance(payload, dict):
             raise exc.BmcBadResponse(node=self.node, detail='GET %s: reply is not a JSON object' % path)
-        return payload
+        return path_read, payload
 
     def login(self):
         """Open a session, or switch to HTTP Basic when the service has no session service.
@@ -172,10 +212,41 @@ class RedfishClient(RestClient):
         return self._cache[key]
 
     def _resource(self, collection):
+        """The member of ``collection`` we drive, read once: the well-known path, else the first member.
+
+        The path that answered (after a redirect) becomes the member's path for later
+        PATCHes, so they go where the resource really is.
+        """
         key = 'resource ' + collection
         if key not in self._cache:
-            self._cache[key] = self._get(self._first_member(collection))
+            member = 'member ' + collection
+            resource = None
+            if member not in self._cache:
+                resource = self._well_known(collection)
+            if resource is None:
+                self._cache[member], resource = self._get_at(self._first_member(collection))
+            self._cache[key] = resource
         return self._cache[key]
+
+    def _well_known(self, collection):
+        """The resource at bmcweb's path for ``collection``'s member, or None when it is not there."""
+        path, odata_type = WELL_KNOWN[collection]
+        try:
+            path_read, resource = self._get_at(path)
+        except exc.BmcHTTPError as error:
+            if error.status != 404:
+                raise
+            LOG.info('%s: no %s, reading %s', self.node, path, collection)
+            return None
+        except exc.BmcBadResponse as error:
+            LOG.info('%s: %s, reading %s', self.node, error, collection)
+            return None
+        kind = resource.get('@odata.type')
+        if not (isinstance(kind, str) and kind.startswith(odata_type)):
+            LOG.info('%s: %s is a %s, reading %s', self.node, path, kind, collection)
+            return None
+        self._cache['member ' + collection] = path_read
+        return resource
 
     def get_system(self):
         """The node's ComputerSystem resource (read once per client).
@@ -272,17 +343,43 @@ class RedfishClient(RestClient):
         return (boot.get('BootSourceOverrideEnabled'), boot.get('BootSourceOverrideTarget'),
                 None if allowed is None else frozenset(str(v) for v in allowed))
 
+    def get_known_boot_targets(self):
+        """The allowed boot targets if the system was already read (no request is sent).
+
+        :returns: a frozenset, or None when unknown (not read yet, or the BMC does not say).
+        """
+        system = self._cache.get('resource ' + SYSTEMS)
+        if system is None:
+            return None
+        return self.get_boot()[2]
+
     def set_boot(self, target, enabled):
-        """Set the boot override in one PATCH of the system's ``Boot``.
+        """Set the boot override in one PATCH of the system's ``Boot``, without reading the system.
+
+        When the system's path is not known yet the PATCH goes to bmcweb's path; a 404 there
+        means the system is elsewhere, and the PATCH is sent again to the first member of
+        the Systems collection. The BMC validates the values: a refusal raises
+        ``BmcHTTPError`` with its own message (``[400] <BMC message>``).
 
         :param target: a ``BootSourceOverrideTarget`` value (``Pxe``, ``Hdd``, ``None``...).
         :param enabled: ``Once``, ``Continuous`` or ``Disabled``.
+        :raises BmcHTTPError: the BMC refused the PATCH.
         """
-        path = self._first_member(SYSTEMS)
-        self._call('PATCH', path, {'Boot': {'BootSourceOverrideEnabled': enabled,
-                                            'BootSourceOverrideTarget': target}})
+        body = {'Boot': {'BootSourceOverrideEnabled': enabled, 'BootSourceOverrideTarget': target}}
+        member = 'member ' + SYSTEMS
+        path = self._cache.get(member)
+        if path is not None:
+            path = self._call_at('PATCH', path, body)[0]
+        else:
+            try:
+                path = self._call_at('PATCH', WELL_KNOWN[SYSTEMS][0], body)[0]
+            except exc.BmcHTTPError as error:
+                if error.status != 404:
+                    raise
+                LOG.info('%s: no %s, reading %s', self.node, WELL_KNOWN[SYSTEMS][0], SYSTEMS)
+                path = self._call_at('PATCH', self._first_member(SYSTEMS), body)[0]
+        self._cache[member] = path
         self._cache.pop('resource ' + SYSTEMS, None)
-
 
 def _link(resource, *keys):
     """The ``@odata.id`` at ``resource[keys...]``, or None."""

@@ -58,9 +58,13 @@ class RedfishSetbootExecutor(ExecutorBase, setboot.BootInterface):
     def set_state(self, node, nodeinfo, device, persistent):
         target = SET_BOOT_TARGET_MAP[device]
         with self.session(node, nodeinfo) as client:
-            _enabled, _target, allowed = client.get_boot()
-            # NOTE: many BMCs (sushy-tools among them) leave None out of the allowable
-            # targets although Disabled always switches the override off; def is never refused.
+            # NOTE: the system is not read first (on bmcweb the command is login, PATCH,
+            # logout): the BMC checks the target itself, and a refusal prints as
+            # ``[400] <BMC message>``. Our own check runs only when the allowed targets are
+            # already known. Many BMCs (sushy-tools among them) leave None out of the
+            # allowable targets although Disabled always switches the override off, so def
+            # is never refused here.
+            allowed = client.get_known_boot_targets()
             if target != NO_OVERRIDE and allowed is not None and target not in allowed:
                 raise exc.Unsupported('Unsupported option: %s' % device, node=node)
             if target == NO_OVERRIDE:
