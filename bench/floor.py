@@ -43,7 +43,7 @@ CHASSIS_ATTR = OBMC + '/state/chassis0/attr/RequestedPowerTransition'
 ONE_TIME = OBMC + '/control/host0/boot/one_time'
 
 SESSIONS = '/redfish/v1/SessionService/Sessions'
-SYSTEMS = '/redfish/v1/Systems'
+SYSTEM = '/redfish/v1/Systems/system'
 
 
 class ContextAdapter(HTTPAdapter):
@@ -121,29 +121,28 @@ def openbmc(conn, base, info, command):
 
 
 def redfish(conn, base, info, command):
-    """session POST, Systems, first member, the action if needed, DELETE (redfish_client.py + executors)."""
+    """session POST, the system at bmcweb's path, the action if needed, DELETE (redfish_client.py + executors)."""
     resp, _ = call(conn, 'POST', base + SESSIONS, {'UserName': info['username'], 'Password': info['password']},
                    ok=(200, 201))
     conn.headers['X-Auth-Token'] = resp.headers['X-Auth-Token']
     location = resp.headers['Location']
     location = location if location.startswith('https://') else base + location
-    member = call(conn, 'GET', base + SYSTEMS)[1]['Members'][0]['@odata.id']
-    system = call(conn, 'GET', base + member)[1]
-    result = system['PowerState'] if command.startswith('rpower') else system['Boot']
-    if command in ('rpower on', 'rpower off'):
-        target = 'On' if command == 'rpower on' else 'Off'
-        if result != target:
-            action = system['Actions']['#ComputerSystem.Reset']
-            allowed = action.get('ResetType@Redfish.AllowableValues') or ()
-            kind = 'ForceOff' if target == 'Off' else ('ForceOn' if 'ForceOn' in allowed else 'On')
-            call(conn, 'POST', base + action['target'], {'ResetType': kind},
-                 ok=(200, 202, 204))
-    elif command == 'rsetboot net':
-        call(conn, 'PATCH', base + member,
-             {'Boot': {'BootSourceOverrideEnabled': 'Once', 'BootSourceOverrideTarget': 'Pxe'}},
-             ok=(200, 204))
-    elif command not in ('rpower state', 'rsetboot stat'):
-        raise ValueError(command)
+    if command == 'rsetboot net':
+        result = call(conn, 'PATCH', base + SYSTEM,
+                      {'Boot': {'BootSourceOverrideEnabled': 'Once', 'BootSourceOverrideTarget': 'Pxe'}},
+                      ok=(200, 204))
+    else:
+        system = call(conn, 'GET', base + SYSTEM)[1]
+        result = system['Boot'] if command == 'rsetboot stat' else system['PowerState']
+        if command in ('rpower on', 'rpower off'):
+            target = 'On' if command == 'rpower on' else 'Off'
+            if result != target:
+                action = system['Actions']['#ComputerSystem.Reset']
+                allowed = action.get('ResetType@Redfish.AllowableValues') or ()
+                kind = 'ForceOff' if target == 'Off' else ('ForceOn' if 'ForceOn' in allowed else 'On')
+                call(conn, 'POST', base + action['target'], {'ResetType': kind}, ok=(200, 202, 204))
+        elif command not in ('rpower state', 'rsetboot stat'):
+            raise ValueError(command)
     call(conn, 'DELETE', location, ok=(200, 204))
     return result
 
