@@ -31,7 +31,6 @@ use Fcntl qw(:flock);
 use File::Path qw(make_path remove_tree);
 use Getopt::Long qw(GetOptionsFromArray);
 use IO::Handle;
-use IO::Select;
 use IO::Socket::UNIX;
 use JSON::PP ();
 use POSIX qw(WNOHANG);
@@ -47,6 +46,18 @@ use xCAT::ServiceNodeUtils;
 use xCAT::NetworkUtils;
 
 use constant {
+    # xCAT's words when the agent file is missing or does not start (XCAT_REFERENCE.md 3).
+    AGENT_MISSING => 'The xCAT Python agent does not exist. Check if xCAT-openbmc-py package is installed '
+      . 'on management node and service nodes.',
+    START_FAILED => 'Failed to start the xCAT Python agent.',
+
+    # Default bound on the agent's silence (XCAT_AGENT_TIMEOUT unset), see agent_timeout:
+    # the margin over XCAT_BMC_DEADLINE, the REST requests one node makes one after the other
+    # outside its state wait, and the margin for start-up and retry pauses.
+    DEADLINE_MARGIN  => 30,
+    SILENT_REQUESTS  => 6,
+    SILENCE_MARGIN   => 60,
+
     # Size of the length prefix: a native C int (XCAT_REFERENCE.md 5.1).
     HEADER_SIZE => length(pack('i', 0)),
 
@@ -81,6 +92,10 @@ my @ENV_SETTINGS = (
     [ state_wait      => 'XCAT_BMC_STATE_WAIT',      'number' ],
     [ poll_interval   => 'XCAT_BMC_POLL_INTERVAL',   'number' ],
 );
+
+# The agent's defaults (common/task.py RunContext) for the settings the default silence bound
+# is derived from; retries is not forwarded, so the agent always uses its default. Read-only.
+my %AGENT_DEFAULTS = (connect_timeout => 10, read_timeout => 30, state_wait => 60, retries => 2);
 
 # Words accepted for a JSON boolean in XCAT_BMC_VERIFY. Read-only.
 my %BOOL_WORDS = (
@@ -254,9 +269,11 @@ sub split_by_service_node {
 
 =head3 process($request, $callback, $spec)
 
-The whole of a plugin's process_request: node information, then one agent run for the nodes
-that have complete information. C<$spec> holds C<module> (C<openbmc> or C<redfish>, also the
-C<passwd> key) and C<label> (C<OpenBMC> or C<Redfish>, used in messages).
+The whole of a plugin's process_request, in xCAT's order (XCAT_REFERENCE.md 3): the agent file
+must exist (else every node gets C<AGENT_MISSING>, and no table is read), then node information,
+then one agent run for the nodes that have complete information. C<$spec> holds C<module>
+(C<openbmc> or C<redfish>, also the C<passwd> key) and C<label> (C<OpenBMC> or C<Redfish>, used in
+messages).
 
 Returns 0 when everything succeeded, 1 otherwise.
 
@@ -265,10 +282,20 @@ Returns 0 when everything succeeded, 1 otherwise.
 sub process {
     my ($request, $callback, $spec) = @_;
     my @nodes = $request->{node} ? @{ $request->{node} } : ();
+    my $settings = agent_settings($request);
+    unless (-e $settings->{agent}) {
+        xCAT::MsgUtils->message('S', "xCAT Python agent $settings->{agent} not found");
+        if (@nodes) {
+            xCAT::SvrUtils::sendmsg([ 1, AGENT_MISSING ], $callback, $_) for @nodes;
+        } else {
+            xCAT::SvrUtils::sendmsg([ 1, AGENT_MISSING ], $callback);
+        }
+        return 1;
+    }
     my ($nodeinfo, $failed) = node_info(\@nodes, $spec->{module}, $callback);
     $callback->({ errorcode => [1] }) if $failed;
     return $failed ? 1 : 0 unless %$nodeinfo;
-    my $rc = run_agent($request, $callback, $nodeinfo, $spec);
+    my $rc = run_agent($request, $callback, $nodeinfo, $spec, $settings);
     return ($rc || $failed) ? 1 : 0;
 }
 
@@ -405,32 +432,97 @@ sub _json_scalar {
     return "$value";
 }
 
-=head3 agent_settings()
+=head3 agent_path()
+
+The agent file: C<XCAT_AGENT> from the broker's environment, else
+C</opt/xcat/lib/python/agent/agent.py>.
+
+=cut
+
+sub agent_path { return _filled($ENV{XCAT_AGENT}) ? $ENV{XCAT_AGENT} : DEFAULT_AGENT }
+
+=head3 agent_settings($request)
 
 Reads the broker's own environment (xcatd's, or the runner's) for the agent: C<XCAT_AGENT>,
-C<XCAT_AGENT_PYTHON>, C<XCAT_AGENT_LOG>, C<XCAT_AGENT_RUNDIR>, C<XCAT_AGENT_TIMEOUT>
-(seconds of silence, 0 = none). Returns a hash reference.
+C<XCAT_AGENT_PYTHON>, C<XCAT_AGENT_LOG>, C<XCAT_AGENT_RUNDIR>, and the silence bound
+C<timeout> from C<agent_timeout($request)>. Returns a hash reference.
 
 =cut
 
 sub agent_settings {
-    my $timeout = $ENV{XCAT_AGENT_TIMEOUT};
-    $timeout = 0 unless defined $timeout && looks_like_number($timeout) && $timeout > 0;
+    my ($request) = @_;
     return {
-        agent   => _filled($ENV{XCAT_AGENT})        ? $ENV{XCAT_AGENT}        : DEFAULT_AGENT,
+        agent   => agent_path(),
         python  => _filled($ENV{XCAT_AGENT_PYTHON}) ? $ENV{XCAT_AGENT_PYTHON} : undef,
         log     => _filled($ENV{XCAT_AGENT_LOG})    ? $ENV{XCAT_AGENT_LOG}    : DEFAULT_LOG,
         rundir  => _filled($ENV{XCAT_AGENT_RUNDIR}) ? $ENV{XCAT_AGENT_RUNDIR} : DEFAULT_RUNDIR,
-        timeout => 0 + $timeout,
+        timeout => agent_timeout($request || {}),
     };
 }
 
-=head3 run_agent($request, $callback, \%nodeinfo, $spec)
+=head3 agent_timeout($request)
+
+The longest silence, in seconds, the broker accepts from the agent before it gives up (every
+node still without a line gets C<No response from the xCAT Python agent within N s>). It bounds
+each wait for the agent to accept or send more bytes, so a hung agent can never hang the command.
+
+=over
+
+=item * C<XCAT_AGENT_TIMEOUT> in the broker's environment, a number E<gt>= 0, is taken as it is;
+C<0> means no bound. Any other value is ignored.
+
+=item * Otherwise, with C<XCAT_BMC_DEADLINE> in the request: deadline + 30. The agent ends every
+unfinished node at the deadline, so only a hung agent is silent for longer.
+
+=item * Otherwise a bound above the longest silence of a working agent: one node makes at most six
+REST requests one after the other outside its state wait (login, read, action, power-on, a last
+poll, logout), each bounded by connect + read timeout and tried at most retries + 1 times; then
+the state wait of reset/boot; plus 60 for start-up and retry pauses:
+
+  6 * (connect_timeout + read_timeout) * (retries + 1) + state_wait + 60
+
+with C<XCAT_BMC_CONNECT_TIMEOUT>, C<XCAT_BMC_READ_TIMEOUT> and C<XCAT_BMC_STATE_WAIT> from the
+request, else the agent's defaults (10, 30, 60; retries 2): 840 s. Nodes are worked on in
+parallel and each sends its line when it ends, so the silence never exceeds one node's time.
+
+=back
+
+=cut
+
+sub agent_timeout {
+    my ($request) = @_;
+    my $explicit = $ENV{XCAT_AGENT_TIMEOUT};
+    if (_filled($explicit) && _number($explicit) && $explicit >= 0) {
+        return 0 + $explicit;
+    }
+    my $envs = build_envs($request);
+    return $envs->{deadline} + DEADLINE_MARGIN if _positive($envs->{deadline});
+    my %s;
+    for my $key (keys %AGENT_DEFAULTS) {
+        my $value = $envs->{$key};
+        my $usable = _number($value) && ($value > 0 || ($key eq 'state_wait' && $value == 0));
+        $s{$key} = $usable ? $value : $AGENT_DEFAULTS{$key};
+    }
+    return SILENT_REQUESTS * ($s{connect_timeout} + $s{read_timeout}) * ($s{retries} + 1)
+      + $s{state_wait} + SILENCE_MARGIN;
+}
+
+# True for a finite number (not a JSON boolean, not a string the agent would refuse).
+sub _number {
+    my ($v) = @_;
+    return defined $v && !ref $v && looks_like_number($v) && $v !~ /inf|nan/i;
+}
+
+# True for a finite number above 0.
+sub _positive { return _number($_[0]) && $_[0] > 0 }
+
+=head3 run_agent($request, $callback, \%nodeinfo, $spec, \%settings)
 
 Runs one agent for the nodes of C<%nodeinfo>: starts it, sends the request, relays every reply
 frame to C<$callback> and reaps it. Every node that got no final line (an info line
 C<node: ...> or a node error) gets C<node: Error: E<lt>reasonE<gt>> when the agent could not
-start, died, exited non-zero, sent garbage or stayed silent past C<XCAT_AGENT_TIMEOUT>.
+start, died, exited non-zero, sent garbage or stayed silent past C<agent_timeout>.
+C<%settings> defaults to C<agent_settings($request)>.
 
 Whatever happens, the agent is reaped (TERM then KILL, bounded) and its socket, lock file and
 private directory are removed. SIGINT and SIGTERM during the run clean up and exit the process
@@ -441,8 +533,8 @@ Returns 0 when the agent ran cleanly and every node got a line, 1 otherwise.
 =cut
 
 sub run_agent {
-    my ($request, $callback, $nodeinfo, $spec) = @_;
-    my $settings = agent_settings();
+    my ($request, $callback, $nodeinfo, $spec, $settings) = @_;
+    $settings ||= agent_settings($request);
     my @nodes = grep { exists $nodeinfo->{$_} } @{ $request->{node} || [] };
     my %seen  = map { $_ => 1 } @nodes;
     push @nodes, sort grep { !$seen{$_} } keys %$nodeinfo;
@@ -623,6 +715,35 @@ sub encode_frame {
     return pack('i', length $bytes) . $bytes;
 }
 
+=head3 wait_io($fh, $mode, $timeout)
+
+Waits until C<$fh> can be read (C<$mode> C<r>) or written (C<w>), at most C<$timeout> seconds
+(0 = no bound). A signal (EINTR) resumes the wait for the time left; only the return value of
+C<select> tells an error from a timeout, never a C<$!> left over from earlier.
+Returns C<('ready')>, C<('timeout')> or C<('error', $reason)>.
+
+=cut
+
+sub wait_io {
+    my ($fh, $mode, $timeout) = @_;
+    my $bits = '';
+    vec($bits, fileno($fh), 1) = 1;
+    my $ends = $timeout > 0 ? Time::HiRes::time() + $timeout : undef;
+    while (1) {
+        my $left;
+        if (defined $ends) {
+            $left = $ends - Time::HiRes::time();
+            return ('timeout') if $left <= 0;
+        }
+        my ($rbits, $wbits) = $mode eq 'w' ? (undef, $bits) : ($bits, undef);
+        my $n = select($rbits, $wbits, undef, $left);
+        return ('ready') if $n > 0;
+        next if $n == 0;    # the time is up (checked above) or a spurious wake-up
+        next if $! == EINTR;    # select failed just now, so $! is its errno
+        return ('error', "$!");
+    }
+}
+
 =head3 write_all($fh, $bytes, $timeout)
 
 Writes all of C<$bytes>, looping over short writes; C<$timeout> bounds each wait for the peer
@@ -632,14 +753,11 @@ to accept more (0 = none). Returns C<(1)> or C<(0, $reason)>.
 
 sub write_all {
     my ($fh, $bytes, $timeout) = @_;
-    my $select = IO::Select->new($fh);
     my ($off, $len) = (0, length $bytes);
     while ($off < $len) {
-        my @ready = $select->can_write($timeout > 0 ? $timeout : undef);
-        unless (@ready) {
-            next if $! == EINTR;
-            return (0, "no progress within $timeout s");
-        }
+        my ($ready, $why) = wait_io($fh, 'w', $timeout);
+        return (0, "no progress within $timeout s") if $ready eq 'timeout';
+        return (0, $why) if $ready ne 'ready';
         my $n = syswrite($fh, $bytes, _min(IO_CHUNK, $len - $off), $off);
         if (!defined $n) {
             next if $! == EINTR || $! == EAGAIN || $! == EWOULDBLOCK;
@@ -661,13 +779,10 @@ that did arrive), C<timeout> or C<error> (with the reason).
 sub read_exact {
     my ($fh, $size, $timeout) = @_;
     my $buf = '';
-    my $select = IO::Select->new($fh);
     while (length $buf < $size) {
-        my @ready = $select->can_read($timeout > 0 ? $timeout : undef);
-        unless (@ready) {
-            next if $! == EINTR;
-            return ('timeout', $buf);
-        }
+        my ($ready, $why) = wait_io($fh, 'r', $timeout);
+        return ('timeout', $buf) if $ready eq 'timeout';
+        return ('error', $why) if $ready ne 'ready';
         my $n = sysread($fh, $buf, _min(IO_CHUNK, $size - length $buf), length $buf);
         if (!defined $n) {
             next if $! == EINTR || $! == EAGAIN || $! == EWOULDBLOCK;
@@ -724,7 +839,7 @@ parent's files.
 =cut
 
 use Errno qw(EEXIST);
-use Fcntl qw(:flock);
+use Fcntl qw(:flock O_WRONLY O_APPEND O_CREAT O_EXCL);
 use File::Path qw(make_path remove_tree);
 use IO::Handle;
 use IO::Socket::UNIX;
@@ -746,9 +861,11 @@ sub new {
 =head3 start($self)
 
 Makes the private directory (mode 0700, name C<agent.E<lt>pidE<gt>.E<lt>randomE<gt>>) under
-XCAT_AGENT_RUNDIR, takes the lock the agent's watchdog waits for, and forks and execs the agent
-in list form with its stdout and stderr appended to XCAT_AGENT_LOG. A failed exec is reported
-back through a close-on-exec pipe. Returns undef on success or the problem message.
+XCAT_AGENT_RUNDIR, takes the lock the agent's watchdog waits for (a file of mode 0600), and forks
+and execs the agent in list form with umask 077 (its socket is then 0700 too) and its stdout and
+stderr appended to XCAT_AGENT_LOG. A failed exec is reported back through a close-on-exec pipe.
+Returns undef on success or the problem message, which starts with xCAT's
+C<Failed to start the xCAT Python agent.> and says why.
 
 =cut
 
@@ -756,40 +873,38 @@ sub start {
     my ($self) = @_;
     my $s = $self->{settings};
     my $agent = $s->{agent};
-    unless (-e $agent) {
-        return "The xCAT Python agent $agent does not exist. Check if xCAT-openbmc-py package is "
-          . 'installed on management node and service nodes.';
-    }
-    my $fail = 'Failed to start the xCAT Python agent';
 
     my $dir = $self->_make_private_dir;
-    return "$fail: cannot create a private directory in $s->{rundir}: $self->{dir_error}" unless $dir;
+    return _failed("cannot create a private directory in $s->{rundir}: $self->{dir_error}") unless $dir;
     $self->{sockpath} = "$dir/agent.sock";
     $self->{lockpath} = "$dir/agent.lock";
-    return "$fail: socket path $self->{sockpath} is too long" if length $self->{sockpath} > 100;
+    return _failed("socket path $self->{sockpath} is too long") if length $self->{sockpath} > 100;
 
-    open(my $lock, '>>', $self->{lockpath}) or return "$fail: cannot create $self->{lockpath}: $!";
-    flock($lock, LOCK_EX | LOCK_NB) or return "$fail: cannot lock $self->{lockpath}: $!";
+    sysopen(my $lock, $self->{lockpath}, O_WRONLY | O_APPEND | O_CREAT | O_EXCL, 0600)
+      or return _failed("cannot create $self->{lockpath}: $!");
+    chmod(0600, $self->{lockpath});
+    flock($lock, LOCK_EX | LOCK_NB) or return _failed("cannot lock $self->{lockpath}: $!");
     $self->{lockfh} = $lock;
 
     my $logdir = $s->{log} =~ m{^(.*)/[^/]+$} ? $1 : '';
     if (length $logdir && !-d $logdir) {
         eval { make_path($logdir) };
-        return "$fail: cannot create the log directory $logdir" unless -d $logdir;
+        return _failed("cannot create the log directory $logdir") unless -d $logdir;
     }
 
     my @argv = ($agent, '--sock', $self->{sockpath}, '--lockfile', $self->{lockpath});
     unshift @argv, $s->{python} if defined $s->{python};
 
-    pipe(my $report_r, my $report_w) or return "$fail: pipe: $!";
+    pipe(my $report_r, my $report_w) or return _failed("pipe: $!");
     STDOUT->flush;
     STDERR->flush;
     my $pid = fork;
-    return "$fail: fork: $!" unless defined $pid;
+    return _failed("fork: $!") unless defined $pid;
     if ($pid == 0) {
         close $report_r;
         eval {
             $SIG{$_} = 'DEFAULT' for qw(INT TERM CHLD PIPE);
+            umask(077);
             open(STDIN, '<', '/dev/null') or die "cannot open /dev/null: $!\n";
             open(STDOUT, '>>', $s->{log}) or die "cannot open the log $s->{log}: $!\n";
             open(STDERR, '>&', \*STDOUT) or die "cannot redirect stderr: $!\n";
@@ -813,9 +928,15 @@ sub start {
     close $report_r;
     if (length $why) {
         $self->reap(xCAT::PyAgent::KILL_WAIT) or $self->stop;
-        return "$fail: $why";
+        return _failed($why);
     }
     return undef;
+}
+
+# xCAT's start failure sentence followed by the reason, as one sentence of its own.
+sub _failed {
+    my ($why) = @_;
+    return xCAT::PyAgent::START_FAILED . ' ' . ucfirst($why) . ($why =~ /[.!?]\z/ ? '' : '.');
 }
 
 sub _make_private_dir {

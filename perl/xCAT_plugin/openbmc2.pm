@@ -12,12 +12,11 @@ request by service node; C<process_request> gathers BMC addresses and credential
 agent process for the request (XCAT_REFERENCE.md sections 2 and 3). The shared work lives in
 C<xCAT::PyAgent>.
 
-Backend choice: xCAT decides per command between the legacy all-Perl C<openbmc.pm> and this broker
-(C<xCAT::OPENBMC-E<gt>run_cmd_in_perl>, XCAT_REFERENCE.md 1.2). We ship no Perl implementation,
-so running in Python is our only path and this plugin always proceeds. The C<site.openbmcperl>
-check is not made: it needs C<xCAT::TableUtils-E<gt>get_site_attribute>, which is outside the core
-APIs this plugin limits itself to, and it could only select a backend we do not have. Likewise
-C<XCAT_OPENBMC_DEVEL> only matters for commands we do not handle.
+Backend choice (XCAT_REFERENCE.md 1.2): xCAT's legacy all-Perl C<openbmc.pm> claims the same
+commands, and exactly one of the two proceeds. C<run_cmd_in_perl> is our copy of xCAT's policy
+C<xCAT::OPENBMC-E<gt>run_cmd_in_perl>; C<preprocess_request> returns nothing, silently, unless it
+selects Python (also when C<XCAT_OPENBMC_DEVEL> is invalid: C<openbmc.pm> reports that).
+C<site.openbmcperl> is read with C<xCAT::Table>.
 
 =cut
 
@@ -25,6 +24,7 @@ use strict;
 use warnings;
 
 use xCAT::PyAgent;
+use xCAT::Table;
 
 # Argument rules per command (XCAT_REFERENCE.md 2.1). Read-only.
 #   valid:       the accepted subcommands
@@ -43,6 +43,12 @@ my %COMMANDS = (
     },
 );
 
+# Commands that run in Python only with XCAT_OPENBMC_DEVEL=YES (XCAT_REFERENCE.md 1.2). Read-only.
+my %DEVEL_ONLY = map { $_ => 1 } qw(rflash getopenbmccons);
+
+# Accepted values of XCAT_OPENBMC_DEVEL, upper-cased. Read-only.
+my %DEVEL_VALUES = map { $_ => 1 } qw(YES NO);
+
 =head3 handled_commands()
 
 Returns the commands this plugin claims and the table rule that routes a node to it.
@@ -56,16 +62,52 @@ sub handled_commands {
     };
 }
 
+=head3 run_cmd_in_perl($command, $request)
+
+xCAT's backend policy (XCAT_REFERENCE.md 1.2), in its order. Returns C<(rc, message)>: 1 = Perl
+(the agent file is missing; C<site.openbmcperl> names the command, as a regex match, or is
+C<ALL> in any case; or the command is C<rflash>/C<getopenbmccons> without
+C<XCAT_OPENBMC_DEVEL=YES>), -1 = C<XCAT_OPENBMC_DEVEL> (from C<request.environment>, any of
+xCAT's three shapes) is neither C<YES> nor C<NO> in any case, 0 = Python.
+
+=cut
+
+sub run_cmd_in_perl {
+    my ($command, $request) = @_;
+    return (1, '') unless -e xCAT::PyAgent::agent_path();
+
+    my $devel = xCAT::PyAgent::request_env($request, 'XCAT_OPENBMC_DEVEL');
+    if (defined $devel && $devel ne '' && !$DEVEL_VALUES{ uc $devel }) {
+        return (-1, "Invalid value $devel for XCAT_OPENBMC_DEVEL, only 'YES' and 'NO' are supported.");
+    }
+
+    my $site = xCAT::Table->new('site');
+    my ($entry) = $site ? $site->getAttribs({ key => 'openbmcperl' }, 'value') : ();
+    my $perl = ref $entry eq 'HASH' ? $entry->{value} : undef;
+    if (defined $perl && $perl ne '' && ($perl =~ /\Q$command\E/ || uc $perl eq 'ALL')) {
+        return (1, '');
+    }
+
+    if ($DEVEL_ONLY{$command} && uc($devel // '') ne 'YES') {
+        return (1, '');
+    }
+    return (0, '');
+}
+
 =head3 preprocess_request($request, $callback, $subreq)
 
-Help and version (C<rpower.openbmc> usage, falling back to the plain command), PDU passthrough,
-argument validation, the C<-V> note, and the split by service node. Returns the list of request
-parts for xcatd to dispatch, or nothing.
+Nothing, silently, unless C<run_cmd_in_perl> selects Python. Then help and version
+(C<rpower.openbmc> usage, falling back to the plain command), PDU passthrough, argument
+validation, the C<-V> note, and the split by service node. Returns the list of request parts for
+xcatd to dispatch, or nothing.
 
 =cut
 
 sub preprocess_request {
     my ($request, $callback, $subreq) = @_;
+    my $command = $request->{command} ? $request->{command}->[0] : '';
+    my ($perl) = run_cmd_in_perl($command // '', $request);
+    return if $perl;
     return xCAT::PyAgent::preprocess($request, $callback,
         { usage_suffix => '.openbmc', commands => \%COMMANDS });
 }

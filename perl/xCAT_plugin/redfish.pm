@@ -14,8 +14,9 @@ C<openbmc> table, credentials falling back to the C<passwd> row with key C<redfi
 Differences from xCAT's Redfish broker, on purpose: C<rpower softoff> is accepted (our agent
 implements it with GracefulShutdown); C<rsetboot> accepts the devices our agent implements
 (C<net hd cd def default stat>, C<-p>), not C<setup> or C<floppy>; every request gets its own
-socket and lock in a private directory, so two commands never collide. There is no Perl backend,
-so running in Python is the only path (no C<site.openbmcperl> check, see C<xCAT_plugin::openbmc2>).
+socket and lock in a private directory, so two commands never collide. As xCAT's C<redfish.pm>
+(XCAT_REFERENCE.md 9.1) it makes no backend check: there is no Perl Redfish implementation, so
+C<site.openbmcperl> and C<XCAT_OPENBMC_DEVEL> do not apply.
 
 =cut
 

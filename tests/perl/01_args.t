@@ -49,7 +49,12 @@ push @cases,
   [ 'rpower', ['-h'], $OPENBMC_USAGE, 0 ],
   [ 'rpower', ['--help'], $OPENBMC_USAGE, 0 ],
   [ 'rpower', ['-v'], $VERSION, 0 ],
-  [ 'rpower', ['--version'], $VERSION, 0 ];
+  [ 'rpower', ['--version'], $VERSION, 0 ],
+  [ 'rpower', [ '-V', '-V', 'on' ], "Running command in Python\n" . echoed('rpower', '-V', '-V', 'on'), 0 ],
+  [ 'rpower', [ '--verbose', 'bmcstate' ], "Running command in Python\n" . echoed('rpower', '--verbose', 'bmcstate'), 0 ],
+  [ 'rpower', [ 'on', '-p' ], per_node('Only one option is supported at the same time for rpower'), 1 ],
+  [ 'rpower', [ '-h', 'on' ], $OPENBMC_USAGE, 0 ],
+  [ 'rpower', [ 'pduoff', 'extra' ], '', 0 ];
 for my $bad (qw(--nodeps suspend wake cycle ddd ON onstandby -p)) {
     push @cases, [ 'rpower', [$bad], per_node("Unsupported command: rpower $bad"), 1 ];
 }
@@ -70,7 +75,15 @@ push @cases,
   [ 'rsetboot', [ 'net', 'hd' ], per_node('Only one option is supported at the same time for rsetboot'), 1 ],
   [ 'rsetboot', ['-h'], $RSETBOOT_USAGE, 0 ],
   [ 'rsetboot', ['--help'], $RSETBOOT_USAGE, 0 ],
-  [ 'rsetboot', ['-v'], $VERSION, 0 ];
+  [ 'rsetboot', ['-v'], $VERSION, 0 ],
+  [ 'rsetboot', ['--version'], $VERSION, 0 ],
+  [ 'rsetboot', ['-V'], "Running command in Python\n" . echoed('rsetboot', '-V'), 0 ],
+  [ 'rsetboot', [ '--verbose', '-p' ], "Running command in Python\n" . echoed('rsetboot', '--verbose', '-p'), 0 ],
+  [ 'rsetboot', [ 'hd', '-p', '-p' ], echoed('rsetboot', 'hd', '-p', '-p'), 0 ],
+  [ 'rsetboot', [ '-p', '-p' ], echoed('rsetboot', '-p', '-p'), 0 ],
+  [ 'rsetboot', [ 'net', '-p', 'hd' ], per_node('Only one option is supported at the same time for rsetboot'), 1 ],
+  [ 'rsetboot', [ '-V', '-p', 'cd' ], per_node('Unsupported command: rsetboot -p'), 1 ],
+  [ 'rsetboot', [ 'stat', '-u' ], per_node('Only one option is supported at the same time for rsetboot'), 1 ];
 for my $bad (qw(state floppy setup -u NET)) {
     push @cases, [ 'rsetboot', [$bad], per_node("Unsupported command: rsetboot $bad"), 1 ];
 }
@@ -91,6 +104,13 @@ for my $case (@cases) {
     is($r->{rc}, 0, 'rpower -h without noderange: exit 0');
     $r = run_cmd([ "$repo/perl/bin/rsetboot", '-v' ], env => \%env, timeout => 30);
     is($r->{out}, $VERSION, 'rsetboot -v without noderange');
+    for my $case ([ 'rsetboot', '--version', $VERSION ], [ 'rsetboot', '--help', $RSETBOOT_USAGE ],
+        [ 'rpower', '--version', $VERSION ], [ 'rpower', '--help', $OPENBMC_USAGE ]) {
+        my ($cmd, $flag, $text) = @$case;
+        $r = run_cmd([ "$repo/perl/bin/$cmd", $flag ], env => \%env, timeout => 30);
+        is($r->{out}, $text, "$cmd $flag without noderange");
+        is($r->{rc}, 0, "$cmd $flag without noderange: exit 0");
+    }
 }
 
 # Redfish plugin: softoff accepted (our agent implements it), floppy/setup not, generic usage.
@@ -112,6 +132,7 @@ for my $case (@cases) {
 # In-process, as xcatd calls the plugin: exact callback hashes and returned parts.
 {
     local $ENV{XCAT_TABLES} = $dir;
+    local $ENV{XCAT_AGENT} = $agent;    # the backend policy selects Python only when the agent exists
     require xCAT_plugin::openbmc2;
     require xCAT_plugin::redfish;
 

@@ -107,10 +107,10 @@ my $repo = repo_root();
     is($r->{err}, '', 'runner: nothing on stderr');
     is($r->{rc}, 1, 'runner: exit 1');
 
-    # No node valid: no agent is started.
+    # No node valid: no agent is started (starting one would fail with an exec error).
     $r = run_cmd([ "$repo/perl/bin/rpower", 'n3', 'state' ], timeout => 30, env => {
-        XCAT_TABLES => $dir, XCAT_AGENT => '/nonexistent/agent.py', XCAT_AGENT_RUNDIR => "$dir/run",
-        XCAT_AGENT_LOG => "$dir/agent.log", PERL5LIB => undef });
+        XCAT_TABLES => $dir, XCAT_AGENT => $agent, XCAT_AGENT_PYTHON => '/nonexistent/python',
+        XCAT_AGENT_RUNDIR => "$dir/run", XCAT_AGENT_LOG => "$dir/agent.log", PERL5LIB => undef });
     is($r->{out}, "n3: Error: Unable to get attribute bmc\n", 'no valid node: only the node-info line');
     is($r->{rc}, 1, 'no valid node: exit 1');
 }
@@ -161,6 +161,7 @@ my $repo = repo_root();
 {
     my $dir = new_dir();
     local $ENV{XCAT_TABLES} = $dir;
+    local $ENV{XCAT_AGENT} = fake_agent($dir);
     my @nodes = write_tables($dir, nodes => 6);
     write_csv($dir, 'nodelist', [qw(node groups)], map { [ $nodes[$_], $_ < 2 ? 'all,sngroup' : 'all' ] } 0 .. $#nodes);
     write_csv($dir, 'noderes', [qw(node servicenode netboot xcatmaster)],

@@ -1,17 +1,15 @@
 # End to end: perl/bin/rpower and rsetboot -> plugin -> a real forked agent.py -> the
-# simulated OpenBMC fleet (32 BMCs), every action, output words checked, states checked on the
-# simulator, two commands at once on different nodes. Skipped when the agent cannot run.
+# simulated OpenBMC fleet (32 BMCs), every action: each node's printed word, the effect on the
+# simulator (power, chassis/host, requested transitions and the transitions counter, BMC state,
+# one-time and persistent boot source) and that every session was closed (open_sessions 0,
+# logouts == logins, except after bmcreboot, which drops the sessions itself); two commands at
+# once on different nodes. Skipped when the agent cannot run.
 use strict;
 use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use HTTP::Tiny;
-use IO::Select;
-use JSON::PP;
-use POSIX qw(WNOHANG);
-use Time::HiRes qw(time sleep);
-use BrokerTest qw(repo_root run_cmd start_cmd finish_cmd new_dir lines);
+use BrokerTest qw(repo_root run_cmd start_cmd finish_cmd lines start_fleet stop_fleet sim_nodes sim_reset);
 
 my $repo  = repo_root();
 my $py    = "$repo/.venv/bin/python";
@@ -21,106 +19,117 @@ plan skip_all => 'agent.py --help fails' unless -f $agent && system("'$py' '$age
 plan skip_all => 'no simulated fleet' unless -f "$repo/tests/sim/fleet.py";
 
 my $N = 32;
-my $tables = new_dir();
+my $fleet = start_fleet(nodes => $N, base => '127.70.0.1');
+END { stop_fleet($fleet) }
+BAIL_OUT("fleet did not become ready within 60 s: $BrokerTest::FLEET_ERROR") unless $fleet;
 
-# Start the fleet and wait (bounded) for its `ready` line.
-pipe(my $from_fleet, my $fleet_out) or die "pipe: $!";
-my $fleet = fork // die "fork: $!";
-if ($fleet == 0) {
-    close $from_fleet;
-    open(STDOUT, '>&', $fleet_out) or POSIX::_exit(1);
-    open(STDERR, '>', "$tables/fleet.err");
-    $ENV{PYTHONPATH} = "$repo/tests";
-    chdir $repo;
-    { exec { $py } $py, '-m', 'sim.fleet', '--nodes', $N, '--base', '127.70.0.1', '--tables', $tables; }
-    POSIX::_exit(127);
-}
-close $fleet_out;
-my ($control, $ready, $buf) = (undef, 0, '');
-my $select = IO::Select->new($from_fleet);
-my $deadline = time + 60;
-while (!$ready && time < $deadline) {
-    next unless $select->can_read(1);
-    my $n = sysread($from_fleet, $buf, 4096, length $buf);
-    last unless $n;
-    $control = $1 if $buf =~ /^control (\S+)$/m;
-    $ready = 1 if $buf =~ /^ready$/m;
-}
-END { stop_fleet() }
-sub stop_fleet {
-    return unless $fleet;
-    kill 'TERM', $fleet;
-    my $until = time + 10;
-    sleep 0.05 while waitpid($fleet, WNOHANG) == 0 && time < $until;
-    if (waitpid($fleet, WNOHANG) == 0) { kill 'KILL', $fleet; waitpid($fleet, 0) }
-    $fleet = undef;
-}
-unless ($ready && $control) {
-    diag(BrokerTest::slurp("$tables/fleet.err") // '');
-    BAIL_OUT('fleet did not become ready within 60 s');
-}
-
-my $http = HTTP::Tiny->new(timeout => 10);
-sub sim_node {
-    my ($name) = @_;
-    my $res = $http->get("$control/nodes/$name");
-    return $res->{success} ? decode_json($res->{content}) : {};
-}
-
-my %env = (XCAT_TABLES => $tables, XCAT_AGENT_TIMEOUT => 120, XCAT_AGENT_LOG => "$tables/agent.log", PERL5LIB => undef);
-my @all = map { sprintf('node%03d', $_) } 1 .. $N;
+my %env = (XCAT_TABLES => $fleet->{tables}, XCAT_AGENT_TIMEOUT => 120, XCAT_AGENT_LOG => "$fleet->{tables}/agent.log",
+    PERL5LIB => undef);
+my @all = @{ $fleet->{nodes} };
 my $range = sprintf('node[001-%03d]', $N);
 
+# Each node's line matches $word, nothing on stderr, exit 0.
 sub words_ok {
     my ($r, $word, $name, @nodes) = @_;
     @nodes = @all unless @nodes;
     my %got = map { /^(node\d+): (.*)$/ ? ($1 => $2) : () } lines($r->{out});
+    ok(!$r->{timed_out}, "$name: the command ended");
     is($r->{err}, '', "$name: nothing on stderr") or diag $r->{err};
     is($r->{rc}, 0, "$name: exit 0");
     is(scalar(keys %got), scalar @nodes, "$name: one line per node");
     my @bad = grep { !defined $got{$_} || $got{$_} !~ $word } @nodes;
     ok(!@bad, "$name: words match $word") or diag join("\n", map { "$_: " . ($got{$_} // '(none)') } @bad[0 .. ($#bad > 4 ? 4 : $#bad)]);
 }
-sub rpower   { run_cmd([ "$repo/perl/bin/rpower", @_ ], env => \%env, timeout => 180) }
-sub rsetboot { run_cmd([ "$repo/perl/bin/rsetboot", @_ ], env => \%env, timeout => 180) }
 
-words_ok(rpower($range, 'state'), qr/^(?:on|off)$/, 'rpower state');
-words_ok(rpower($range, 'on'), qr/^on$/, 'rpower on');
-is(sim_node('node007')->{power}, 'on', 'simulator: node007 on');
-words_ok(rpower($range, 'stat'), qr/^on$/, 'rpower stat after on');
-words_ok(rpower($range, 'status'), qr/^on$/, 'rpower status');
-words_ok(rpower($range, 'off'), qr/^off$/, 'rpower off');
-is(sim_node('node010')->{power}, 'off', 'simulator: node010 off');
-words_ok(rpower($range, 'state'), qr/^off$/, 'rpower state after off');
-words_ok(rpower($range, 'boot'), qr/^reset$/, 'rpower boot');
-is(sim_node('node003')->{power}, 'on', 'simulator: node003 on after boot');
-words_ok(rpower($range, 'reset'), qr/^reset$/, 'rpower reset');
-words_ok(rpower($range, 'softoff'), qr/^softoff$/, 'rpower softoff');
-words_ok(rpower($range, 'bmcstate'), qr/^BMC (?:Ready|NotReady)/, 'rpower bmcstate');
-words_ok(rpower($range, 'bmcreboot'), qr/^BMC reboot$/, 'rpower bmcreboot');
+# Every node's simulator entry has the fields of %$want; no session is left open; every login
+# was logged out unless the BMC rebooted (which ends its sessions without a logout).
+sub sim_ok {
+    my ($name, $want, $rebooted, @nodes) = @_;
+    @nodes = @all unless @nodes;
+    my $sim = sim_nodes($fleet);
+    my @bad;
+    for my $node (@nodes) {
+        my $e = $sim->{$node} || {};
+        for my $field (sort keys %$want) {
+            my $got = $e->{$field};
+            $got = $got ? 'true' : 'false' if JSON::PP::is_bool($got);
+            push @bad, "$node: $field=" . ($got // 'undef') . " (want $want->{$field})" if ($got // '') ne $want->{$field};
+        }
+        push @bad, "$node: open_sessions=$e->{open_sessions}" if $e->{open_sessions};
+        push @bad, "$node: no login" unless $e->{logins};
+        push @bad, "$node: login_failures=$e->{login_failures}" if $e->{login_failures};
+        push @bad, "$node: logins=$e->{logins} logouts=$e->{logouts}" if !$rebooted && ($e->{logouts} // -1) != ($e->{logins} // 0);
+    }
+    ok(!@bad, "$name: simulator state and sessions") or diag join("\n", @bad[0 .. ($#bad > 5 ? 5 : $#bad)]);
+}
 
-words_ok(rsetboot($range, 'net'), qr/^Network$/, 'rsetboot net');
-words_ok(rsetboot($range), qr/^Network$/, 'rsetboot (stat)');
-words_ok(rsetboot($range, 'hd', '-p'), qr/^Hard Drive$/, 'rsetboot hd -p');
-words_ok(rsetboot($range, 'stat'), qr/^Hard Drive$/, 'rsetboot stat');
-words_ok(rsetboot($range, 'cd'), qr/^CD\/DVD$/, 'rsetboot cd');
-words_ok(rsetboot($range, 'def'), qr/^Default$/, 'rsetboot def');
-words_ok(rsetboot($range, 'default'), qr/^Default$/, 'rsetboot default');
+# One command over the whole fleet: counters zeroed first, then the words, then the simulator.
+sub step {
+    my ($cmd, $args, $word, $want, $rebooted) = @_;
+    my $name = "$cmd @$args";
+    sim_reset($fleet, counters => 1, states => 0, faults => 0);
+    my $r = run_cmd([ "$repo/perl/bin/$cmd", $range, @$args ], env => \%env, timeout => 180);
+    words_ok($r, $word, $name);
+    sim_ok($name, $want, $rebooted);
+}
+
+# [command, args, word, simulator fields after it (transitions counts this command's only), rebooted]
+my @steps = (
+    [ rpower => ['state'],    qr/^off$/,     { power => 'off', transitions => 0 } ],
+    [ rpower => ['on'],       qr/^on$/,      { power => 'on', chassis => 'On', host => 'Running', requested_host => 'On', transitions => 1 } ],
+    [ rpower => ['stat'],     qr/^on$/,      { power => 'on', transitions => 0 } ],
+    [ rpower => ['status'],   qr/^on$/,      { power => 'on', transitions => 0 } ],
+    [ rpower => ['off'],      qr/^off$/,     { power => 'off', chassis => 'Off', requested_chassis => 'Off', transitions => 1 } ],
+    [ rpower => ['state'],    qr/^off$/,     { power => 'off', transitions => 0 } ],
+    [ rpower => ['reset'],    qr/^off$/,     { power => 'off', transitions => 0 } ],    # reset leaves an off node off
+    [ rpower => ['boot'],     qr/^reset$/,   { power => 'on', requested_host => 'On', transitions => 1 } ],   # off: power on only
+    [ rpower => ['reset'],    qr/^reset$/,   { power => 'on', requested_chassis => 'Off', requested_host => 'On', transitions => 2 } ],
+    [ rpower => ['boot'],     qr/^reset$/,   { power => 'on', transitions => 2 } ],   # on: off, wait, on
+    [ rpower => ['softoff'],  qr/^softoff$/, { power => 'off', host => 'Off', chassis => 'Off', requested_host => 'Off', transitions => 1 } ],
+    [ rpower => ['bmcstate'], qr/^BMC Ready$/, { bmc_state => 'Ready', requested_bmc => 'None', transitions => 0 } ],
+    [ rpower => ['bmcreboot'], qr/^BMC reboot$/, { requested_bmc => 'Reboot', bmc_state => 'Ready', power => 'off', transitions => 0 }, 1 ],
+    [ rpower => ['bmcstate'], qr/^BMC Ready$/, { bmc_state => 'Ready' } ],
+
+    [ rsetboot => ['net'],          qr/^Network$/,    { one_time_enabled => 'true', one_time_source => 'Network', boot_source => 'Default' } ],
+    [ rsetboot => [],               qr/^Network$/,    { one_time_enabled => 'true', one_time_source => 'Network', boot_source => 'Default' } ],
+    [ rsetboot => [ 'hd', '-p' ],   qr/^Hard Drive$/, { one_time_enabled => 'false', boot_source => 'Disk' } ],
+    [ rsetboot => ['stat'],         qr/^Hard Drive$/, { one_time_enabled => 'false', boot_source => 'Disk' } ],
+    [ rsetboot => ['hd'],           qr/^Hard Drive$/, { one_time_enabled => 'true', one_time_source => 'Disk', boot_source => 'Disk' } ],
+    [ rsetboot => ['cd'],           qr/^CD\/DVD$/,    { one_time_enabled => 'true', one_time_source => 'ExternalMedia', boot_source => 'Disk' } ],
+    [ rsetboot => ['def'],          qr/^Default$/,    { one_time_enabled => 'true', one_time_source => 'Default', boot_source => 'Disk' } ],
+    [ rsetboot => ['default'],      qr/^Default$/,    { one_time_enabled => 'true', one_time_source => 'Default', boot_source => 'Disk' } ],
+    [ rsetboot => [ 'net', '-p' ],  qr/^Network$/,    { one_time_enabled => 'false', boot_source => 'Network' } ],
+    [ rsetboot => [ 'cd', '-p' ],   qr/^CD\/DVD$/,    { one_time_enabled => 'false', boot_source => 'ExternalMedia' } ],
+    [ rsetboot => [ 'def', '-p' ],  qr/^Default$/,    { one_time_enabled => 'false', boot_source => 'Default' } ],
+    [ rsetboot => ['net'],          qr/^Network$/,    { one_time_enabled => 'true', one_time_source => 'Network', boot_source => 'Default' } ],
+    [ rsetboot => [ 'default', '-p' ], qr/^Default$/, { one_time_enabled => 'false', boot_source => 'Default' } ],
+    [ rsetboot => ['stat'],         qr/^Default$/,    { one_time_enabled => 'false', boot_source => 'Default' } ],
+);
+for my $step (@steps) {
+    # A failing control API call is a failed test with its reason, not a crash of the script.
+    eval { step(@$step); 1 } or fail("$step->[0] @{ $step->[1] }: $@");
+}
 
 # Two commands at once on different nodes.
 {
+    sim_reset($fleet, counters => 1, states => 1, faults => 0);
     my $a = start_cmd([ "$repo/perl/bin/rpower", 'node[001-016]', 'on' ], env => \%env, timeout => 180);
     my $b = start_cmd([ "$repo/perl/bin/rsetboot", 'node[017-032]', 'net' ], env => \%env, timeout => 180);
     words_ok(finish_cmd($a), qr/^on$/, 'concurrent rpower on', @all[ 0 .. 15 ]);
     words_ok(finish_cmd($b), qr/^Network$/, 'concurrent rsetboot net', @all[ 16 .. 31 ]);
+    sim_ok('concurrent rpower on', { power => 'on', one_time_enabled => 'false' }, 0, @all[ 0 .. 15 ]);
+    sim_ok('concurrent rsetboot net', { power => 'off', one_time_enabled => 'true', one_time_source => 'Network' }, 0,
+        @all[ 16 .. 31 ]);
 }
 
-# An unknown action: the reference's error, exit 1.
+# An unknown action: the reference's error, exit 1, no BMC contacted.
 {
-    my $r = rpower($range, 'ddd');
+    sim_reset($fleet, counters => 1, states => 0, faults => 0);
+    my $r = run_cmd([ "$repo/perl/bin/rpower", $range, 'ddd' ], env => \%env, timeout => 180);
     is(scalar(grep { /^node\d{3}: Error: Unsupported command: rpower ddd$/ } lines($r->{out})), $N, 'unknown action: one line per node');
     is($r->{rc}, 1, 'unknown action: exit 1');
+    is((grep { $_->{requests} } values %{ sim_nodes($fleet) }), 0, 'unknown action: no BMC contacted');
 }
 
-stop_fleet();
+stop_fleet($fleet);
 done_testing();

@@ -13,11 +13,14 @@ use Cwd qw(abs_path);
 use Exporter qw(import);
 use File::Basename qw(dirname);
 use File::Temp qw(tempdir);
+use HTTP::Tiny;
+use IO::Select;
+use JSON::PP qw(decode_json encode_json);
 use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
 our @EXPORT_OK = qw(repo_root write_csv write_tables run_cmd start_cmd finish_cmd fake_agent
-  slurp new_dir lines);
+  slurp new_dir lines start_fleet stop_fleet sim_nodes sim_reset sim_set);
 
 =head3 repo_root()
 
@@ -104,7 +107,8 @@ sub write_tables {
 =head3 start_cmd(\@cmd, %opts)
 
 Starts a command with C<env> (hash of variables to set; undef deletes) and its stdout and stderr
-going to files. Returns a handle for C<finish_cmd>.
+going to files, optionally as user C<uid> (with that user's group; needs root). C<timeout>
+(default 60 s) bounds C<finish_cmd>. Returns a handle for C<finish_cmd>.
 
 =cut
 
@@ -121,6 +125,12 @@ sub start_cmd {
         open(STDIN, '<', '/dev/null');
         open(STDOUT, '>', $h->{out}) or POSIX::_exit(126);
         open(STDERR, '>', $h->{err}) or POSIX::_exit(126);
+        if (defined $opts{uid}) {
+            my $gid = (getpwuid $opts{uid})[3] // $opts{uid};
+            POSIX::setgid($gid) or POSIX::_exit(125);
+            $) = "$gid $gid";
+            POSIX::setuid($opts{uid}) or POSIX::_exit(125);
+        }
         { exec { $cmd->[0] } @$cmd; }
         POSIX::_exit(127);
     }
@@ -171,6 +181,120 @@ C<start_cmd> then C<finish_cmd>.
 
 sub run_cmd { return finish_cmd(start_cmd(@_)) }
 
+=head3 start_fleet(%opts)
+
+Starts the simulated fleet (C<python -m sim.fleet>) with C<nodes> (default 32), C<protocol>
+(C<openbmc>), C<base> (its first address), C<port> (443 as root, else 18443 + a per-base offset
+unless given) and C<args> (more options, e.g. C<['--redfish-reply', '204']>), writing its tables
+to a fresh directory, and waits (bounded, 60 s) for its C<ready> line. Returns
+C<{pid, control, tables, nodes =E<gt> [names]}>, or undef with C<error> set in
+C<$BrokerTest::FLEET_ERROR> (the fleet's stderr).
+
+=cut
+
+our $FLEET_ERROR = '';
+
+sub start_fleet {
+    my (%opts) = @_;
+    my $root = repo_root();
+    my $py = "$root/.venv/bin/python";
+    my $n = $opts{nodes} // 32;
+    my $base = $opts{base} // '127.10.0.1';
+    my $port = $opts{port} // ($> == 0 ? 443 : 18443);
+    my $tables = new_dir();
+    pipe(my $from_fleet, my $fleet_out) or die "pipe: $!";
+    my $pid = fork // die "fork: $!";
+    if ($pid == 0) {
+        close $from_fleet;
+        open(STDOUT, '>&', $fleet_out) or POSIX::_exit(1);
+        open(STDERR, '>', "$tables/fleet.err");
+        $ENV{PYTHONPATH} = "$root/tests";
+        chdir $root;
+        my @cmd = ($py, '-m', 'sim.fleet', '--nodes', $n, '--protocol', $opts{protocol} // 'openbmc',
+            '--base', $base, '--port', $port, '--tables', $tables, @{ $opts{args} || [] });
+        { exec { $cmd[0] } @cmd; }
+        POSIX::_exit(127);
+    }
+    close $fleet_out;
+    my $fleet = { pid => $pid, tables => $tables };
+    my ($ready, $buf) = (0, '');
+    my $select = IO::Select->new($from_fleet);
+    my $deadline = time + 60;
+    while (!$ready && time < $deadline) {
+        next unless $select->can_read(1);
+        my $got = sysread($from_fleet, $buf, 4096, length $buf);
+        last unless $got;
+        $fleet->{control} = $1 if $buf =~ /^control (\S+)$/m;
+        $ready = 1 if $buf =~ /^ready$/m;
+    }
+    unless ($ready && $fleet->{control}) {
+        $FLEET_ERROR = slurp("$tables/fleet.err") // '';
+        stop_fleet($fleet);
+        return undef;
+    }
+    my $width = length($n) > 3 ? length($n) : 3;
+    $fleet->{nodes} = [ map { sprintf('node%0*d', $width, $_) } 1 .. $n ];
+    return $fleet;
+}
+
+=head3 stop_fleet($fleet)
+
+SIGTERM, a bounded wait, SIGKILL if needed. Idempotent.
+
+=cut
+
+sub stop_fleet {
+    my ($fleet) = @_;
+    return unless $fleet && $fleet->{pid};
+    my $pid = delete $fleet->{pid};
+    kill 'TERM', $pid;
+    my $until = time + 10;
+    sleep 0.05 while waitpid($pid, WNOHANG) == 0 && time < $until;
+    if (kill 0, $pid) { kill 'KILL', $pid; waitpid($pid, 0) }
+    return;
+}
+
+my $HTTP = HTTP::Tiny->new(timeout => 30, proxy => undef, http_proxy => undef, no_proxy => '127.0.0.1');
+
+sub _control {
+    my ($fleet, $method, $path, $body) = @_;
+    my $res = $HTTP->request($method, "$fleet->{control}$path",
+        defined $body ? { content => encode_json($body), headers => { 'Content-Type' => 'application/json' } } : {});
+    die "control API $method $path: $res->{status} $res->{content}\n" unless $res->{success};
+    return length $res->{content} ? decode_json($res->{content}) : undef;
+}
+
+=head3 sim_nodes($fleet)
+
+Every node entry of the control API (C<GET /nodes>) as a hash C<name =E<gt> entry>.
+
+=head3 sim_reset($fleet, %what)
+
+C<POST /reset> with C<counters>, C<states> and C<faults> (each true unless given).
+
+=head3 sim_set($fleet, $node, %fields)
+
+C<POST /nodes/E<lt>nodeE<gt>>: change states or boot settings of one node.
+
+=cut
+
+sub sim_nodes {
+    my ($fleet) = @_;
+    return { map { $_->{name} => $_ } @{ _control($fleet, 'GET', '/nodes') } };
+}
+
+sub sim_reset {
+    my ($fleet, %what) = @_;
+    _control($fleet, 'POST', '/reset', { map { $_ => ($what{$_} // 1) ? JSON::PP::true : JSON::PP::false }
+        qw(counters states faults) });
+    return;
+}
+
+sub sim_set {
+    my ($fleet, $node, %fields) = @_;
+    return _control($fleet, 'POST', "/nodes/$node", \%fields);
+}
+
 =head3 fake_agent($dir)
 
 Writes C<$dir/fake_agent.pl>, a stand-in for agent.py driven by C<FAKE_MODE>:
@@ -180,7 +304,9 @@ nodes, then exits 1; C<traced> sends a debug trace and a progress note (not fina
 the third node, then exits 1; C<garbage> sends a frame that is not JSON; C<truncated> sends half a frame
 and exits 0; C<badlength> sends a negative length; C<db> sends status frames and answers;
 C<shapes> sends warning, syslog, info_with_host and a node-less error, then answers; C<lock>
-answers whether the lock file is held by someone else; C<silent> exits 0 without answering.
+answers whether the lock file is held by someone else; C<perms> answers
+C<node: dir MODE uid UID lock MODE sock MODE> for the directory of its C<--sock> (octal modes);
+C<silent> exits 0 without answering.
 It writes its argv and environment to C<$FAKE_OUT.argv> and the request to
 C<$FAKE_OUT.request> when C<FAKE_OUT> is set. Returns the path.
 
@@ -257,6 +383,15 @@ if ($mode eq 'shapes') {
     put({ type => 'message', msg => { type => 'error', node => '', data => 'a global error' } });
     put({ type => 'message', msg => { type => 'error', node => $nodes[0], data => 'a node error' } });
     shift @nodes;
+}
+if ($mode eq 'perms') {
+    my ($sockdir) = $sockpath =~ m{^(.*)/[^/]+$};
+    my @d = stat $sockdir;
+    my @l = stat $lockpath;
+    my @s = stat $sockpath;
+    my $text = sprintf('dir %04o uid %d lock %04o sock %04o', $d[2] & 07777, $d[4], $l[2] & 07777, $s[2] & 07777);
+    info("$_: $text") for @nodes;
+    exit 0;
 }
 if ($mode eq 'lock') {
     open(my $l, '<', $lockpath) or die;

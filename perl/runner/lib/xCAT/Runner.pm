@@ -21,8 +21,10 @@ code.
 
 The broker's settings default, unless set in the environment, to: C<XCAT_AGENT> = the repository's
 agent.py, C<XCAT_AGENT_PYTHON> = the repository's .venv/bin/python when it exists,
-C<XCAT_AGENT_LOG> = C<$XCAT_TABLES/agent.log> (a temporary directory when XCAT_TABLES is not
-writable), C<XCAT_AGENT_RUNDIR> = a fresh private temporary directory (mode 0700, removed at exit).
+C<XCAT_AGENT_LOG> = C<$XCAT_TABLES/agent.log>, C<XCAT_AGENT_RUNDIR> = a fresh private temporary
+directory (mode 0700, removed at exit). When XCAT_TABLES is not writable the log goes to a fresh
+temporary directory C<xcat-runner-log.*> that is removed at exit too, unless a printed message
+names the log (C<... See DIR/agent.log for details.>): then it is kept for the admin to read.
 Every C<XCAT_*> variable is forwarded as the request's C<environment>, as xCAT's client does.
 C<%::XCATSITEVALS> is loaded from site.csv, as xcatd does.
 
@@ -45,8 +47,36 @@ sub main {
     my ($command, $repo, @argv) = @_;
     STDOUT->autoflush(1);
     STDERR->autoflush(1);
+
+    my $tables = $ENV{XCAT_TABLES};
+    unless (defined $tables && -d $tables) {
+        print STDERR "Error: XCAT_TABLES must name a directory holding the xCAT tables (tabdump CSV files)\n";
+        return 1;
+    }
+    # A signal exits through END blocks and destructors, so the temporary directories go too
+    # (the broker handles the signals itself while an agent runs).
+    local $SIG{INT}  = sub { exit 128 + 2 };
+    local $SIG{TERM} = sub { exit 128 + 15 };
+    my $templog = set_defaults($repo, $tables);
     my $exit = 0;
-    my $callback = sub { print_response($_[0], \$exit) };
+    my $callback = sub {
+        my @printed = print_response($_[0], \$exit);
+        $templog->noticed(\@printed) if $templog;
+    };
+    run_command($command, $repo, $callback, \$exit, @argv);
+    return exit_status($exit);
+}
+
+=head3 run_command($command, $repo, $callback, \$exit, @argv)
+
+The client command once the environment is set: site values, plugins, noderange, routing,
+C<preprocess_request> and C<process_request>. Replies go to C<$callback>; C<$exit> is set to 1
+for the runner's own errors.
+
+=cut
+
+sub run_command {
+    my ($command, $repo, $callback, $exit, @argv) = @_;
 
     # As xCAT's client: leading options, then the noderange, then the rest.
     my @args;
@@ -54,18 +84,12 @@ sub main {
     my $noderange = shift @argv;
     push @args, @argv;
 
-    my $tables = $ENV{XCAT_TABLES};
-    unless (defined $tables && -d $tables) {
-        print STDERR "Error: XCAT_TABLES must name a directory holding the xCAT tables (tabdump CSV files)\n";
-        return 1;
-    }
-    set_defaults($repo, $tables);
     %::XCATSITEVALS = site_values();
 
     my $plugins = load_plugins("$repo/perl/xCAT_plugin", $command);
     unless (@$plugins) {
         print STDERR "Error: $command is not handled by any plugin\n";
-        return 1;
+        return $$exit = 1;
     }
 
     my @nodes;
@@ -73,7 +97,7 @@ sub main {
         my ($nodes, $missing) = expand_noderange($noderange);
         if (@$missing) {
             print STDERR 'Error: Invalid nodes and/or groups in noderange: ' . join(',', @$missing) . "\n";
-            return 1;
+            return $$exit = 1;
         }
         @nodes = @$nodes;
     }
@@ -91,11 +115,11 @@ sub main {
         unless (has_help_flag(\@args)) {
             require xCAT::Usage;
             print STDERR xCAT::Usage->getUsage($command), "\n";
-            return 1;
+            return $$exit = 1;
         }
         my $request = { %$base, node => [] };
         $plugins->[0]->{package}->can('preprocess_request')->($request, $callback, \&subrequest);
-        return exit_status($exit);
+        return;
     }
 
     my ($routes, $unrouted) = route_nodes(\@nodes, $plugins);
@@ -112,7 +136,7 @@ sub main {
             $plugin->{package}->can('process_request')->($part, $callback, \&subrequest);
         }
     }
-    return exit_status($exit);
+    return;
 }
 
 sub has_help_flag {
@@ -136,7 +160,8 @@ sub subrequest { return }
 
 =head3 set_defaults($repo, $tables)
 
-Fills the broker's environment defaults described above, leaving set variables alone.
+Fills the broker's environment defaults described above, leaving set variables alone. Returns
+the C<xCAT::Runner::TempLog> guard of a temporary log directory, or undef when there is none.
 
 =cut
 
@@ -146,15 +171,20 @@ sub set_defaults {
     if (!_set('XCAT_AGENT_PYTHON') && -x "$repo/.venv/bin/python") {
         $ENV{XCAT_AGENT_PYTHON} = "$repo/.venv/bin/python";
     }
+    my $templog;
     unless (_set('XCAT_AGENT_LOG')) {
-        my $dir = -w $tables ? $tables : File::Temp::tempdir('xcat-runner-log.XXXXXX', TMPDIR => 1);
-        $ENV{XCAT_AGENT_LOG} = "$dir/agent.log";
+        if (-w $tables) {
+            $ENV{XCAT_AGENT_LOG} = "$tables/agent.log";
+        } else {
+            $templog = xCAT::Runner::TempLog->new(File::Temp::tempdir('xcat-runner-log.XXXXXX', TMPDIR => 1));
+            $ENV{XCAT_AGENT_LOG} = $templog->{file};
+        }
     }
     unless (_set('XCAT_AGENT_RUNDIR')) {
         $ENV{XCAT_AGENT_RUNDIR} = File::Temp::tempdir('xcat-run.XXXXXX', TMPDIR => 1, CLEANUP => 1);
         chmod 0700, $ENV{XCAT_AGENT_RUNDIR};
     }
-    return;
+    return $templog;
 }
 
 sub _set { return defined $ENV{ $_[0] } && length $ENV{ $_[0] } }
@@ -303,16 +333,18 @@ sub nodelist {
 Prints one reply as xCAT's client does: C<errorcode> ORed into C<$exit>; C<error> to stderr as
 C<Error: text>; C<warning> to stderr as C<Warning: text>; C<info> to stdout; each C<node> entry as
 one line C<name[: Error: e][: data | : desc: contents]> (stderr if it has an error); C<data>
-entries to stdout (C<desc: contents> or the text).
+entries to stdout (C<desc: contents> or the text). Returns the lines printed.
 
 =cut
 
 sub print_response {
     my ($rsp, $exit) = @_;
+    my @printed;
+    my $out = sub { my ($fh, $line) = @_; print {$fh} "$line\n"; push @printed, $line };
     $$exit |= $_ for _list($rsp->{errorcode});
-    print STDERR "Error: $_\n" for _list($rsp->{error});
-    print STDERR "Warning: $_\n" for _list($rsp->{warning});
-    print STDOUT "$_\n" for _list($rsp->{info});
+    $out->(\*STDERR, "Error: $_") for _list($rsp->{error});
+    $out->(\*STDERR, "Warning: $_") for _list($rsp->{warning});
+    $out->(\*STDOUT, $_) for _list($rsp->{info});
     for my $node (_list($rsp->{node})) {
         next unless ref $node eq 'HASH';
         my $line = (_list($node->{name}))[0] // '';
@@ -335,7 +367,7 @@ sub print_response {
             }
         }
         next unless length $line;
-        if ($error) { print STDERR "$line\n" } else { print STDOUT "$line\n" }
+        $out->($error ? \*STDERR : \*STDOUT, $line);
     }
     for my $d (_list($rsp->{data})) {
         my $line;
@@ -346,15 +378,59 @@ sub print_response {
         } else {
             $line = $d;
         }
-        print STDOUT "$line\n" if defined $line && length $line;
+        $out->(\*STDOUT, $line) if defined $line && length $line;
     }
-    return;
+    return @printed;
 }
 
 sub _list {
     my ($v) = @_;
     return () unless defined $v;
     return ref $v eq 'ARRAY' ? @$v : ($v);
+}
+
+#-------------------------------------------------------------------------------
+
+package xCAT::Runner::TempLog;
+
+=head1 NAME
+
+xCAT::Runner::TempLog - the runner's temporary agent log directory (a guard)
+
+=head3 new($class, $dir)
+
+Takes charge of C<$dir>; the log file is C<$dir/agent.log> (C<file>).
+
+=head3 noticed($self, \@lines)
+
+Keeps the directory when one of the printed C<@lines> names the log file.
+
+=head3 DESTROY
+
+Removes the directory (also at a signal's exit) unless it is to be kept; a no-op in another
+process than the one that made it (a forked agent child).
+
+=cut
+
+use File::Path qw(remove_tree);
+
+sub new {
+    my ($class, $dir) = @_;
+    return bless { dir => $dir, file => "$dir/agent.log", owner => $$, keep => 0 }, $class;
+}
+
+sub noticed {
+    my ($self, $lines) = @_;
+    $self->{keep} ||= grep { index($_, $self->{file}) >= 0 } @$lines;
+    return;
+}
+
+sub DESTROY {
+    my ($self) = @_;
+    local ($@, $!, $?);
+    return if $self->{keep} || $self->{owner} != $$;
+    remove_tree($self->{dir}) if -d $self->{dir};
+    return;
 }
 
 1;

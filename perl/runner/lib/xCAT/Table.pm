@@ -10,6 +10,8 @@ Only for perl/bin/rpower and perl/bin/rsetboot on machines without xCAT; a real 
 own xCAT::Table. Each table is C<$XCAT_TABLES/E<lt>nameE<gt>.csv> as C<tabdump> writes it: a
 header line C<#col1,col2,...>, then one row per line, values in double quotes (C<""> inside a
 value is one quote), empty values bare. Rows whose C<disable> column is C<1> or C<yes> are skipped.
+Any table works the same way, for example C<site.csv> (C<#key,value,comments,disable>), from which
+C<getAttribs({key =E<gt> 'openbmcperl'}, 'value')> reads one site attribute.
 
 Node lookups inherit from groups the basic xCAT way: a value missing from the node's own row is
 taken from the first group (in C<nodelist.groups> order) whose row has it.
