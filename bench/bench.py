@@ -16,8 +16,7 @@ Where the CPU figures come from:
 
 Run order per repetition: state (ours, floor); fleet reset to off, on and off (ours); fleet reset
 to off, on and off (floor); net (ours, floor); stat (ours, floor). So every ``on`` starts from
-off and every ``off`` from on, for ours and the floor alike (Redfish skips the Reset when the
-system is already there, which would change the request count).
+off and every ``off`` from on, for ours and the floor alike, as an admin's would.
 
 Exit status 1 when any node was not answered in any of our runs, 2 when nothing could run.
 """

@@ -249,3 +249,20 @@ def test_wrong_password_fails_alone(module_agent, nodes):
     assert nodes[NODES[0]].system()['PowerState'] == 'Off'
     log = module_agent.log()
     assert WRONG not in log and PASSWORD not in log
+
+
+def test_bmcweb_reset_targets_answer_404_so_the_agent_falls_back(module_agent, nodes):
+    """sushy-tools has no Systems/system nor Managers/bmc: the direct Reset POST the agent sends
+    first gets 404 there, and the agent finds the action through the collections instead."""
+    emulator = nodes[NODES[0]]
+    for path, reset_type in (('/redfish/v1/Systems/system/Actions/ComputerSystem.Reset', 'ForceOn'),
+                             ('/redfish/v1/Managers/bmc/Actions/Manager.Reset', 'ForceRestart')):
+        reply = requests.post(emulator.base + path, json={'ResetType': reset_type}, auth=(USER, PASSWORD),
+                              verify=str(emulator.cert), timeout=10)
+        assert reply.status_code == 404, (path, reply.status_code, reply.text)
+    assert emulator.system()['PowerState'] == 'Off'
+    assert run(module_agent, nodes, 'rpower', 'on', only=NODES[:1])[0] == {NODES[0]: 'on'}
+    assert emulator.wait_power('On') == 'On'
+    # on again: the 404, then the system is read through the collection, it is on, nothing more is sent
+    assert run(module_agent, nodes, 'rpower', 'on', only=NODES[:1])[0] == {NODES[0]: 'on'}
+    assert emulator.system()['PowerState'] == 'On'

@@ -52,6 +52,16 @@ def _member(allowed):
     return check
 
 
+def _subset(allowed):
+    def check(value):
+        if value is None:
+            return None
+        if not isinstance(value, list) or any(v not in allowed for v in value):
+            raise ValueError('must be null or a list of %s' % ', '.join(allowed))
+        return tuple(value)
+    return check
+
+
 def _power(value):
     if value not in ('on', 'off'):
         raise ValueError("must be 'on' or 'off'")
@@ -72,6 +82,9 @@ NODE_FIELDS = MappingProxyType({
     'boot_override_enabled': _member(frozenset(redfish.OVERRIDE_ENABLED)),
     'boot_override_target': _member(frozenset(redfish.OVERRIDE_TARGETS)),
     'pending_firmware': _bool,
+    'reset_types': _subset(redfish.SYSTEM_RESET_TYPES),
+    'manager_reset_types': _subset(redfish.MANAGER_RESET_TYPES),
+    'refuse_on_when_on': _bool,
     'username': _text,
     'password': _text,
     'fault': lambda v: v,

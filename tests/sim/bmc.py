@@ -1,4 +1,4 @@
-"""State of one simulated BMC: power, boot settings, sessions, counters and its current fault.
+"""State of one simulated BMC: power, boot settings, offered Redfish reset types, sessions, counters and its fault.
 
 Power model (shared by both dialects): ``chassis`` is ``On``/``Off``, ``host`` is ``Off``/``Running``
 (any other word can be forced through the control API to provoke "unexpected state" paths).  A power
@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import gevent
 
 #: Per-BMC counters reported by the control API (``open_sessions`` is derived, not counted).
-COUNTERS = ('requests', 'logins', 'login_failures', 'logouts', 'handshakes', 'connections',
+#: ``session_deletes`` counts every Redfish session DELETE, refused ones included (``logouts``
+#: counts sessions ended, which a DELETE after a BMC reboot no longer finds).
+COUNTERS = ('requests', 'logins', 'login_failures', 'logouts', 'session_deletes', 'handshakes', 'connections',
             'transitions')
 
 
@@ -120,6 +122,10 @@ class BMC:
         self.override_enabled = 'Disabled'
         self.override_target = 'None'
         self.pending_firmware = False
+        # Redfish reset types offered (None: every type the dialect knows) and iLO's refusal of On when on.
+        self.reset_types = None
+        self.manager_reset_types = None
+        self.refuse_on_when_on = False
         self.sessions = {}
         self.set_credentials(*self.initial_credentials)
 
@@ -313,6 +319,9 @@ class BMC:
             'boot_override_enabled': self.override_enabled,
             'boot_override_target': self.override_target,
             'pending_firmware': self.pending_firmware,
+            'reset_types': None if self.reset_types is None else list(self.reset_types),
+            'manager_reset_types': None if self.manager_reset_types is None else list(self.manager_reset_types),
+            'refuse_on_when_on': self.refuse_on_when_on,
             'fault': self.fault.to_dict() if self.fault is not None else None,
             'open_sessions': len(self.sessions),
             'open_connections': len(self.live),

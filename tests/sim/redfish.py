@@ -3,6 +3,11 @@
 Members are ``/redfish/v1/Systems/system``, ``/redfish/v1/Managers/bmc`` and
 ``/redfish/v1/Chassis/chassis``.  Auth: ``X-Auth-Token`` from ``POST .../Sessions`` or HTTP Basic;
 the service root and the session POST need none.
+
+Each BMC may restrict the reset types it offers (``BMC.reset_types``, ``BMC.manager_reset_types``;
+None offers every type below): the restriction shows in the inline allowable values and in the
+ActionInfo, and a Reset with a type not offered gets bmcweb's 400 ActionParameterValueNotInList.
+``BMC.refuse_on_when_on`` makes On/ForceOn of a system already on a 409, as HPE iLO refuses it.
 """
 
 import json
@@ -44,19 +49,23 @@ OVERRIDE_MODES = ('UEFI', 'Legacy')
 
 #: Message registry prefix used in error bodies.
 REGISTRY = 'Base.1.8.'
+#: HPE iLO's own registry, for the refusal ``refuse_on_when_on`` imitates.
+ILO_REGISTRY = 'iLO.2.14.'
 
 
 def _dump(status, obj, headers=()):
     return Response(status, json.dumps(obj).encode(), headers)
 
 
-def error(status, message, message_id='GeneralError', resolution='None.'):
+def error(status, message, message_id='GeneralError', resolution='None.', args=(), registry=REGISTRY):
     """Build a Redfish error answer.
 
     :param status: HTTP status.
     :param message: human text (also the ``@Message.ExtendedInfo[0].Message`` xCAT prints).
-    :param message_id: Base registry message id (without the registry prefix).
+    :param message_id: registry message id (without the registry prefix).
     :param resolution: the Resolution text.
+    :param args: the MessageArgs.
+    :param registry: the registry prefix (``Base.1.8.`` by default).
     :returns: a :class:`sim.wire.Response`.
     """
     return _dump(status, {'error': {
@@ -64,13 +73,21 @@ def error(status, message, message_id='GeneralError', resolution='None.'):
         'message': 'A general error has occurred. See ExtendedInfo for more information.',
         '@Message.ExtendedInfo': [{
             '@odata.type': '#Message.v1_1_1.Message',
-            'MessageId': REGISTRY + message_id,
+            'MessageId': registry + message_id,
             'Message': message,
-            'MessageArgs': [],
+            'MessageArgs': list(args),
             'Severity': 'Critical',
             'Resolution': resolution,
         }],
     }})
+
+
+def not_in_list(value, action):
+    """bmcweb's 400 for a ResetType the BMC does not offer (Base ActionParameterValueNotInList)."""
+    return error(400, "The value '%s' for the parameter ResetType in the action %s is not in the list of "
+                      "acceptable values." % (value, action), 'ActionParameterValueNotInList',
+                 'Choose a value from the enumeration list that the implementation can support and resubmit '
+                 'the request if the operation failed.', (value, 'ResetType', action))
 
 
 def _success():
@@ -151,6 +168,10 @@ class RedfishDialect:
         if not self.settings.session_service and path.startswith(SESSION_SERVICE):
             return error(404, 'The resource at the URI %s was not found.' % path, 'ResourceNotFound')
         public = path in ('/redfish', R) or (path == SESSIONS and req.method == 'POST')
+        if req.method == 'DELETE' and path.startswith(SESSIONS + '/'):
+            # Counted before the auth check: after a BMC reboot the session (and with it the
+            # token the DELETE carries) is gone, and the DELETE is refused, yet it was sent.
+            bmc.session_deletes += 1
         if not public:
             denied = self._authenticated(bmc, req)
             if denied is not None:
@@ -203,6 +224,16 @@ class RedfishDialect:
         if self.settings.redfish_reply == '204':
             return Response(204)
         return _dump(200, _success())
+
+    @staticmethod
+    def system_reset_types(bmc):
+        """:returns: the system ResetTypes ``bmc`` offers."""
+        return SYSTEM_RESET_TYPES if bmc.reset_types is None else tuple(bmc.reset_types)
+
+    @staticmethod
+    def manager_reset_types(bmc):
+        """:returns: the manager ResetTypes ``bmc`` offers."""
+        return MANAGER_RESET_TYPES if bmc.manager_reset_types is None else tuple(bmc.manager_reset_types)
 
     def _reset_action(self, target, info_path, allowed):
         action = {'target': target}
@@ -260,7 +291,7 @@ class RedfishDialect:
                 'BootSourceOverrideMode': 'UEFI',
             },
             'Actions': {'#ComputerSystem.Reset': self._reset_action(
-                SYSTEM_RESET, SYSTEM_RESET_INFO, SYSTEM_RESET_TYPES)},
+                SYSTEM_RESET, SYSTEM_RESET_INFO, self.system_reset_types(bmc))},
             'Links': {'Chassis': [_link(CHASSIS)], 'ManagedBy': [_link(MANAGER)]},
         }
 
@@ -310,6 +341,13 @@ class RedfishDialect:
         if reset_type not in _RESET_ACTIONS:
             return error(400, 'The parameter ResetType for the action ComputerSystem.Reset is not '
                               'supported on the target resource.', 'ActionParameterNotSupported')
+        if reset_type not in self.system_reset_types(bmc):
+            return not_in_list(reset_type, 'ComputerSystem.Reset')
+        if bmc.refuse_on_when_on and reset_type in ('On', 'ForceOn') and bmc.redfish_power == 'On':
+            # NOTE: HPE iLO refuses to power on a system that is on instead of doing nothing.
+            return error(409, 'The operation could not be performed because the server is already on.',
+                         'InvalidOperationForSystemState', 'Retry the operation when the system is in '
+                         'another power state.', registry=ILO_REGISTRY)
         method = _RESET_ACTIONS[reset_type]
         if method is not None:
             getattr(bmc, method)()
@@ -319,7 +357,7 @@ class RedfishDialect:
         if self.settings.redfish_allowable != 'actioninfo':
             return error(404, 'The resource at the URI %s was not found.' % req.path, 'ResourceNotFound')
         return self._method(req, 'GET') or _dump(200, _action_info(SYSTEM_RESET_INFO,
-                                                                   SYSTEM_RESET_TYPES))
+                                                                   self.system_reset_types(bmc)))
 
     def _manager(self, bmc, req):
         bad = self._method(req, 'GET')
@@ -332,7 +370,7 @@ class RedfishDialect:
             'FirmwareVersion': 'sim-2.12.0', 'UUID': str(uuid.UUID(int=(2 << 64) + bmc.index)),
             'Status': {'State': state, 'Health': 'OK'},
             'Actions': {'#Manager.Reset': self._reset_action(
-                MANAGER_RESET, MANAGER_RESET_INFO, MANAGER_RESET_TYPES)},
+                MANAGER_RESET, MANAGER_RESET_INFO, self.manager_reset_types(bmc))},
             'Links': {'ManagerForServers': [_link(SYSTEM)], 'ManagerForChassis': [_link(CHASSIS)]},
         })
 
@@ -350,6 +388,8 @@ class RedfishDialect:
         if reset_type not in MANAGER_RESET_TYPES:
             return error(400, 'The parameter ResetType for the action Manager.Reset is not supported '
                               'on the target resource.', 'ActionParameterNotSupported')
+        if reset_type not in self.manager_reset_types(bmc):
+            return not_in_list(reset_type, 'Manager.Reset')
         resp = self._done()
         bmc.bmc_reboot()
         return resp
@@ -358,7 +398,7 @@ class RedfishDialect:
         if self.settings.redfish_allowable != 'actioninfo':
             return error(404, 'The resource at the URI %s was not found.' % req.path, 'ResourceNotFound')
         return self._method(req, 'GET') or _dump(200, _action_info(MANAGER_RESET_INFO,
-                                                                   MANAGER_RESET_TYPES))
+                                                                   self.manager_reset_types(bmc)))
 
     def _chassis(self, bmc, req):
         return self._method(req, 'GET') or _dump(200, {

@@ -47,8 +47,38 @@ def system_with(style='inline', power_state='On', allowed=None, boot=None):
     return system
 
 
-def serve(mock, system=None, reply='204', action_info=None, manager=None, manager_allowed=None):
-    """Answer as bmcweb does: sessions, one system, one manager; actions 204 or 200 with a body."""
+def not_in_list(value, action='ComputerSystem.Reset'):
+    """bmcweb's 400 body for a ResetType it does not offer (Base ActionParameterValueNotInList)."""
+    message = ("The value '%s' for the parameter ResetType in the action %s is not in the list of "
+               "acceptable values." % (value, action))
+    return {'error': {'code': 'Base.1.16.0.ActionParameterValueNotInList', 'message': message,
+                      '@Message.ExtendedInfo': [{
+                          '@odata.type': '#Message.v1_1_1.Message', 'Message': message,
+                          'MessageArgs': [value, 'ResetType', action],
+                          'MessageId': 'Base.1.16.0.ActionParameterValueNotInList', 'MessageSeverity': 'Warning',
+                          'Resolution': 'Choose a value from the enumeration list that the implementation can '
+                                        'support and resubmit the request if the operation failed.'}]}}
+
+
+def reset_reply(reply, refuse=(), status=400, action='ComputerSystem.Reset'):
+    """A Reset POST's answer: ``status`` and bmcweb's refusal for a type in ``refuse``, else success."""
+    def answer(request, context):
+        reset_type = request.json().get('ResetType')
+        if reset_type in refuse:
+            context.status_code = status
+            return json.dumps(not_in_list(reset_type, action))
+        context.status_code = 204 if reply == '204' else 200
+        return '' if reply == '204' else json.dumps(redfish('success'))
+    return answer
+
+
+def serve(mock, system=None, reply='204', action_info=None, manager=None, manager_allowed=None,
+          refuse=(), refuse_status=400, manager_refuse=()):
+    """Answer as bmcweb does: sessions, one system, one manager; actions 204 or 200 with a body.
+
+    ``refuse`` (``manager_refuse``) are ResetTypes the system's (manager's) Reset POST
+    answers with ``refuse_status`` and bmcweb's ActionParameterValueNotInList body.
+    """
     mock.post(BASE + SESSIONS, status_code=201, json=redfish('session_created'),
               headers={'X-Auth-Token': TOKEN, 'Location': SESSION})
     mock.delete(BASE + SESSION, status_code=204)
@@ -64,11 +94,12 @@ def serve(mock, system=None, reply='204', action_info=None, manager=None, manage
     if manager_allowed is not None:
         minfo['Parameters'][0]['AllowableValues'] = list(manager_allowed)
     mock.get(BASE + MANAGER + '/ResetActionInfo', json=minfo)
-    for path, method in ((RESET, 'post'), (MANAGER_RESET, 'post'), (SYSTEM, 'patch')):
-        if reply == '204':
-            getattr(mock, method)(BASE + path, status_code=204)
-        else:
-            getattr(mock, method)(BASE + path, status_code=200, json=redfish('success'))
+    mock.post(BASE + RESET, text=reset_reply(reply, refuse, refuse_status))
+    mock.post(BASE + MANAGER_RESET, text=reset_reply(reply, manager_refuse, refuse_status, 'Manager.Reset'))
+    if reply == '204':
+        mock.patch(BASE + SYSTEM, status_code=204)
+    else:
+        mock.patch(BASE + SYSTEM, status_code=200, json=redfish('success'))
     return mock
 
 
@@ -182,6 +213,22 @@ def test_wrong_password_with_basic_auth(requests_mock, make_ctx, messager):
     assert [p for _m, p, _b in sent(requests_mock)] == [SESSIONS, ROOT, SYSTEM]
 
 
+@pytest.mark.parametrize('body,location,deleted', [
+    ([1, 2], SESSION, True), ('a session', SESSION, True), ([1, 2], None, False), ('a session', None, False),
+    ({'@odata.id': 5}, None, False), ({'@odata.id': {'path': SESSION}}, None, False), (None, None, False)])
+def test_session_reply_of_any_shape_never_leaks_the_session(requests_mock, make_ctx, messager, body, location,
+                                                            deleted):
+    """A token with a body that is not an object: the session is used, and deleted when it can be found."""
+    serve(requests_mock)
+    headers = {'X-Auth-Token': TOKEN}
+    if location:
+        headers['Location'] = location
+    requests_mock.post(BASE + SESSIONS, status_code=201, headers=headers,
+                       **({'json': body} if body is not None else {'text': ''}))
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'get_state') == {'n1': 'on'}
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEM] + ([LOGOUT] if deleted else [])
+
+
 def test_login_without_token_is_a_bad_response(requests_mock, make_ctx, messager):
     serve(requests_mock)
     requests_mock.post(BASE + SESSIONS, status_code=201, json=redfish('session_created'))
@@ -193,7 +240,7 @@ def test_login_refused_connection_is_worded_as_login_failure(requests_mock, make
     requests_mock.post(BASE + SESSIONS, exc=requests.exceptions.ConnectionError(
         ConnectionRefusedError(111, 'Connection refused')))
     lines = run(RedfishPowerExecutor, make_ctx, messager, 'get_state')
-    assert lines == {'n1': "Error: Login to BMC failed: Can't connect to %s (Connection refused)." % HOST}
+    assert lines == {'n1': "Error: Login to BMC failed: Can't connect to %s:443 (Connection refused)." % HOST}
 
 
 def test_logout_failure_does_not_change_the_result(requests_mock, make_ctx, messager):
@@ -290,33 +337,86 @@ def test_redirect_of_the_well_known_path_is_followed(requests_mock, make_ctx, me
     assert sent(requests_mock) == [LOGIN] + head + [('PATCH', UUID_PATH, PXE_ONCE), LOGOUT]
 
 
-def move_system(mock, system=None):
-    """The system at ``UUID_PATH`` (an iLO/iDRAC/sushy-tools-like name), 404 at bmcweb's path."""
+def move_system(mock, system=None, status=404):
+    """The system at ``UUID_PATH`` (an iLO/iDRAC/sushy-tools-like name), ``status`` at bmcweb's paths."""
     system = system if system is not None else system_with()
     system['@odata.id'] = UUID_PATH
     system['Actions']['#ComputerSystem.Reset']['target'] = UUID_PATH + '/Actions/ComputerSystem.Reset'
     for verb in ('GET', 'PATCH'):
-        mock.register_uri(verb, BASE + SYSTEM, status_code=404, json=redfish('error_404'))
+        mock.register_uri(verb, BASE + SYSTEM, status_code=status, json=redfish('error_404'))
     systems = redfish('systems')
     systems['Members'][0]['@odata.id'] = UUID_PATH
     mock.get(BASE + ROOT + '/Systems', json=systems)
     mock.get(BASE + UUID_PATH, json=system)
     mock.patch(BASE + UUID_PATH, status_code=204)
-    mock.post(BASE + UUID_PATH + '/Actions/ComputerSystem.Reset', status_code=204)
+    mock.post(BASE + RESET, status_code=status, json=redfish('error_404'))
+    mock.post(BASE + UUID_RESET, status_code=204)
 
 
-def test_system_not_at_the_well_known_path_is_found_in_the_collection(requests_mock, make_ctx, messager):
+UUID_RESET = UUID_PATH + '/Actions/ComputerSystem.Reset'
+
+
+@pytest.mark.parametrize('status', [404, 405])
+def test_system_not_at_the_well_known_path_is_found_in_the_collection(requests_mock, make_ctx, messager, status):
+    serve(requests_mock)
+    move_system(requests_mock, system_with(power_state='On'), status=status)
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'get_state') == {'n1': 'on'}
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, GET_SYSTEMS, ('GET', UUID_PATH, None), LOGOUT]
+
+
+@pytest.mark.parametrize('state,current,reset_type', [('off', 'On', 'ForceOff'), ('on', 'Off', 'ForceOn')])
+def test_reset_404_at_the_well_known_target_finds_the_action_in_the_collection(requests_mock, make_ctx, messager,
+                                                                               state, current, reset_type):
+    """HPE iLO, Dell iDRAC, sushy-tools: the direct POST 404s, the member's own target gets the Reset."""
+    serve(requests_mock)
+    move_system(requests_mock, system_with(power_state=current))
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', state) == {'n1': state}
+    assert sent(requests_mock) == [LOGIN, post_reset(reset_type), GET_SYSTEMS, ('GET', UUID_PATH, None),
+                                   post_reset(reset_type, UUID_RESET), LOGOUT]
+
+
+def test_reset_404_then_already_there_sends_no_second_post(requests_mock, make_ctx, messager):
     serve(requests_mock)
     move_system(requests_mock, system_with(power_state='On'))
-    assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'off') == {'n1': 'off'}
-    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, GET_SYSTEMS, ('GET', UUID_PATH, None),
-                                   ('POST', UUID_PATH + '/Actions/ComputerSystem.Reset', {'ResetType': 'ForceOff'}),
-                                   LOGOUT]
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'on') == {'n1': 'on'}
+    assert sent(requests_mock) == [LOGIN, post_reset('ForceOn'), GET_SYSTEMS, ('GET', UUID_PATH, None), LOGOUT]
 
 
-def test_set_boot_patch_404_falls_back_to_the_collection(requests_mock, make_ctx, messager):
+def test_reset_405_at_the_well_known_target_posts_to_the_member_target(requests_mock, make_ctx, messager):
+    """A refusal at bmcweb's target of a BMC that has the system elsewhere: the real target is used."""
     serve(requests_mock)
-    move_system(requests_mock)
+    move_system(requests_mock, system_with(power_state='On'), status=405)
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'off') == {'n1': 'off'}
+    assert sent(requests_mock) == [LOGIN, post_reset('ForceOff'), GET_SYSTEM, GET_SYSTEMS, ('GET', UUID_PATH, None),
+                                   post_reset('ForceOff', UUID_RESET), LOGOUT]
+
+
+def test_reset_after_set_boot_found_the_system_elsewhere(requests_mock, make_ctx):
+    serve(requests_mock)
+    move_system(requests_mock, system_with(power_state='On'))
+    with client(make_ctx) as rf:
+        rf.login()
+        rf.set_boot('Pxe', 'Once')
+        rf.reset_system('ForceRestart')
+    assert sent(requests_mock) == [LOGIN, ('PATCH', SYSTEM, PXE_ONCE), GET_SYSTEMS, ('PATCH', UUID_PATH, PXE_ONCE),
+                                   ('GET', UUID_PATH, None), post_reset('ForceRestart', UUID_RESET), LOGOUT]
+
+
+def test_set_boot_after_a_reset_404_goes_to_the_collection(requests_mock, make_ctx):
+    serve(requests_mock)
+    move_system(requests_mock, system_with(power_state='On'))
+    with client(make_ctx) as rf:
+        rf.login()
+        with pytest.raises(exc.BmcHTTPError):
+            rf.reset_system('ForceOff')
+        rf.set_boot('Pxe', 'Once')
+    assert sent(requests_mock) == [LOGIN, post_reset('ForceOff'), GET_SYSTEMS, ('PATCH', UUID_PATH, PXE_ONCE), LOGOUT]
+
+
+@pytest.mark.parametrize('status', [404, 405])
+def test_set_boot_patch_404_falls_back_to_the_collection(requests_mock, make_ctx, messager, status):
+    serve(requests_mock)
+    move_system(requests_mock, status=status)
     assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'net', False) == {'n1': 'Network'}
     assert sent(requests_mock) == [LOGIN, ('PATCH', SYSTEM, PXE_ONCE), GET_SYSTEMS, ('PATCH', UUID_PATH, PXE_ONCE),
                                    LOGOUT]
@@ -381,6 +481,11 @@ def test_unknown_power_state_is_a_bad_response(requests_mock, make_ctx, messager
         'n1': 'Error: Received wrong format response: unknown PowerState %r' % power_state}
 
 
+#: The Reset POST to bmcweb's target, with a ResetType.
+def post_reset(reset_type, path=RESET):
+    return ('POST', path, {'ResetType': reset_type})
+
+
 @pytest.mark.parametrize('style', ['inline', 'actioninfo'])
 @pytest.mark.parametrize('reply', ['204', 'body'])
 @pytest.mark.parametrize('state,current,reset_type,status', [
@@ -388,58 +493,133 @@ def test_unknown_power_state_is_a_bad_response(requests_mock, make_ctx, messager
     ('off', 'On', 'ForceOff', 'powering-off'),
     ('softoff', 'On', 'GracefulShutdown', 'powering-off'),
 ])
-def test_set_state_posts_the_reset_type(requests_mock, make_ctx, messager, style, reply, state, current,
-                                        reset_type, status):
+def test_set_state_posts_the_reset_type_without_reading(requests_mock, make_ctx, messager, style, reply, state,
+                                                        current, reset_type, status):
+    """bmcweb: login, the Reset POST straight to its well-known target, logout (3 requests)."""
     serve(requests_mock, system_with(style, power_state=current), reply=reply,
           action_info=['ForceOn', 'ForceOff', 'GracefulShutdown'])
     assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', state) == {'n1': state}
-    expected = [LOGIN, GET_SYSTEM] + ([GET_INFO] if style == 'actioninfo' else [])
-    assert sent(requests_mock) == expected + [('POST', RESET, {'ResetType': reset_type}), LOGOUT]
+    assert sent(requests_mock) == [LOGIN, post_reset(reset_type), LOGOUT]
     assert db_frames(messager.frames) == [('n1', status)]
-    post = requests_mock.request_history[-2]
+    post = requests_mock.request_history[1]
     assert post.headers['Content-Type'] == 'application/json'
     assert post.headers['X-Auth-Token'] == TOKEN
 
 
-@pytest.mark.parametrize('state,current', [('on', 'On'), ('off', 'Off'), ('softoff', 'Off')])
-def test_set_state_already_there_sends_no_action(requests_mock, make_ctx, messager, state, current):
+@pytest.mark.parametrize('state,current,reset_type', [
+    ('on', 'On', 'ForceOn'), ('off', 'Off', 'ForceOff'), ('softoff', 'Off', 'GracefulShutdown')])
+def test_set_state_already_there_is_accepted_by_bmcweb(requests_mock, make_ctx, messager, state, current,
+                                                       reset_type):
+    """bmcweb accepts a Reset to the state the system is in: nothing is read, one POST."""
     serve(requests_mock, system_with(power_state=current))
     assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', state) == {'n1': state}
-    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, LOGOUT]
+    assert sent(requests_mock) == [LOGIN, post_reset(reset_type), LOGOUT]
 
 
-def test_on_falls_back_to_on_when_force_on_is_not_allowed(requests_mock, make_ctx, messager):
-    serve(requests_mock, system_with('actioninfo', power_state='Off'))  # fixture: no ForceOn, has On
+@pytest.mark.parametrize('status', [400, 409])
+@pytest.mark.parametrize('state,current,reset_type', [
+    ('on', 'On', 'ForceOn'), ('off', 'Off', 'ForceOff'), ('softoff', 'Off', 'GracefulShutdown')])
+def test_refusal_of_a_system_already_there_is_success(requests_mock, make_ctx, messager, status, state, current,
+                                                      reset_type):
+    """HPE iLO refuses On for a system that is on: the system is read, it is there, no second POST."""
+    serve(requests_mock, system_with('actioninfo', power_state=current), refuse={reset_type}, refuse_status=status)
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', state) == {'n1': state}
+    assert sent(requests_mock) == [LOGIN, post_reset(reset_type), GET_SYSTEM, LOGOUT]
+
+
+@pytest.mark.parametrize('style', ['inline', 'actioninfo'])
+def test_on_falls_back_to_on_when_force_on_is_refused_and_not_allowed(requests_mock, make_ctx, messager, style):
+    allowed = ['On', 'ForceOff', 'GracefulShutdown']
+    serve(requests_mock, system_with(style, power_state='Off', allowed=allowed), action_info=allowed,
+          refuse={'ForceOn'})
     assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'on') == {'n1': 'on'}
-    assert ('POST', RESET, {'ResetType': 'On'}) in sent(requests_mock)
+    info = [GET_INFO] if style == 'actioninfo' else []
+    assert sent(requests_mock) == [LOGIN, post_reset('ForceOn'), GET_SYSTEM] + info + [post_reset('On'), LOGOUT]
+    assert db_frames(messager.frames) == [('n1', 'powering-on')]
 
 
 @pytest.mark.parametrize('style', ['inline', 'actioninfo'])
 @pytest.mark.parametrize('state,allowed', [
     ('on', ['ForceOff', 'GracefulShutdown']), ('off', ['On', 'GracefulShutdown']), ('softoff', ['On', 'ForceOff'])])
-def test_reset_type_not_allowed_is_unsupported(requests_mock, make_ctx, messager, style, state, allowed):
-    serve(requests_mock, system_with(style, power_state='Paused', allowed=allowed), action_info=allowed)
+def test_reset_type_refused_and_not_allowed_is_unsupported(requests_mock, make_ctx, messager, style, state,
+                                                           allowed):
+    serve(requests_mock, system_with(style, power_state='Paused', allowed=allowed), action_info=allowed,
+          refuse={'ForceOn', 'On', 'ForceOff', 'GracefulShutdown'})
     lines = run(RedfishPowerExecutor, make_ctx, messager, 'set_state', state)
     assert lines == {'n1': 'Error: Unsupported option: %s' % state}
-    assert 'POST' not in [m for m, p, _b in sent(requests_mock) if p != SESSIONS]
-    assert sent(requests_mock)[-1] == LOGOUT
+    info = [GET_INFO] if style == 'actioninfo' else []
+    first = {'on': 'ForceOn', 'off': 'ForceOff', 'softoff': 'GracefulShutdown'}[state]
+    assert sent(requests_mock) == [LOGIN, post_reset(first), GET_SYSTEM] + info + [LOGOUT]
     assert db_frames(messager.frames) == []
 
 
-def test_no_allowable_values_means_every_type_is_allowed(requests_mock, make_ctx, messager):
-    serve(requests_mock, system_with('none', power_state='Off'))
-    assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'on') == {'n1': 'on'}
-    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, ('POST', RESET, {'ResetType': 'ForceOn'}), LOGOUT]
+@pytest.mark.parametrize('style', ['inline', 'actioninfo', 'none'])
+def test_refusal_of_an_allowed_type_keeps_the_bmc_error(requests_mock, make_ctx, messager, style):
+    """ForceOff is allowed (or the BMC does not say), yet refused: the BMC's words, one POST only."""
+    serve(requests_mock, system_with(style, power_state='On'), refuse={'ForceOff'})
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'off') == {
+        'n1': "Error: [400] The value 'ForceOff' for the parameter ResetType in the action ComputerSystem.Reset "
+              "is not in the list of acceptable values."}
+    info = [GET_INFO] if style == 'actioninfo' else []
+    assert sent(requests_mock) == [LOGIN, post_reset('ForceOff'), GET_SYSTEM] + info + [LOGOUT]
+
+
+@pytest.mark.parametrize('status,body,line', [
+    (500, 'error_500', 'Error: [500] The request failed due to an internal service error.  '
+                       'The service is still operational.'),
+    (401, 'error_401', 'Error: [401] While attempting to establish a connection to '
+                       '/redfish/v1/SessionService/Sessions, the service denied access.'),
+    (403, 'error_401', 'Error: [403] While attempting to establish a connection to '
+                       '/redfish/v1/SessionService/Sessions, the service denied access.'),
+])
+def test_reset_failures_that_a_read_would_not_change_are_reported_at_once(requests_mock, make_ctx, messager,
+                                                                          status, body, line):
+    serve(requests_mock, system_with(power_state='On'))
+    requests_mock.post(BASE + RESET, status_code=status, json=redfish(body))
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'off') == {'n1': line}
+    assert sent(requests_mock) == [LOGIN, post_reset('ForceOff'), LOGOUT]
 
 
 def test_action_info_parameter_found_by_name(requests_mock, make_ctx, messager):
-    serve(requests_mock, system_with('actioninfo', power_state='On'))
+    serve(requests_mock, system_with('actioninfo', power_state='On'), refuse={'ForceOff'})
     info = redfish('system_reset_action_info')
     info['Parameters'].insert(0, {'Name': 'Delay', 'DataType': 'Number'})
     info['Parameters'][1]['AllowableValues'] = ['GracefulShutdown']
     requests_mock.get(BASE + SYSTEM + '/ResetActionInfo', json=info)
     assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'off') == {
         'n1': 'Error: Unsupported option: off'}
+    assert sent(requests_mock) == [LOGIN, post_reset('ForceOff'), GET_SYSTEM, GET_INFO, LOGOUT]
+
+
+@pytest.mark.parametrize('info', [{'@odata.id': SYSTEM + '/ResetActionInfo'}, ['x'], 7])
+def test_action_info_that_is_not_a_uri_is_a_bad_response(requests_mock, make_ctx, messager, info):
+    """Some BMCs give the ActionInfo as a link object; the schema says a URI string."""
+    system = system_with('actioninfo', power_state='On')
+    system['Actions']['#ComputerSystem.Reset']['@Redfish.ActionInfo'] = info
+    serve(requests_mock, system)
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'reboot', 'reset') == {
+        'n1': 'Error: Received wrong format response: @Redfish.ActionInfo of #ComputerSystem.Reset is not a URI'}
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, LOGOUT]
+
+
+def test_action_info_not_a_uri_on_the_fallback_is_a_bad_response(requests_mock, make_ctx, messager):
+    system = system_with('actioninfo', power_state='Off')
+    system['Actions']['#ComputerSystem.Reset']['@Redfish.ActionInfo'] = {'@odata.id': SYSTEM + '/ResetActionInfo'}
+    serve(requests_mock, system, refuse={'ForceOn'})
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'on') == {
+        'n1': 'Error: Received wrong format response: @Redfish.ActionInfo of #ComputerSystem.Reset is not a URI'}
+    assert sent(requests_mock) == [LOGIN, post_reset('ForceOn'), GET_SYSTEM, LOGOUT]
+
+
+@pytest.mark.parametrize('action', [{'ResetType@Redfish.AllowableValues': ['On']},
+                                    {'target': {'@odata.id': RESET}, 'ResetType@Redfish.AllowableValues': ['On']}])
+def test_reset_action_without_a_target_is_a_bad_response(requests_mock, make_ctx, messager, action):
+    system = system_with(power_state='Off')
+    system['Actions']['#ComputerSystem.Reset'] = action
+    serve(requests_mock, system, refuse={'ForceOn'})
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'on') == {
+        'n1': 'Error: Received wrong format response: /redfish/v1/Systems member has no #ComputerSystem.Reset action'}
+    assert sent(requests_mock) == [LOGIN, post_reset('ForceOn'), GET_SYSTEM, LOGOUT]
 
 
 @pytest.mark.parametrize('style', ['inline', 'actioninfo'])
@@ -475,13 +655,10 @@ def test_reset_falls_back_to_power_cycle(requests_mock, make_ctx, messager, allo
         assert lines == {'n1': 'Error: Unsupported option: reset'}
 
 
-def test_action_error_reply_is_reported_with_the_bmc_message(requests_mock, make_ctx, messager):
-    serve(requests_mock, system_with(power_state='On'))
-    requests_mock.post(BASE + RESET, status_code=400, json=redfish('error_400'))
-    assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'off') == {
-        'n1': 'Error: [400] The parameter ResetType for the action ComputerSystem.Reset is not supported on '
-              'the target resource.'}
-    assert sent(requests_mock)[-1] == LOGOUT
+def test_reboot_without_allowable_values_sends_the_preferred_type(requests_mock, make_ctx, messager):
+    serve(requests_mock, system_with('none', power_state='Off'))
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'reboot', 'boot') == {'n1': 'reset'}
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, post_reset('ForceOn'), LOGOUT]
 
 
 @pytest.mark.parametrize('power_state,status_state,word', [
@@ -503,8 +680,20 @@ def test_bmcstate(requests_mock, make_ctx, messager, power_state, status_state, 
     assert sent(requests_mock) == [LOGIN, ('GET', MANAGER, None), LOGOUT]
 
 
-@pytest.mark.parametrize('power_state,status_state', [(None, None), ('On', 'Sleepy'), ('Dozing', 'Enabled')])
-def test_bmcstate_unknown_is_a_bad_response(requests_mock, make_ctx, messager, power_state, status_state):
+@pytest.mark.parametrize('power_state,status_state', [
+    ('On', 'Degraded'), ('Dozing', 'Enabled'), (None, 'Sleepy'), ('Rebooting', None)])
+def test_bmcstate_unknown_word_is_not_ready(requests_mock, make_ctx, messager, power_state, status_state):
+    """As the OpenBMC path, every manager state but a known ready one prints NotReady."""
+    manager = redfish('manager')
+    manager['PowerState'] = power_state
+    manager['Status']['State'] = status_state
+    serve(requests_mock, manager=manager)
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'get_bmc_state') == {'n1': 'BMC NotReady'}
+
+
+@pytest.mark.parametrize('power_state,status_state', [(None, None), ({'x': 1}, 'Enabled'), ('On', ['Enabled'])])
+def test_bmcstate_missing_or_not_a_word_is_a_bad_response(requests_mock, make_ctx, messager, power_state,
+                                                          status_state):
     manager = redfish('manager')
     manager['PowerState'] = power_state
     manager['Status']['State'] = status_state
@@ -523,29 +712,64 @@ def test_bmcstate_http_error_is_not_ready(requests_mock, make_ctx, messager):
 
 
 @pytest.mark.parametrize('reply', ['204', 'body'])
+def test_bmcreboot_posts_without_reading(requests_mock, make_ctx, messager, reply):
+    serve(requests_mock, reply=reply)
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'reboot_bmc') == {'n1': 'BMC reboot'}
+    assert sent(requests_mock) == [LOGIN, post_reset('ForceRestart', MANAGER_RESET), LOGOUT]
+
+
+GET_MANAGER = ('GET', MANAGER, None)
+GET_MANAGER_INFO = ('GET', MANAGER + '/ResetActionInfo', None)
+
+
+@pytest.mark.parametrize('reply', ['204', 'body'])
 @pytest.mark.parametrize('allowed,reset_type', [
-    (['GracefulRestart', 'ForceRestart'], 'ForceRestart'), (['GracefulRestart'], 'GracefulRestart'),
-    (['ResetAll'], None)])
-def test_bmcreboot(requests_mock, make_ctx, messager, reply, allowed, reset_type):
-    serve(requests_mock, reply=reply, manager_allowed=allowed)
+    (['GracefulRestart'], 'GracefulRestart'), (['ResetAll'], None), (['GracefulRestart', 'ForceRestart'], 'kept')])
+def test_bmcreboot_refused_reads_the_manager(requests_mock, make_ctx, messager, reply, allowed, reset_type):
+    serve(requests_mock, reply=reply, manager_allowed=allowed, manager_refuse={'ForceRestart'})
     lines = run(RedfishPowerExecutor, make_ctx, messager, 'reboot_bmc')
-    head = [LOGIN, ('GET', MANAGER, None), ('GET', MANAGER + '/ResetActionInfo', None)]
-    if reset_type:
+    head = [LOGIN, post_reset('ForceRestart', MANAGER_RESET), GET_MANAGER, GET_MANAGER_INFO]
+    if reset_type == 'kept':
+        assert lines == {'n1': "Error: [400] The value 'ForceRestart' for the parameter ResetType in the action "
+                               "Manager.Reset is not in the list of acceptable values."}
+        assert sent(requests_mock) == head + [LOGOUT]
+    elif reset_type:
         assert lines == {'n1': 'BMC reboot'}
-        assert sent(requests_mock) == head + [('POST', MANAGER_RESET, {'ResetType': reset_type}), LOGOUT]
+        assert sent(requests_mock) == head + [post_reset(reset_type, MANAGER_RESET), LOGOUT]
     else:
         assert lines == {'n1': 'Error: Unsupported option: bmcreboot'}
         assert sent(requests_mock) == head + [LOGOUT]
 
 
-def test_bmcreboot_with_inline_values_and_dropped_connection(requests_mock, make_ctx, messager):
+def test_bmcreboot_dropped_connection_is_a_reboot(requests_mock, make_ctx, messager):
+    serve(requests_mock)
+    requests_mock.post(BASE + MANAGER_RESET, exc=requests.exceptions.ConnectionError('reset by peer'))
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'reboot_bmc') == {'n1': 'BMC reboot'}
+    assert sent(requests_mock) == [LOGIN, post_reset('ForceRestart', MANAGER_RESET)]
+
+
+def test_bmcreboot_fallback_with_inline_values_and_dropped_connection(requests_mock, make_ctx, messager):
     manager = redfish('manager')
     manager['Actions']['#Manager.Reset'] = {'target': MANAGER_RESET,
                                             'ResetType@Redfish.AllowableValues': ['GracefulRestart']}
     serve(requests_mock, manager=manager)
-    requests_mock.post(BASE + MANAGER_RESET, exc=requests.exceptions.ConnectionError('reset by peer'))
+    requests_mock.post(BASE + MANAGER_RESET, [
+        {'status_code': 400, 'json': not_in_list('ForceRestart', 'Manager.Reset')},
+        {'exc': requests.exceptions.ConnectionError('reset by peer')}])
     assert run(RedfishPowerExecutor, make_ctx, messager, 'reboot_bmc') == {'n1': 'BMC reboot'}
-    assert sent(requests_mock)[-1] == ('POST', MANAGER_RESET, {'ResetType': 'GracefulRestart'})
+    assert sent(requests_mock) == [LOGIN, post_reset('ForceRestart', MANAGER_RESET), GET_MANAGER,
+                                   post_reset('GracefulRestart', MANAGER_RESET)]
+
+
+@pytest.mark.parametrize('status', [404, 500])
+def test_bmcreboot_read_failure_after_a_refusal_is_not_taken_for_a_reboot(requests_mock, make_ctx, messager,
+                                                                          status):
+    serve(requests_mock, manager_refuse={'ForceRestart'})
+    requests_mock.get(BASE + MANAGER, status_code=status, json=redfish('error_500'))
+    requests_mock.get(BASE + ROOT + '/Managers', text='{"Members": []}')
+    line = run(RedfishPowerExecutor, make_ctx, messager, 'reboot_bmc')['n1']
+    assert line.startswith('Error: ')
+    assert [r for r in sent(requests_mock) if r[0] == 'POST'][1:] == [post_reset('ForceRestart', MANAGER_RESET)]
 
 
 def test_reset_reads_the_system_once(requests_mock, make_ctx):
@@ -581,8 +805,32 @@ def test_setboot_stat(requests_mock, make_ctx, messager, enabled, target, word):
     assert sent(requests_mock) == [LOGIN, GET_SYSTEM, LOGOUT]
 
 
+@pytest.mark.parametrize('target,word', [('Pxe', 'Network'), ('Hdd', 'Hard Drive'), ('None', 'Default')])
+def test_setboot_stat_without_override_enabled_uses_the_target(requests_mock, make_ctx, messager, target, word):
+    """BootSourceOverrideEnabled is optional: without it the target is the boot source in force."""
+    serve(requests_mock, system_with(boot={'BootSourceOverrideTarget': target}))
+    assert run(RedfishSetbootExecutor, make_ctx, messager, 'get_state') == {'n1': word}
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, LOGOUT]
+
+
+@pytest.mark.parametrize('allowed', ['Pxe', {'Pxe': True}, 3])
+def test_allowable_boot_targets_not_a_list_are_a_bad_response(requests_mock, make_ctx, messager, allowed):
+    value = boot('Once', 'Pxe')
+    value['BootSourceOverrideTarget@Redfish.AllowableValues'] = allowed
+    serve(requests_mock, system_with(boot=value))
+    assert run(RedfishSetbootExecutor, make_ctx, messager, 'get_state') == {
+        'n1': 'Error: Received wrong format response: allowable boot targets are not a list'}
+    with client(make_ctx) as rf:
+        rf.login()
+        rf.get_power_state()
+        with pytest.raises(exc.BmcBadResponse):
+            rf.get_known_boot_targets()
+
+
 @pytest.mark.parametrize('value', [{'BootSourceOverrideEnabled': 'Sometimes', 'BootSourceOverrideTarget': 'Pxe'},
-                                   {'BootSourceOverrideEnabled': 'Once'}, 'Pxe'])
+                                   {'BootSourceOverrideEnabled': 'Once'}, {},
+                                   {'BootSourceOverrideEnabled': ['Once'], 'BootSourceOverrideTarget': 'Pxe'},
+                                   'Pxe'])
 def test_setboot_stat_bad_boot(requests_mock, make_ctx, messager, value):
     serve(requests_mock, system_with(boot=value))
     line = run(RedfishSetbootExecutor, make_ctx, messager, 'get_state')['n1']
@@ -670,9 +918,19 @@ def test_missing_reset_action_is_unsupported(requests_mock, make_ctx, messager, 
     manager = redfish('manager')
     del manager['Actions']
     serve(requests_mock, system, manager=manager)
+    for path in (RESET, MANAGER_RESET):
+        requests_mock.post(BASE + path, status_code=404, json=redfish('error_404'))
     assert run(RedfishPowerExecutor, make_ctx, messager, op, *args) == {
         'n1': 'Error: Unsupported option: %s' % word}
-    assert 'POST' not in [m for m, p, _b in sent(requests_mock) if p != SESSIONS]
+    # Only the first, direct POST (404) went out; the read found no action to post to.
+    posts = [(p, b) for m, p, b in sent(requests_mock) if m == 'POST' and p != SESSIONS]
+    assert posts == ([] if op == 'reboot' else [(RESET if op == 'set_state' else MANAGER_RESET,
+                                                   {'ResetType': 'ForceOn' if op == 'set_state' else 'ForceRestart'})])
+    gets = [p for m, p, b in sent(requests_mock) if m == 'GET']
+    if op != 'reboot':
+        # after the 404 the collection is read, not bmcweb's member path
+        collection = ROOT + ('/Systems' if op == 'set_state' else '/Managers')
+        assert gets == [collection, SYSTEM if op == 'set_state' else MANAGER]
 
 
 def test_sushy_tools_shapes_basic_auth_state_and_default_boot(requests_mock, make_ctx, messager):

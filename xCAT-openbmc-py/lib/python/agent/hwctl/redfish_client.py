@@ -7,16 +7,18 @@ Requests per node on a bmcweb-like BMC (session service, system at ``/redfish/v1
 manager at ``/redfish/v1/Managers/bmc``), with the session POST first and its DELETE last:
 
 - rpower state, bmcstate, rsetboot stat: 3 (one GET of the system or manager);
-- rpower on/off/softoff/reset/boot, bmcreboot: 4 (GET, then the Reset POST checked against
-  the allowed reset types), 5 when those sit behind ``@Redfish.ActionInfo``; no POST when
-  the system is already in the state asked for;
+- rpower on/off/softoff, bmcreboot: 3 (the Reset POST straight to bmcweb's action target,
+  nothing read). Only when the BMC refuses it is the system or manager read (one GET, two
+  with ``@Redfish.ActionInfo``) and at most one more POST sent: 4 to 6;
+- rpower reset/boot: 4 (GET for the state, then the Reset POST checked against the allowed
+  reset types), 5 when those sit behind ``@Redfish.ActionInfo``;
 - rsetboot net/hd/cd/def: 3 (one PATCH, no read).
 
-Elsewhere the well-known path answers 404 and the Systems (Managers) collection and its
-first member are read instead: one GET more for a read (two for a set-boot, whose first
-PATCH is the 404). Without a session service the POST is refused and the service root is
-read instead, and no DELETE is sent. Everything read is cached per client, so a reset that
-reads the state and then acts costs no extra GET.
+Elsewhere the well-known path answers 404 (or 405) and the Systems (Managers) collection and
+its first member are read instead: one GET more for a read, two for a set-boot or a Reset
+POST, whose first attempt is the 404. Without a session service the POST is refused and the
+service root is read instead, and no DELETE is sent. Everything read is cached per client,
+so a reset that reads the state and then acts costs no extra GET.
 """
 
 import logging
@@ -47,6 +49,10 @@ WELL_KNOWN = types.MappingProxyType({
     MANAGERS: (MANAGERS + '/bmc', '#Manager.'),
 })
 
+#: Statuses of a request to a well-known path meaning "the member is not there": bmcweb and
+#: sushy-tools answer 404; a BMC whose router knows the path pattern may answer 405.
+NOT_HERE_STATUSES = frozenset({404, 405})
+
 #: Success statuses of any Redfish request: 201 for a new session, 202 for an accepted task,
 #: 204 for an action or PATCH answered without a body.
 OK_STATUSES = (200, 201, 202, 204)
@@ -59,12 +65,28 @@ NO_SESSION_STATUSES = frozenset({404, 405, 501})
 
 SYSTEM_RESET_ACTION = '#ComputerSystem.Reset'
 MANAGER_RESET_ACTION = '#Manager.Reset'
+
+#: Collection -> (Reset action of its member, where bmcweb's member takes that action).
+#: NOTE: bmcweb's action targets are fixed in its source as its member paths are, so the
+#: Reset POST goes there without reading the member first: rpower on/off/softoff and
+#: bmcreboot cost 3 requests per node (login, POST, logout) instead of 4 or 5. The member
+#: is read only when that POST answers 404 (the action is elsewhere) or is refused.
+RESET_ACTIONS = types.MappingProxyType({
+    SYSTEMS: (SYSTEM_RESET_ACTION, SYSTEMS + '/system/Actions/ComputerSystem.Reset'),
+    MANAGERS: (MANAGER_RESET_ACTION, MANAGERS + '/bmc/Actions/Manager.Reset'),
+})
+
 ALLOWABLE = '@Redfish.AllowableValues'
 ACTION_INFO = '@Redfish.ActionInfo'
 
 
 def _path(url):
-    """The path (and query) of a Redfish link, absolute URL or path."""
+    """The path (and query) of a Redfish link, absolute URL or path.
+
+    :raises TypeError: the link is not a string.
+    """
+    if not isinstance(url, str):
+        raise TypeError('a link must be a string, not %s' % type(url).__name__)
     parts = urllib.parse.urlsplit(url)
     return parts.path + ('?' + parts.query if parts.query else '')
 
@@ -179,10 +201,14 @@ class RedfishClient(RestClient):
         token = headers.get('X-Auth-Token')
         if not token:
             raise exc.BmcBadResponse(node=self.node, detail='login reply has no X-Auth-Token header')
+        # A session exists from here on: it is marked before anything else can fail, so
+        # that the DELETE goes out whatever happens next.
         self._headers['X-Auth-Token'] = token
-        location = headers.get('Location') or (payload or {}).get('@odata.id')
-        self._session_path = _path(location) if location else None
         self.logged_in = True
+        location = headers.get('Location')
+        if not location and isinstance(payload, dict):
+            location = payload.get('@odata.id')
+        self._session_path = _path(location) if isinstance(location, str) and location else None
 
     def logout(self):
         """DELETE our session (xCAT never does, and sessions pile up until they time out)."""
@@ -221,7 +247,7 @@ class RedfishClient(RestClient):
         if key not in self._cache:
             member = 'member ' + collection
             resource = None
-            if member not in self._cache:
+            if member not in self._cache and not self._cache.get('elsewhere ' + collection):
                 resource = self._well_known(collection)
             if resource is None:
                 self._cache[member], resource = self._get_at(self._first_member(collection))
@@ -234,9 +260,9 @@ class RedfishClient(RestClient):
         try:
             path_read, resource = self._get_at(path)
         except exc.BmcHTTPError as error:
-            if error.status != 404:
+            if error.status not in NOT_HERE_STATUSES:
                 raise
-            LOG.info('%s: no %s, reading %s', self.node, path, collection)
+            LOG.info('%s: no %s (%s), reading %s', self.node, path, error, collection)
             return None
         except exc.BmcBadResponse as error:
             LOG.info('%s: %s, reading %s', self.node, error, collection)
@@ -264,7 +290,7 @@ class RedfishClient(RestClient):
         return self._property(self.get_system(), 'PowerState', SYSTEMS)
 
     def get_manager_state(self):
-        """:returns: ``(PowerState or None, Status.State or None)`` of the manager."""
+        """:returns: ``(PowerState or None, Status.State or None)`` of the manager, as the BMC gives them."""
         manager = self.get_manager()
         status = manager.get('Status')
         return manager.get('PowerState'), status.get('State') if isinstance(status, dict) else None
@@ -292,20 +318,26 @@ class RedfishClient(RestClient):
         :param target: ``system`` or ``manager``.
         :returns: a frozenset of reset types (empty when the resource has no Reset action,
             as sushy-tools' managers), or None when the BMC does not say.
+        :raises BmcBadResponse: the action has no target, or its annotations are malformed;
+            checked here so that a Reset POST after this read fails only at the BMC.
         """
         key = 'reset types ' + target
         if key in self._cache:
             return self._cache[key]
-        resource, name = ((self.get_system(), SYSTEM_RESET_ACTION) if target == 'system'
-                          else (self.get_manager(), MANAGER_RESET_ACTION))
+        collection = SYSTEMS if target == 'system' else MANAGERS
+        resource, name = self._resource(collection), RESET_ACTIONS[collection][0]
         actions = resource.get('Actions')
         action = actions.get(name) if isinstance(actions, dict) else None
         if not isinstance(action, dict):
             self._cache[key] = frozenset()
             return self._cache[key]
+        self._action(resource, name, collection)
         allowed = action.get('ResetType' + ALLOWABLE)
-        if allowed is None and action.get(ACTION_INFO):
-            allowed = self._action_info_values(_path(action[ACTION_INFO]), 'ResetType')
+        info = action.get(ACTION_INFO)
+        if allowed is None and info:
+            if not isinstance(info, str):
+                raise exc.BmcBadResponse(node=self.node, detail='%s of %s is not a URI' % (ACTION_INFO, name))
+            allowed = self._action_info_values(_path(info), 'ResetType')
         if allowed is not None and not isinstance(allowed, list):
             raise exc.BmcBadResponse(node=self.node, detail='allowable reset types are not a list')
         self._cache[key] = None if allowed is None else frozenset(str(v) for v in allowed)
@@ -321,15 +353,68 @@ class RedfishClient(RestClient):
                 return parameter.get('AllowableValues')
         return None
 
+    @staticmethod
+    def reset_falls_back(error):
+        """Whether a refused Reset POST is worth reading the resource for (and maybe a second POST).
+
+        True for a 404 (the action is not where bmcweb has it) and for a refusal of the
+        request as sent: any other 4xx (400 for a ResetType not in the list, 405, 409 for
+        HPE iLO's On when on) and 501 (sushy-tools' unimplemented types). False for
+        credentials (401, 403) and for server failures (5xx), which a read would not change.
+
+        :param error: a ``BmcError`` raised by ``reset_system`` or ``reset_manager``.
+        :returns: bool.
+        """
+        if not isinstance(error, exc.BmcHTTPError) or not isinstance(error.status, int):
+            return False
+        return error.status == 501 or (400 <= error.status < 500 and error.status not in (401, 403))
+
     def reset_system(self, reset_type):
-        """POST the system's Reset action with ``reset_type`` (e.g. ``ForceOff``)."""
-        _action, target = self._action(self.get_system(), SYSTEM_RESET_ACTION, SYSTEMS)
-        self._call('POST', target, {'ResetType': reset_type})
+        """POST the system's Reset action, without reading the system unless it is known elsewhere.
+
+        :param reset_type: a ResetType (``ForceOff``, ``On``...).
+        :raises BmcHTTPError: the BMC refused or has no such action there (see ``_reset``).
+        """
+        self._reset(SYSTEMS, reset_type)
 
     def reset_manager(self, reset_type):
-        """POST the manager's Reset action with ``reset_type`` (e.g. ``ForceRestart``)."""
-        _action, target = self._action(self.get_manager(), MANAGER_RESET_ACTION, MANAGERS)
-        self._call('POST', target, {'ResetType': reset_type})
+        """POST the manager's Reset action, without reading the manager unless it is known elsewhere.
+
+        :param reset_type: a ResetType (``ForceRestart``, ``GracefulRestart``).
+        :raises BmcHTTPError: the BMC refused or has no such action there (see ``_reset``).
+        """
+        self._reset(MANAGERS, reset_type)
+
+    def _reset(self, collection, reset_type):
+        """POST a Reset action: where the member read says, else straight to bmcweb's target.
+
+        Nothing is read first unless the member is known to live elsewhere. A 404 at bmcweb's
+        target marks the member as elsewhere: the next read or POST goes through the
+        collection. A refusal is remembered per (target, type): asking again for the same
+        type at the same target raises the BMC's first answer without a second POST.
+
+        :raises BmcHTTPError: the BMC refused (``[400] <BMC message>``); ``reset_falls_back``
+            says whether reading the resource may help.
+        :raises BmcBadResponse: the member read has no such action.
+        """
+        action, well_known = RESET_ACTIONS[collection]
+        resource = self._cache.get('resource ' + collection)
+        member = self._cache.get('member ' + collection)
+        if resource is None and ((member is not None and member != WELL_KNOWN[collection][0])
+                                 or self._cache.get('elsewhere ' + collection)):
+            resource = self._resource(collection)
+        target = well_known if resource is None else self._action(resource, action, collection)[1]
+        key = 'refused %s %s' % (target, reset_type)
+        if key in self._cache:
+            raise self._cache[key]
+        try:
+            self._call('POST', target, {'ResetType': reset_type})
+        except exc.BmcHTTPError as error:
+            self._cache[key] = error
+            if resource is None and error.status == 404:
+                LOG.info('%s: no %s, reading %s', self.node, target, collection)
+                self._cache['elsewhere ' + collection] = True
+            raise
 
     def get_boot(self):
         """The system's boot override.
@@ -340,6 +425,8 @@ class RedfishClient(RestClient):
         if not isinstance(boot, dict):
             raise exc.BmcBadResponse(node=self.node, detail='Boot of the system is not an object')
         allowed = boot.get('BootSourceOverrideTarget' + ALLOWABLE)
+        if allowed is not None and not isinstance(allowed, list):
+            raise exc.BmcBadResponse(node=self.node, detail='allowable boot targets are not a list')
         return (boot.get('BootSourceOverrideEnabled'), boot.get('BootSourceOverrideTarget'),
                 None if allowed is None else frozenset(str(v) for v in allowed))
 
@@ -356,9 +443,9 @@ class RedfishClient(RestClient):
     def set_boot(self, target, enabled):
         """Set the boot override in one PATCH of the system's ``Boot``, without reading the system.
 
-        When the system's path is not known yet the PATCH goes to bmcweb's path; a 404 there
-        means the system is elsewhere, and the PATCH is sent again to the first member of
-        the Systems collection. The BMC validates the values: a refusal raises
+        When the system's path is not known yet the PATCH goes to bmcweb's path; a 404 (or
+        405) there means the system is elsewhere, and the PATCH is sent again to the first
+        member of the Systems collection. The BMC validates the values: a refusal raises
         ``BmcHTTPError`` with its own message (``[400] <BMC message>``).
 
         :param target: a ``BootSourceOverrideTarget`` value (``Pxe``, ``Hdd``, ``None``...).
@@ -368,23 +455,27 @@ class RedfishClient(RestClient):
         body = {'Boot': {'BootSourceOverrideEnabled': enabled, 'BootSourceOverrideTarget': target}}
         member = 'member ' + SYSTEMS
         path = self._cache.get(member)
+        if path is None and self._cache.get('elsewhere ' + SYSTEMS):
+            path = self._first_member(SYSTEMS)
         if path is not None:
             path = self._call_at('PATCH', path, body)[0]
         else:
             try:
                 path = self._call_at('PATCH', WELL_KNOWN[SYSTEMS][0], body)[0]
             except exc.BmcHTTPError as error:
-                if error.status != 404:
+                if error.status not in NOT_HERE_STATUSES:
                     raise
-                LOG.info('%s: no %s, reading %s', self.node, WELL_KNOWN[SYSTEMS][0], SYSTEMS)
+                LOG.info('%s: no %s (%s), reading %s', self.node, WELL_KNOWN[SYSTEMS][0], error, SYSTEMS)
                 path = self._call_at('PATCH', self._first_member(SYSTEMS), body)[0]
         self._cache[member] = path
         self._cache.pop('resource ' + SYSTEMS, None)
 
+
 def _link(resource, *keys):
-    """The ``@odata.id`` at ``resource[keys...]``, or None."""
+    """The ``@odata.id`` string at ``resource[keys...]``, or None."""
     for key in keys:
         if not isinstance(resource, dict):
             return None
         resource = resource.get(key)
-    return resource.get('@odata.id') if isinstance(resource, dict) else None
+    link = resource.get('@odata.id') if isinstance(resource, dict) else None
+    return link if isinstance(link, str) else None

@@ -32,7 +32,8 @@ SET_POWER_STATE_MAP = types.MappingProxyType({
     'softoff': (('GracefulShutdown',), power.STATUS_POWERING_OFF),
 })
 
-#: PowerState a set-state word leaves the system in; already there means nothing to send.
+#: PowerState a set-state word leaves the system in; a BMC refusing the Reset while the
+#: system is already there means success (lesson 13).
 TARGET_STATE_MAP = types.MappingProxyType({'on': 'On', 'off': 'Off', 'softoff': 'Off'})
 
 #: ResetTypes that cycle a powered system, in order of preference (reset and boot).
@@ -40,13 +41,13 @@ RESTART_TYPES = ('ForceRestart', 'PowerCycle')
 #: Manager ResetTypes for bmcreboot, in order of preference.
 BMC_RESTART_TYPES = ('ForceRestart', 'GracefulRestart')
 
-#: Manager.PowerState -> xCAT word.
+#: Manager.PowerState -> xCAT word (any other string is NotReady too, see ``bmc_word``).
 BMC_POWER_STATE_MAP = types.MappingProxyType({
     'On': power.BMC_READY, 'Off': power.BMC_NOT_READY, 'PoweringOn': power.BMC_NOT_READY,
     'PoweringOff': power.BMC_NOT_READY, 'Paused': power.BMC_NOT_READY,
 })
 
-#: Manager Status.State -> xCAT word.
+#: Manager Status.State -> xCAT word (any other string is NotReady too, see ``bmc_word``).
 BMC_STATUS_STATE_MAP = types.MappingProxyType({
     'Enabled': power.BMC_READY, 'Disabled': power.BMC_NOT_READY, 'StandbyOffline': power.BMC_NOT_READY,
     'StandbySpare': power.BMC_NOT_READY, 'InTest': power.BMC_NOT_READY, 'Starting': power.BMC_NOT_READY,
@@ -71,18 +72,23 @@ def bmc_word(node, power_state, status_state):
     """The xCAT word for a Manager: ready only when every state it reports says so.
 
     NOTE: a booting bmcweb already reports PowerState On while its Status.State is
-    Starting, so PowerState alone is not enough.
+    Starting, so PowerState alone is not enough. A state word we do not know (a newer
+    schema's, or a vendor's such as Degraded) prints NotReady, as the OpenBMC path prints
+    NotReady for every BMC state but Ready: the admin learns the BMC is not usable yet,
+    which is true, rather than an error about our parser.
 
-    :raises BmcBadResponse: an unknown value, or neither property present.
+    :raises BmcBadResponse: a value that is not a string, or neither property present.
     """
     words = []
-    try:
-        if power_state is not None:
-            words.append(BMC_POWER_STATE_MAP[power_state])
-        if status_state is not None:
-            words.append(BMC_STATUS_STATE_MAP[status_state])
-    except (KeyError, TypeError):
-        words = []
+    for value, known in ((power_state, BMC_POWER_STATE_MAP), (status_state, BMC_STATUS_STATE_MAP)):
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            words = []
+            break
+        if value not in known:
+            LOG.info('%s: unknown manager state %r, taken as %s', node, value, power.BMC_NOT_READY)
+        words.append(known.get(value, power.BMC_NOT_READY))
     if not words:
         raise exc.BmcBadResponse(node=node, detail='unknown manager state PowerState=%s Status.State=%s'
                                  % (power_state, status_state))
@@ -106,7 +112,8 @@ class RedfishPowerExecutor(ExecutorBase, power.PowerInterface):
     """PowerInterface for Redfish BMCs.
 
     Redfish resets are single actions: no off-wait is needed, so ``reboot`` sends one
-    ForceRestart instead of OpenBMC's off, poll, on.
+    ForceRestart instead of OpenBMC's off, poll, on. ``set_state`` and ``reboot_bmc`` send
+    their Reset without reading first (``_reset``); ``reboot`` reads the state it needs.
     """
 
     CLIENT = RedfishClient
@@ -123,13 +130,45 @@ class RedfishPowerExecutor(ExecutorBase, power.PowerInterface):
         with self.session(node, nodeinfo) as client:
             return power_word(node, client.get_power_state())
 
+    @staticmethod
+    def _reset(node, client, target, word, wanted, post, power_state=None):
+        """Send the preferred Reset at once; read the resource only when the BMC says no.
+
+        NOTE: on bmcweb the action's target is known and the preferred type is allowed, so
+        the POST goes out without a read (one request less per node). A 404 means the
+        action lives elsewhere (HPE iLO, Dell iDRAC, sushy-tools): the member is found
+        through its collection, as it was before. A refusal (400 type not in the list,
+        409 HPE iLO's On for a system already on, 501...) is answered from the resource:
+        already in ``power_state`` is success (lesson 13); else the next type of
+        ``wanted`` the BMC allows is sent, none allowed is ``Unsupported option: <word>``,
+        and a type the BMC allows yet refused keeps the BMC's own error.
+
+        :param target: ``system`` or ``manager``.
+        :param word: the xCAT word named in ``Unsupported option: <word>``.
+        :param wanted: ResetTypes in order of preference.
+        :param post: sends one Reset POST, given the ResetType.
+        :param power_state: PowerState that makes a refusal a success, or None.
+        :returns: the ResetType accepted, or None when the system already was in ``power_state``.
+        :raises Unsupported: no type of ``wanted`` is allowed.
+        :raises BmcHTTPError: the BMC's refusal of an allowed type.
+        """
+        try:
+            post(wanted[0])
+            return wanted[0]
+        except exc.BmcHTTPError as error:
+            if not client.reset_falls_back(error):
+                raise
+            LOG.info('%s: %s Reset %s: %s; reading the %s', node, target, wanted[0], error, target)
+        if power_state is not None and client.get_power_state() == power_state:
+            return None
+        reset_type = pick_reset_type(node, word, wanted, client.get_reset_types(target))
+        post(reset_type)
+        return reset_type
+
     def set_state(self, node, nodeinfo, state):
         wanted, status = SET_POWER_STATE_MAP[state]
         with self.session(node, nodeinfo) as client:
-            # NOTE: some BMCs (HPE iLO) refuse On for a system that is on; the state came
-            # with the system resource we read anyway, so being there already costs nothing.
-            if client.get_power_state() != TARGET_STATE_MAP[state]:
-                client.reset_system(pick_reset_type(node, state, wanted, client.get_reset_types('system')))
+            self._reset(node, client, 'system', state, wanted, client.reset_system, TARGET_STATE_MAP[state])
         return NodeResult(state, status)
 
     def reboot(self, node, nodeinfo, optype):
@@ -153,12 +192,15 @@ class RedfishPowerExecutor(ExecutorBase, power.PowerInterface):
 
     def reboot_bmc(self, node, nodeinfo):
         with self.session(node, nodeinfo) as client:
-            reset_type = pick_reset_type(node, 'bmcreboot', BMC_RESTART_TYPES, client.get_reset_types('manager'))
-            try:
-                client.reset_manager(reset_type)
-            except (exc.BmcUnreachable, exc.BmcBadResponse) as error:
-                # NOTE: a rebooting BMC may drop the connection before it answers; the
-                # request was delivered, so this is not a failure (xcat-core#3832).
-                LOG.info('%s: BMC reboot request: %s', node, error)
-                client.logged_in = False
+
+            def post(reset_type):
+                try:
+                    client.reset_manager(reset_type)
+                except (exc.BmcUnreachable, exc.BmcBadResponse) as error:
+                    # NOTE: a rebooting BMC may drop the connection before it answers; the
+                    # request was delivered, so this is not a failure (xcat-core#3832).
+                    LOG.info('%s: BMC reboot request: %s', node, error)
+                    client.logged_in = False
+
+            self._reset(node, client, 'manager', 'bmcreboot', BMC_RESTART_TYPES, post)
         return power.BMC_REBOOT

@@ -30,9 +30,14 @@ def boot_word(node, enabled, target):
     A target Redfish defines but xCAT has no word for (``Usb``, ``UefiShell``...) prints
     OpenBMC's sentence for an unknown source.
 
+    NOTE: BootSourceOverrideEnabled is optional in the schema and some BMCs leave it out
+    (they have no notion of a one-time override); the target then is the boot source in
+    force, so it is read as enabled rather than refused.
+
+    :param enabled: BootSourceOverrideEnabled, or None when the BMC does not give it.
     :raises BmcBadResponse: an unknown BootSourceOverrideEnabled or a missing target.
     """
-    if enabled not in OVERRIDE_ENABLED:
+    if enabled is not None and (not isinstance(enabled, str) or enabled not in OVERRIDE_ENABLED):
         raise exc.BmcBadResponse(node=node, detail='unknown BootSourceOverrideEnabled %r' % (enabled,))
     if enabled == 'Disabled':
         return setboot.WORD_DEFAULT
