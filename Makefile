@@ -8,6 +8,7 @@ NODES ?= 64
 PROTOCOL ?= openbmc
 TABLES ?= /tmp/xcat-sim-tables
 FAULTS ?=
+SIM_ARGS ?=
 
 .PHONY: venv deps test test-python test-perl demo sim bench install clean
 
@@ -27,13 +28,13 @@ test-python: venv
 	$(PY) -m pytest -q
 
 test-perl: venv
-	prove -r tests/perl
+	PERL5LIB= prove -r tests/perl
 
 demo: venv
 	PY=$(PY) NODES=$(NODES) bash tools/demo.sh
 
 sim: venv
-	PYTHONPATH=tests $(PY) -m sim.fleet --nodes $(NODES) --protocol $(PROTOCOL) --tables $(TABLES) $(if $(FAULTS),--faults '$(FAULTS)')
+	PYTHONPATH=tests $(PY) -m sim.fleet --nodes $(NODES) --protocol $(PROTOCOL) --tables $(TABLES) $(if $(FAULTS),--faults '$(FAULTS)') $(SIM_ARGS)
 
 # make bench [NODES=1000] [BENCH_JSON=bench/results.json]: see bench/README.md (NODES defaults to 1000 here).
 BENCH_JSON ?= bench/results.json

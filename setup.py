@@ -26,7 +26,7 @@ setup(
     long_description=(HERE / 'README.md').read_text(),
     long_description_content_type='text/markdown',
     license='EPL-1.0',
-    python_requires='>=3.9',
+    python_requires='>=3.11',
     package_dir={'': AGENT},
     packages=['common', 'hwctl', 'hwctl.executor', 'xcatagent'],
     py_modules=['agent', 'client'],

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: a 64-BMC simulated fleet per protocol, driven through the Perl runner
-# (perl/bin/rpower, perl/bin/rsetboot -> plugin -> forked agent) and once through client.py.
+# (perl/bin/rpower, perl/bin/rsetboot -> plugin -> forked agent), then straight through the
+# debug client (client.py --spawn -> agent) with no broker.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -50,16 +51,28 @@ for proto in openbmc redfish; do
   run perl/bin/rpower "$range" state
   run perl/bin/rpower "$range" on
   run perl/bin/rpower "$range" stat
-  run perl/bin/rpower "$range" off
   run perl/bin/rpower "$range" reset
+  run perl/bin/rpower "$range" softoff
+  run perl/bin/rpower "$range" boot
+  run perl/bin/rpower "$range" off
   run perl/bin/rsetboot "$range" net
   run perl/bin/rsetboot "$range" stat
+  run perl/bin/rsetboot "$range" hd -p
+  run perl/bin/rsetboot "$range"
   run perl/bin/rsetboot "$range" default
   run perl/bin/rpower "$range" bmcstate
   run perl/bin/rpower "$first" dance
   echo
   echo "--- the same fleet straight through the debug client (no broker) ---"
-  run "$PY" xCAT-openbmc-py/lib/python/agent/client.py --spawn --module "$proto" \
-    --nodeinfo "$XCAT_TABLES/nodeinfo.json" rpower "$first,$last" state
+  client=("$PY" xCAT-openbmc-py/lib/python/agent/client.py --spawn --module "$proto"
+          --nodeinfo "$XCAT_TABLES/nodeinfo.json")
+  run "${client[@]}" rpower "$range" state
+  run "${client[@]}" rpower "$range" on
+  run "${client[@]}" rpower "$range" stat
+  run "${client[@]}" rpower "$range" off
+  run "${client[@]}" rpower "$range" reset
+  run "${client[@]}" rsetboot "$range" net
+  run "${client[@]}" rsetboot "$range" stat
+  run "${client[@]}" rsetboot "$range" default
   stop_fleet
 done

@@ -2,6 +2,7 @@
 side of things going wrong: runner killed, agent killed, agent silent, two commands at once."""
 
 import os
+import select
 import signal
 import subprocess
 import time
@@ -42,6 +43,21 @@ def runner_env(fleet, rundir, **extra):
 def start_rpower(fleet, rundir, *args, **extra):
     return subprocess.Popen([RPOWER, *args], env=runner_env(fleet, rundir, **extra), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+
+
+def read_lines(stream, count, timeout):
+    """Read ``count`` whole lines from a text pipe, failing the test after ``timeout`` seconds."""
+    ends_at = time.monotonic() + timeout
+    data = b''
+    while data.count(b'\n') < count:
+        left = ends_at - time.monotonic()
+        assert left > 0, 'only %d of %d lines within %g s: %r' % (data.count(b'\n'), count, timeout, data)
+        ready, _w, _x = select.select([stream], [], [], left)
+        if ready:
+            chunk = os.read(stream.fileno(), 65536)
+            assert chunk, 'the stream ended after %r' % data
+            data += chunk
+    return data.decode()
 
 
 def agent_pids(rundir):
@@ -105,9 +121,12 @@ def test_agent_killed_mid_stream_every_unanswered_node_gets_an_error(bmcs, rundi
     runner = start_rpower(bmcs, rundir, 'node[001-032]', 'state')
     try:
         pid = wait_until(lambda: agent_pids(rundir), 20, 'agent start')[0]
-        wait_until(lambda: bmcs.control.stats()['logouts'] >= 16, 30, 'fast nodes done')
+        # the runner prints (and flushes) each line as it arrives: kill once the 16 fast
+        # nodes' lines are out, so exactly the slow ones are unanswered
+        first = read_lines(runner.stdout, 16, timeout=30)
         os.kill(pid, signal.SIGKILL)
-        out, err = runner.communicate(timeout=30)
+        rest, err = runner.communicate(timeout=30)
+        out = first + rest
     finally:
         if runner.poll() is None:
             runner.kill()

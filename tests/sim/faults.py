@@ -21,6 +21,8 @@ name          argument  what the BMC does
 ``stuck``     --        accepts power transitions (200/204) but the power state never changes
 ``oversize``  bytes     handles the request and pads the JSON answer with whitespace to that many bytes
                         (default 16 MiB)
+``drip``      seconds   handles the request, then sends its answer one byte every that many seconds
+                        (default 1): each read gets data in time, the whole reply never ends in time
 ============= ========= ==================================================================================
 """
 
@@ -34,11 +36,11 @@ from sim.noderange import parse_noderange
 FAULT_ARG_TYPES = MappingProxyType({
     'refuse': None, 'stall_tcp': None, 'stall': None, 'slow': float, '401': None, '403': None,
     '500': None, '503': int, 'badjson': None, 'empty': None, 'reset': None, 'stuck': None,
-    'oversize': int,
+    'oversize': int, 'drip': float,
 })
 
 #: Argument used when a fault that takes one is given without it.
-FAULT_DEFAULT_ARGS = MappingProxyType({'slow': 5.0, '503': 1, 'oversize': 16 * 1024 * 1024})
+FAULT_DEFAULT_ARGS = MappingProxyType({'slow': 5.0, '503': 1, 'oversize': 16 * 1024 * 1024, 'drip': 1.0})
 
 #: Names that clear a fault.
 CLEAR_NAMES = frozenset(('none', 'clear', ''))
@@ -47,7 +49,7 @@ CLEAR_NAMES = frozenset(('none', 'clear', ''))
 EARLY_FAULTS = frozenset(('403', '500', '503'))
 
 #: Faults that alter an answer the dialect already produced (state changes do happen).
-LATE_FAULTS = frozenset(('badjson', 'empty', 'reset', 'oversize'))
+LATE_FAULTS = frozenset(('badjson', 'empty', 'reset', 'oversize', 'drip'))
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ class BmcConnectionHandler:
 
     @staticmethod
     def _late(tls, fault, resp):
-        """Send ``resp`` mangled by a late fault (badjson, empty, reset, oversize)."""
+        """Send ``resp`` mangled by a late fault (badjson, empty, reset, oversize, drip)."""
         name = fault.name
         if name == 'badjson':
             tls.sendall(render(Response(200, BAD_JSON, resp.headers)))
@@ -143,6 +143,11 @@ class BmcConnectionHandler:
             body = resp.body or b'{"data": null}'
             tls.sendall(render_head(resp.status, len(body), resp.headers) + body[:max(1, len(body) // 2)])
             _hard_reset(tls)
+        elif name == 'drip':
+            data = render(resp)
+            for i in range(len(data)):
+                tls.sendall(data[i:i + 1])
+                gevent.sleep(fault.arg)
         elif name == 'oversize':
             body = resp.body or b'{}'
             total = max(int(fault.arg), len(body))

@@ -1,12 +1,15 @@
 """OpenBMCClient and the OpenBMC executors against requests-mock: what is sent, what is printed."""
 
+import errno
 import json
+import time
 import urllib.parse
 
 import pytest
 import requests
 
 from common import exceptions as exc
+from common.rest import host_port
 from common.task import Task
 from conftest import db_frames, fixture_json
 from hwctl.executor.openbmc_power import OpenBMCPowerExecutor, power_word
@@ -114,7 +117,14 @@ def test_reset_that_never_reaches_off_is_a_bounded_state_timeout(bmc, make_ctx, 
     bmc.put(P + '/state/chassis0/attr/RequestedPowerTransition', json=fixture_json('openbmc', 'ok'))
     lines = run(OpenBMCPowerExecutor, make_ctx, messager, 'reboot', 'reset', state_wait=0.2)
     assert lines['n1'].startswith('Error: Sent power-off command but state did not change to off after waiting ')
-    assert lines['n1'].endswith('(State=Running).')
+    assert lines['n1'].endswith(' seconds. (State= Running).')
+
+
+def test_off_wait_names_xcats_internal_state_of_a_chassis_left_on(bmc, make_ctx, messager):
+    bmc.get(P + '/state/enumerate', json=state_payload('On', 'Off'))
+    bmc.put(P + '/state/chassis0/attr/RequestedPowerTransition', json=fixture_json('openbmc', 'ok'))
+    lines = run(OpenBMCPowerExecutor, make_ctx, messager, 'reboot', 'boot', state_wait=0.2)
+    assert lines['n1'].endswith(' seconds. (State= chassison).')
 
 
 @pytest.mark.parametrize('value,word', [('Ready', 'BMC Ready'), ('NotReady', 'BMC NotReady')])
@@ -122,6 +132,21 @@ def test_bmcstate(bmc, make_ctx, messager, value, word):
     bmc.get(P + '/state/bmc0/attr/CurrentBMCState',
             json={'data': 'xyz.openbmc_project.State.BMC.BMCState.' + value, 'message': '200 OK', 'status': 'ok'})
     assert run(OpenBMCPowerExecutor, make_ctx, messager, 'get_bmc_state') == {'n1': word}
+
+
+def test_bmcstate_refused_after_login_says_not_ready_with_the_status(bmc, make_ctx, messager):
+    bmc.get(P + '/state/bmc0/attr/CurrentBMCState', status_code=403, json=fixture_json('openbmc', 'login_401'))
+    assert run(OpenBMCPowerExecutor, make_ctx, messager, 'get_bmc_state') == {
+        'n1': 'Error: BMC NotReady ([403] Invalid username or password)'}
+
+
+def test_bmcreboot_with_unreadable_firmware_list_still_reboots(bmc, make_ctx, messager):
+    bmc.get(P + '/software/enumerate', json={'data': ['not', 'an', 'object'], 'message': '200 OK'})
+    bmc.put(P + '/state/bmc0/attr/RequestedBMCTransition', json=fixture_json('openbmc', 'ok'))
+    assert run(OpenBMCPowerExecutor, make_ctx, messager, 'reboot_bmc') == {'n1': 'BMC reboot'}
+    assert [m for m, _p, _b in sent(bmc)] == ['POST', 'GET', 'PUT']
+    assert any(f['msg']['type'] == 'syslog' and 'software/enumerate' in f['msg']['data']
+               for f in messager.frames if f['type'] == 'message')
 
 
 def test_bmcstate_http_error(bmc, make_ctx, messager):
@@ -183,7 +208,7 @@ def test_setboot_sends_enabled_then_source(bmc, make_ctx, messager, device, pers
     (403, 'login_401', exc.BmcAuthError, '[403] Invalid username or password'),
     (500, 'error_500', exc.BmcHTTPError, '[500] org.freedesktop.DBus.Error.Failed'),
     (502, None, exc.BmcLoginUnreachable,
-     "Login to BMC failed: Can't connect to 127.0.0.2 (Verify REST server is running on the BMC)."),
+     "Login to BMC failed: Can't connect to 127.0.0.2:443 (Verify REST server is running on the BMC)."),
     (404, None, exc.BmcHTTPError, '[404] HTTP 404')])
 def test_login_status_mapping(requests_mock, make_ctx, status, body, error, text):
     kwargs = {'json': fixture_json('openbmc', body)} if body else {'text': ''}
@@ -198,13 +223,53 @@ def test_login_status_mapping(requests_mock, make_ctx, status, body, error, text
 @pytest.mark.parametrize('failure,cause', [
     (requests.exceptions.ConnectTimeout('x'), 'connect timeout after 5 s'),
     (requests.exceptions.ReadTimeout('x'), 'read timeout after 10 s'),
-    (requests.exceptions.ConnectionError(ConnectionRefusedError(111, 'Connection refused')), 'Connection refused')])
+    (requests.exceptions.ConnectionError(ConnectionRefusedError(111, 'Connection refused')), 'Connection refused'),
+    (requests.exceptions.ConnectionError(OSError(errno.EHOSTUNREACH, 'No route to host')), 'No route to host'),
+    (requests.exceptions.ConnectionError(OSError(errno.ENETUNREACH, 'Network is unreachable')),
+     'Network is unreachable')])
 def test_transport_errors_are_named(requests_mock, make_ctx, failure, cause):
     requests_mock.post(BASE + '/login', exc=failure)
     client = OpenBMCClient('n1', HOST, 'root', 's3cret', ctx=make_ctx(retries=0), session=requests.Session())
     with pytest.raises(exc.BmcLoginUnreachable) as raised:
         client.login()
-    assert str(raised.value) == "Login to BMC failed: Can't connect to %s (%s)." % (HOST, cause)
+    assert str(raised.value) == "Login to BMC failed: Can't connect to %s:443 (%s)." % (HOST, cause)
+
+
+@pytest.mark.parametrize('bmcip,named', [('10.1.1.1', '10.1.1.1:443'), ('10.1.1.1:8443', '10.1.1.1:8443'),
+                                         ('fd00::5', '[fd00::5]:443'), ('[fd00::5]:8443', '[fd00::5]:8443')])
+def test_login_errors_name_host_and_port_as_xcat_does(bmcip, named):
+    assert host_port(bmcip) == named
+
+
+def test_a_failure_after_login_skips_the_logout(bmc, make_ctx, messager):
+    bmc.get(P + '/state/enumerate', exc=requests.exceptions.ReadTimeout('x'))
+    line = run(OpenBMCPowerExecutor, make_ctx, messager, 'get_state', retries=0)['n1']
+    assert line == 'Error: BMC did not respond. Validate BMC configuration and retry the command. (read timeout after 10 s)'
+    assert [(m, p) for m, p, _b in sent(bmc)] == [('POST', '/login'), ('GET', '/xyz/openbmc_project/state/enumerate')]
+
+
+def test_an_http_error_after_login_still_logs_out(bmc, make_ctx, messager):
+    bmc.get(P + '/state/enumerate', status_code=500, json=fixture_json('openbmc', 'error_500'))
+    run(OpenBMCPowerExecutor, make_ctx, messager, 'get_state', retries=0)
+    assert sent(bmc)[-1][:2] == ('POST', '/logout')
+
+
+def test_get_retries_a_lasting_503_exactly_retries_times_and_logs_each(bmc, make_ctx, messager, caplog):
+    bmc.get(P + '/state/enumerate', status_code=503, json=fixture_json('openbmc', 'error_500'))
+    caplog.set_level('WARNING', logger='common.rest')
+    line = run(OpenBMCPowerExecutor, make_ctx, messager, 'get_state', retries=2, retry_delay=0)['n1']
+    assert line == 'Error: [503] org.freedesktop.DBus.Error.Failed'
+    assert sum(1 for m, _p, _b in sent(bmc) if m == 'GET') == 3
+    assert [r.getMessage().rsplit(', ', 1)[1] for r in caplog.records] == ['retry 1 of 2', 'retry 2 of 2']
+
+
+@pytest.mark.parametrize('failure', [requests.exceptions.ConnectionError(ConnectionResetError(104, 'reset')),
+                                     requests.exceptions.ReadTimeout('x')])
+def test_a_transition_put_is_never_retried_after_a_transport_failure(bmc, make_ctx, messager, failure):
+    bmc.put(P + '/state/chassis0/attr/RequestedPowerTransition', exc=failure)
+    line = run(OpenBMCPowerExecutor, make_ctx, messager, 'set_state', 'off', retries=2, retry_delay=0)['n1']
+    assert line.startswith('Error: BMC did not respond.')
+    assert sum(1 for m, _p, _b in sent(bmc) if m == 'PUT') == 1
 
 
 def test_get_retries_a_503_then_succeeds(bmc, make_ctx, messager):
@@ -228,7 +293,10 @@ def test_debug_trace_is_replayable_and_masks_secrets(bmc, make_ctx, messager):
     bmc.get(P + '/state/enumerate', json=state_payload('On', 'Running'))
     run(OpenBMCPowerExecutor, make_ctx, messager, 'get_state', debugmode=1)
     traces = [f['msg']['data'] for f in messager.frames if '[openbmc_debug]' in f['msg'].get('data', '')]
-    assert traces[0] == ('n1: [openbmc_debug] curl -k -X POST -H "Content-Type: application/json" '
-                         '-H "Authorization: xxxxxx" https://127.0.0.2/login -d \'{"data": ["root", "xxxxxx"]}\'')
+    stamp, _sep, first = traces[0].partition(' n1: ')
+    assert time.strptime(stamp)
+    assert first == ('[openbmc_debug] curl -k -X POST -H "Content-Type: application/json" '
+                     '-H "Authorization: xxxxxx" https://127.0.0.2/login -d \'{"data": ["root", "xxxxxx"]}\'')
+    assert traces[1].endswith(' n1: [openbmc_debug] POST 200 OK')
     assert any('-H "Cookie: xxxxxx"' in t for t in traces)
     assert not any('s3cret' in t or 'abc123' in t for t in traces)

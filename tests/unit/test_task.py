@@ -4,6 +4,7 @@ import gevent
 import pytest
 
 from common import exceptions as exc
+from conftest import RecordingMessager
 from common.task import NodeResult, Task, wait_for
 from hwctl.power import PowerInterface
 
@@ -124,8 +125,30 @@ def test_node_result_status_goes_out_as_db_frame_after_the_line(messager, make_c
 
 
 def test_wait_for_is_bounded_and_returns_early():
-    values = iter([0, 0, 5])
-    value, elapsed = wait_for(lambda: next(values), timeout=5, interval=0.01)
-    assert value == 5 and elapsed < 5
-    value, elapsed = wait_for(lambda: 0, timeout=0.05, interval=0.01)
+    calls = []
+
+    def check():
+        calls.append(1)
+        return 5 if len(calls) == 3 else 0
+
+    value, _elapsed = wait_for(check, timeout=3600, interval=0.01)
+    assert value == 5 and len(calls) == 3
+    with gevent.Timeout(30):
+        value, elapsed = wait_for(lambda: 0, timeout=0.05, interval=0.01)
     assert value == 0 and elapsed >= 0.05
+
+
+class SlowMessager(RecordingMessager):
+    """Writing a line takes a while, as sendall to a busy broker does."""
+
+    def info(self, text):
+        gevent.sleep(0.3)
+        super().info(text)
+
+
+def test_the_deadline_never_interrupts_a_nodes_line_or_adds_a_second_one(make_ctx):
+    messager = SlowMessager()
+    with gevent.Timeout(30):
+        Task(FakePowerExecutor(), inventory(3), messager, make_ctx(deadline=0.1)).run('set_state', 'on')
+    assert messager.lines() == {'n001': 'on', 'n002': 'on', 'n003': 'on'}
+    assert [f['type'] for f in messager.frames] == ['message', 'db'] * 3

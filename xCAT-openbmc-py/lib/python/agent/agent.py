@@ -30,6 +30,8 @@ def parse_args(argv):
                         help='serve connections until stopped; no lock-file watchdog')
     parser.add_argument('--request-timeout', type=float, default=30.0,
                         help='seconds a client may take to send its request (default 30)')
+    parser.add_argument('--accept-timeout', type=float, default=60.0,
+                        help='without --standalone, seconds to wait for the one connection (default 60)')
     parser.add_argument('--pool-size', type=int, help='default nodes worked on at once (1000)')
     parser.add_argument('--connect-timeout', type=float, help='default BMC connect timeout, s (10)')
     parser.add_argument('--read-timeout', type=float, help='default BMC read timeout, s (30)')
@@ -83,7 +85,7 @@ def main(argv=None):
                                               ('connect_timeout', args.connect_timeout),
                                               ('read_timeout', args.read_timeout)) if value is not None}
     server = AgentServer(args.sock, standalone=args.standalone, request_timeout=args.request_timeout,
-                         defaults=defaults)
+                         accept_timeout=args.accept_timeout, defaults=defaults)
     stopped_by = []
 
     def on_signal(signum):

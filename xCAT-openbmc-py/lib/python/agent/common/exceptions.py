@@ -95,8 +95,10 @@ class BmcBadResponse(BmcError):
 class BmcStateTimeout(BmcError):
     """A state change was requested but the node did not reach the state within the bound."""
 
+    # NOTE: xCAT's words, space after "State=" included (admins' scripts match them);
+    # xCAT also repeats "Error: " in front, which we do not.
     _msg_fmt = ('Sent {action} command but state did not change to {target} after waiting '
-                '{seconds} seconds. (State={state}).')
+                '{seconds} seconds. (State= {state}).')
 
 
 class DeadlineExceeded(BmcError):

@@ -15,6 +15,7 @@ import socket
 import ssl
 import time
 
+import gevent
 import requests
 import urllib3
 from requests.adapters import HTTPAdapter
@@ -109,6 +110,22 @@ def format_host(bmcip):
     if bmcip.count(':') > 1 and not bmcip.startswith('['):
         return '[%s]' % bmcip
     return bmcip
+
+
+def host_port(bmcip):
+    """``host:port`` of a BMC as xCAT's login errors name it (``10.1.1.1:443``)."""
+    host = format_host(bmcip)
+    if host.startswith('['):
+        return host if ']:' in host else host + ':443'
+    return host if ':' in host else host + ':443'
+
+
+class _ReplyTooSlow(BaseException):
+    """Raised by our per-request timer when a whole reply took longer than its bound.
+
+    A BaseException, as ``gevent.Timeout`` is, so that no ``except Exception`` inside
+    requests or urllib3 can swallow or rewrap it before ``_send`` catches it.
+    """
 
 
 def _chain(error):
@@ -212,6 +229,10 @@ class RestClient:
         self._password = password
         self._ctx = ctx
         self._timeout = (ctx.connect_timeout, ctx.read_timeout)
+        #: Bound on one whole request (connect, TLS, and the complete reply): the read
+        #: timeout alone bounds each read, and a BMC dripping a byte at a time could
+        #: otherwise hold the node for hours.
+        self._request_bound = ctx.connect_timeout + ctx.read_timeout
         self._session = session if session is not None else new_session(ctx.ssl_context)
         self._trace = trace
         self._base = 'https://%s' % format_host(host)
@@ -224,9 +245,11 @@ class RestClient:
 
     def __exit__(self, exc_type, exc_value, tb):
         # A gevent.Timeout or GreenletExit means the node ran out of time: no more
-        # requests to it, just drop the connection.
+        # requests to it, just drop the connection. After a transport failure neither:
+        # a logout would likely cost another full timeout for nothing.
         try:
-            if self.logged_in and (exc_type is None or issubclass(exc_type, Exception)):
+            if self.logged_in and (exc_type is None or (issubclass(exc_type, Exception)
+                                                        and not issubclass(exc_type, exc.BmcUnreachable))):
                 try:
                     self.logout()
                 except exc.AgentError as error:
@@ -291,21 +314,22 @@ class RestClient:
             if attempt:
                 time.sleep(self._ctx.retry_delay)
             if self._trace:
-                self._trace('%s: [%s] %s' % (self.node, self.TRACE_TAG,
-                                             self._curl(method, url, trace_body or body)))
+                self._trace('%s %s: [%s] %s' % (time.asctime(), self.node, self.TRACE_TAG,
+                                                self._curl(method, url, trace_body or body)))
             try:
-                status, payload, headers = self._send(method, url, data)
+                status, payload, headers = self._send(method, url, data, strict=login or method == 'GET')
             except exc.BmcUnreachable as error:
                 cause = error.kwargs['cause']
                 if method != 'GET' or 'timeout' in cause or attempt == retries:
                     if login:
-                        raise exc.BmcLoginUnreachable(node=self.node, host=self.host, cause=cause)
+                        raise exc.BmcLoginUnreachable(node=self.node, host=host_port(self.host), cause=cause)
                     raise
                 LOG.warning('%s: %s %s failed (%s), retry %d of %d', self.node, method, url, cause,
                             attempt + 1, retries)
                 continue
             if self._trace:
-                self._trace('%s: [%s] %s %s' % (self.node, self.TRACE_TAG, method, status))
+                self._trace('%s %s: [%s] %s %s %s' % (time.asctime(), self.node, self.TRACE_TAG, method,
+                                                      status, http.client.responses.get(status, '')))
             if status in ok:
                 return status, payload, headers
             if status not in TRANSIENT_STATUSES or attempt == retries:
@@ -319,13 +343,19 @@ class RestClient:
         if status == 502:
             cause = 'Verify REST server is running on the BMC'
             if login:
-                raise exc.BmcLoginUnreachable(node=self.node, host=self.host, cause=cause)
+                raise exc.BmcLoginUnreachable(node=self.node, host=host_port(self.host), cause=cause)
             raise exc.BmcUnreachable(node=self.node, host=self.host, cause=cause)
         if status in (401, 403):
             raise exc.BmcAuthError(node=self.node, status=status, bmc_message=message)
         raise exc.BmcHTTPError(node=self.node, status=status, bmc_message=message)
 
-    def _send(self, method, url, data):
+    def _send(self, method, url, data, *, strict=True):
+        """One HTTP exchange: ``(status, parsed JSON or None, headers)``.
+
+        :param strict: a success reply whose body is not JSON is a ``BmcBadResponse``;
+            otherwise (an action or a PATCH, where the status says it all) it counts as
+            no body.
+        """
         # NOTE: the request goes straight to the session's transport adapter: Session.request
         # would merge cookies, settings and hooks we do not use (about 0.4 ms per request).
         # We keep our own credentials headers, and redirects are the protocol client's call.
@@ -337,14 +367,19 @@ class RestClient:
             prepared.body = data.encode('utf-8')
             prepared.headers['Content-Length'] = str(len(prepared.body))
         try:
-            response = self._session.get_adapter(url).send(prepared, stream=True, timeout=self._timeout,
-                                                            verify=self._ctx.verify, cert=None, proxies={})
-            try:
-                raw = self._read_body(response)
-            finally:
-                response.close()
+            with gevent.Timeout(self._request_bound, _ReplyTooSlow):
+                response = self._session.get_adapter(url).send(prepared, stream=True, timeout=self._timeout,
+                                                                verify=self._ctx.verify, cert=None, proxies={})
+                try:
+                    raw = self._read_body(response)
+                finally:
+                    response.close()
         except exc.AgentError:
             raise
+        except _ReplyTooSlow:
+            self._session.close()
+            raise exc.BmcUnreachable(node=self.node, host=self.host,
+                                     cause='no complete reply within %g s' % self._request_bound)
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
             LOG.debug('%s: %s %s: %r', self.node, method, url, error)
             raise exc.BmcUnreachable(node=self.node, host=self.host,
@@ -354,7 +389,10 @@ class RestClient:
             try:
                 payload = json.loads(raw)
             except ValueError:
-                if 200 <= response.status_code < 300:
+                if not strict and 200 <= response.status_code < 300:
+                    LOG.info('%s: %s %s answered %d with a body that is not JSON; taken as no body',
+                             self.node, method, url, response.status_code)
+                elif 200 <= response.status_code < 300:
                     raise exc.BmcBadResponse(node=self.node,
                                              detail='%s %s answered %d with a body that is not JSON'
                                              % (method, url, response.status_code))

@@ -20,6 +20,7 @@ whatever happens to it; one failing or hanging node never affects another.
 import dataclasses
 import logging
 import time
+import types
 from typing import Optional
 
 import gevent
@@ -70,7 +71,7 @@ class RunContext:
     ssl_context: object = dataclasses.field(default=None, compare=False, repr=False)
 
     #: envs keys a request may carry, with their expected types and bounds.
-    ENV_KEYS = {
+    ENV_KEYS = types.MappingProxyType({
         'pool_size': (int, 1, 100000),
         'connect_timeout': (float, 0.001, 3600),
         'read_timeout': (float, 0.001, 3600),
@@ -81,7 +82,7 @@ class RunContext:
         'retry_delay': (float, 0, 600),
         'verify': (bool, None, None),
         'ca_bundle': (str, None, None),
-    }
+    })
 
     @classmethod
     def from_envs(cls, envs, cwd='', verbose=False, **overrides):
@@ -197,8 +198,13 @@ class Task:
         return results
 
     def _per_node(self, action, node, ends_at, args):
-        """Run ``action`` for one node and write its one final line. Never raises."""
-        result = None
+        """Run ``action`` for one node and write its one final line. Never raises.
+
+        The deadline timer covers the node's work only: it is closed before any frame is
+        written, so it can never cut a frame in half or fall between a node's line and its
+        status frame.
+        """
+        result = error = None
         timer = None
         try:
             if ends_at is not None:
@@ -210,22 +216,22 @@ class Task:
             result = action(node, self.inventory[node], *args)
             if not isinstance(result, NodeResult):
                 result = NodeResult(str(result))
-            self.messager.info('%s: %s' % (node, result.text))
-            if result.status:
-                self.messager.update_node_attributes('status', node, result.status)
         except gevent.Timeout as timeout:
             if timeout is not timer:
                 raise
-            result = None
-            self.messager.error(str(exc.DeadlineExceeded(node=node, seconds='%g' % self.ctx.deadline)), node)
-        except exc.AgentError as error:
-            result = None
-            self.messager.error(str(error), node)
+            error = exc.DeadlineExceeded(node=node, seconds='%g' % self.ctx.deadline)
+        except exc.AgentError as agent_error:
+            error = agent_error
         except Exception:
-            result = None
             LOG.exception('%s: internal error', node)
-            self.messager.error('Internal error in the xCAT agent; see the agent log for details.', node)
+            error = exc.AgentError('Internal error in the xCAT agent; see the agent log for details.')
         finally:
             if timer is not None:
                 timer.close()
+        if error is not None:
+            self.messager.error(str(error), node)
+            return node, None
+        self.messager.info('%s: %s' % (node, result.text))
+        if result.status:
+            self.messager.update_node_attributes('status', node, result.status)
         return node, result

@@ -6,6 +6,7 @@ to xCAT words.
 """
 
 import logging
+import types
 
 from common import exceptions as exc
 from common.rest import RestClient
@@ -21,11 +22,11 @@ BOOT = PROJECT + '/control/host0/boot'
 ONE_TIME = BOOT + '/one_time'
 
 #: Values of the host transition attribute, by our name.
-HOST_TRANSITIONS = {'On': 'xyz.openbmc_project.State.Host.Transition.On',
-                    'Off': 'xyz.openbmc_project.State.Host.Transition.Off'}
+HOST_TRANSITIONS = types.MappingProxyType({'On': 'xyz.openbmc_project.State.Host.Transition.On',
+                                          'Off': 'xyz.openbmc_project.State.Host.Transition.Off'})
 #: Values of the chassis transition attribute, by our name.
-CHASSIS_TRANSITIONS = {'Off': 'xyz.openbmc_project.State.Chassis.Transition.Off',
-                       'On': 'xyz.openbmc_project.State.Chassis.Transition.On'}
+CHASSIS_TRANSITIONS = types.MappingProxyType({'Off': 'xyz.openbmc_project.State.Chassis.Transition.Off',
+                                             'On': 'xyz.openbmc_project.State.Chassis.Transition.On'})
 BMC_REBOOT_TRANSITION = 'xyz.openbmc_project.State.BMC.Transition.Reboot'
 BOOT_SOURCE_PREFIX = 'xyz.openbmc_project.Control.Boot.Source.Sources.'
 #: Boot sources OpenBMC knows.
@@ -114,10 +115,17 @@ class OpenBMCClient(RestClient):
 
     def list_firmware(self):
         """:returns: ``(functional_paths, images)`` where images maps path to properties."""
-        data = dict(self._data('GET', PROJECT + '/software/enumerate'))
-        functional = data.pop(PROJECT + '/software/functional', {}) or {}
+        data = self._data('GET', PROJECT + '/software/enumerate')
+        if not isinstance(data, dict):
+            raise exc.BmcBadResponse(node=self.node, detail='%s/software/enumerate is not an object' % PROJECT)
+        data = dict(data)
+        functional = data.pop(PROJECT + '/software/functional', None) or {}
+        endpoints = functional.get('endpoints', []) if isinstance(functional, dict) else None
+        if not isinstance(endpoints, list):
+            raise exc.BmcBadResponse(node=self.node, detail='no functional endpoints in %s/software/enumerate'
+                                     % PROJECT)
         images = {path: props for path, props in data.items() if isinstance(props, dict) and 'Version' in props}
-        return set(functional.get('endpoints', [])), images
+        return {str(e) for e in endpoints}, images
 
     def delete_all_dumps(self):
         """Delete every BMC dump (diagnostics)."""

@@ -13,10 +13,6 @@ WORD_DISK = 'Hard Drive'
 WORD_CD = 'CD/DVD'
 WORD_DEFAULT = 'Default'
 
-#: Word printed for each device the admin can request (OpenBMC's view of it).
-DEVICE_WORDS = {'net': WORD_NETWORK, 'hd': WORD_DISK, 'cd': WORD_CD, 'def': WORD_DEFAULT,
-                'default': WORD_DEFAULT}
-
 
 class BootInterface(abc.ABC):
     """Boot device selection of one kind of BMC."""

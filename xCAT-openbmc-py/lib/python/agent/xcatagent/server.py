@@ -136,16 +136,20 @@ class AgentServer:
     Standalone: serves connections until ``stop``.
     """
 
-    def __init__(self, path, *, standalone=False, request_timeout=30.0, defaults=None):
+    def __init__(self, path, *, standalone=False, request_timeout=30.0, accept_timeout=60.0, defaults=None):
         """:param path: socket path; an existing file there is replaced.
         :param request_timeout: seconds a client may take to send its request frame.
+        :param accept_timeout: not standalone, seconds to wait for the one connection
+            before giving up (the broker connects within a few seconds of starting us).
         :param defaults: ``RunContext`` field overrides from the command line.
         """
         self.path = path
         self.standalone = standalone
         self.request_timeout = request_timeout
+        self.accept_timeout = accept_timeout
         self.defaults = dict(defaults or {})
         self._done = gevent.event.Event()
+        self._connected = gevent.event.Event()
         self._server = None
         self.failed = False
 
@@ -173,6 +177,12 @@ class AgentServer:
         """Block until one request is served (or, standalone, until ``stop``), then clean up."""
         if self._server is None:
             self.start()
+        if not self.standalone:
+            gevent.wait([self._connected, self._done], timeout=self.accept_timeout, count=1)
+            if not self._connected.is_set() and not self._done.is_set():
+                LOG.error('no connection on %s within %g s; stopping', self.path, self.accept_timeout)
+                self.failed = True
+                self.stop()
         self._done.wait()
         self._shutdown()
 
@@ -189,6 +199,7 @@ class AgentServer:
             pass
 
     def _handle(self, sock, _address):
+        self._connected.set()
         messager = Messager(sock, gevent.lock.BoundedSemaphore())
         try:
             self._serve_one(sock, messager)
@@ -215,6 +226,7 @@ class AgentServer:
             ctx = RunContext.from_envs(envs, cwd=cwd, **self.defaults)
         except exc.AgentError as error:
             LOG.warning('bad request: %s', error)
+            self.failed = True
             messager.error(str(error))
             _drain(sock)
             return

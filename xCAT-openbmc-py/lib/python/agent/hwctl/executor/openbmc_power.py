@@ -31,6 +31,19 @@ SET_POWER_STATE_MAP = types.MappingProxyType({
 BMC_STATE_MAP = types.MappingProxyType({'Ready': power.BMC_READY})
 
 
+def internal_state(chassis, host):
+    """xCAT's internal name of a chassis and host state pair, shown in the off-wait error (section 7.4)."""
+    if chassis == 'Off':
+        return 'Off'
+    if chassis != 'On':
+        return 'Unexpected chassis state=%s' % chassis
+    if host == 'Off':
+        return 'chassison'
+    if host in ('Running', 'Quiesced'):
+        return host
+    return 'Unexpected host state=%s' % host
+
+
 def power_word(chassis, host):
     """The xCAT word for a chassis power and host state pair (section 7.1)."""
     if chassis == 'Off':
@@ -89,7 +102,7 @@ class OpenBMCPowerExecutor(ExecutorBase, power.PowerInterface):
                 # NOTE: some BMCs drop connections while switching power; keep polling.
                 LOG.info('%s: state poll failed: %s', node, error)
                 return False
-            last['state'] = host if chassis == 'On' else chassis
+            last['state'] = internal_state(chassis, host)
             return chassis == 'Off'
 
         off, elapsed = wait_for(is_off, timeout=self.ctx.state_wait, interval=self.ctx.poll_interval)
@@ -113,7 +126,7 @@ class OpenBMCPowerExecutor(ExecutorBase, power.PowerInterface):
         with self.session(node, nodeinfo) as client:
             try:
                 state = client.get_bmc_state()
-            except exc.BmcHTTPError as error:
+            except (exc.BmcHTTPError, exc.BmcAuthError) as error:
                 raise exc.BmcError('%s (%s)' % (power.BMC_NOT_READY, error), node=node)
             except exc.BmcUnreachable:
                 raise exc.BmcError(power.BMC_NOT_READY, node=node)
