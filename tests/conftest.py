@@ -153,6 +153,28 @@ def make_ctx():
     return build
 
 
+class DeadlineSocket:
+    """A socket whose every ``recv`` waits at most until one absolute deadline.
+
+    Before each read the socket timeout shrinks to the time left, so a peer that trickles
+    bytes cannot stretch the whole exchange beyond the deadline; reaching it fails the test.
+    """
+
+    def __init__(self, sock, ends_at):
+        self.sock = sock
+        self.ends_at = ends_at
+
+    def recv(self, size):
+        left = self.ends_at - time.monotonic()
+        if left <= 0:
+            pytest.fail('no complete reply from the agent within the test\'s deadline')
+        self.sock.settimeout(left)
+        try:
+            return self.sock.recv(size)
+        except socket.timeout:
+            pytest.fail('no complete reply from the agent within the test\'s deadline')
+
+
 class AgentProcess:
     """agent.py as a real process in standalone mode on a private UNIX socket."""
 
@@ -176,21 +198,41 @@ class AgentProcess:
         sock.connect(self.sock_path)
         return sock
 
-    def request(self, command, args, nodeinfo, module='openbmc', envs=None, timeout=120):
-        """Send one request and return every reply frame (until the agent closes)."""
+    def send(self, command, args, nodeinfo, module='openbmc', envs=None, timeout=120):
+        """Connect and send one request; :returns: ``(socket, absolute monotonic deadline)``."""
+        ends_at = time.monotonic() + timeout
         req = {'module': module, 'command': command, 'args': list(args), 'cwd': ['/tmp'],
                'nodes': sorted(nodeinfo), 'nodeinfo': nodeinfo, 'envs': dict({'debugmode': 0}, **(envs or {}))}
-        with self.connect(timeout) as sock:
-            sock.sendall(encode_frame(req))
-            frames = []
+        sock = self.connect(timeout)
+        sock.sendall(encode_frame(req))
+        return sock, ends_at
+
+    @staticmethod
+    def collect(sock, ends_at):
+        """Every reply frame until the agent closes, all of it before ``ends_at`` or the test fails."""
+        bounded = DeadlineSocket(sock, ends_at)
+        frames = []
+        with sock:
             while True:
-                frame = recv_frame(sock)
+                frame = recv_frame(bounded)
                 if frame is None:
                     return frames
                 frames.append(frame)
 
-    def log(self):
-        return pathlib.Path(self.log_path).read_text(errors='replace')
+    def request(self, command, args, nodeinfo, module='openbmc', envs=None, timeout=120):
+        """Send one request and return every reply frame (until the agent closes).
+
+        ``timeout`` bounds the whole exchange (connect, request, every reply frame, the
+        close): a reply not complete by then fails the test.
+        """
+        return self.collect(*self.send(command, args, nodeinfo, module, envs, timeout))
+
+    def log_size(self):
+        """Current length of the agent's log, to read only what a request adds (``log(since=)``)."""
+        return len(self.log())
+
+    def log(self, since=0):
+        return pathlib.Path(self.log_path).read_text(errors='replace')[since:]
 
     def stop(self):
         if self.proc.poll() is None:

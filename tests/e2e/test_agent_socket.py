@@ -2,6 +2,8 @@
 
 import fcntl
 import os
+import random
+import re
 import socket
 import struct
 import subprocess
@@ -11,7 +13,7 @@ import time
 
 import pytest
 
-from common.utils import encode_frame, recv_frame
+from common.utils import MAX_FRAME, encode_frame, recv_frame
 from conftest import AGENT, AgentProcess, node_lines
 
 NODEINFO = {'n1': {'bmc': '127.0.0.1:1', 'bmcip': '127.0.0.1:1', 'username': 'u', 'password': 'p'}}
@@ -20,17 +22,17 @@ GOOD = {'module': 'openbmc', 'command': 'rpower', 'args': ['state'], 'cwd': ['/'
 
 
 def exchange(agent, data, shutdown_write=True, timeout=30):
-    """Send raw bytes, then read frames until the agent closes; returns the frames."""
-    with agent.connect(timeout) as sock:
+    """Send raw bytes, then read frames until the agent closes, all within ``timeout``; returns the frames."""
+    ends_at = time.monotonic() + timeout
+    sock = agent.connect(timeout)
+    try:
         sock.sendall(data)
         if shutdown_write:
             sock.shutdown(socket.SHUT_WR)
-        frames = []
-        while True:
-            frame = recv_frame(sock)
-            if frame is None:
-                return frames
-            frames.append(frame)
+    except BaseException:
+        sock.close()
+        raise
+    return AgentProcess.collect(sock, ends_at)
 
 
 def only_error(frames):
@@ -71,14 +73,79 @@ def test_garbage_gets_a_clear_error_and_a_clean_close(agent, data, fragment):
     assert agent.proc.poll() is None
 
 
-def test_random_bytes_never_kill_the_agent(agent):
-    rng = __import__('random').Random(7)
-    for _ in range(20):
+#: How every error about a request the agent could not use begins.
+REQUEST_ERROR = re.compile(r'(Bad frame|Invalid request|Unsupported command): \S')
+
+
+def test_random_bytes_get_one_clear_error_each_and_never_kill_the_agent(agent):
+    """Any non-empty garbage is answered by exactly one error frame (not tied to a node),
+    then a clean close; the agent then still serves a good request."""
+    rng = random.Random(7)
+    for i in range(40):
         blob = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 64)))
+        if i % 2:
+            # a plausible length prefix, so the garbage reaches the UTF-8 and JSON decoders
+            blob = struct.pack('=i', len(blob)) + blob
         frames = exchange(agent, blob)
-        assert len(frames) <= 1
+        assert len(frames) == 1, (blob, frames)
+        assert frames[0]['type'] == 'message' and frames[0]['msg']['type'] == 'error', (blob, frames)
+        assert not frames[0]['msg'].get('node'), (blob, frames)
+        assert REQUEST_ERROR.match(frames[0]['msg']['data']), (blob, frames)
+        assert agent.proc.poll() is None
     assert node_lines(agent.request('rpower', ['state'], NODEINFO)) == {
         'n1': "Error: Login to BMC failed: Can't connect to 127.0.0.1:1 (Connection refused)."}
+
+
+def proc_status_kb(pid, key):
+    """A ``kB`` field (``VmHWM``, ``VmRSS``) of ``/proc/<pid>/status``."""
+    with open('/proc/%d/status' % pid) as handle:
+        for line in handle:
+            if line.startswith(key + ':'):
+                return int(line.split()[1])
+    raise AssertionError('no %s in /proc/%d/status' % (key, pid))
+
+
+#: Growth of the agent's peak RSS (VmHWM) allowed while it is fed garbage: half of one
+#: announced frame. Eight connections announce a frame at the 64 MiB cap (512 MiB in all if
+#: the agent allocated what is announced); what they really send is a few bytes, and the
+#: garbage connections a few KiB each, so an agent that allocates only what arrives stays
+#: within a few MiB of its peak before, and one that reserves even a single announced
+#: frame goes over.
+MEMORY_GROWTH_LIMIT_KB = 32 * 1024
+
+
+def test_memory_stays_bounded_under_garbage(tmp_path):
+    agent = AgentProcess(str(tmp_path), extra_args=['--request-timeout', '2'])
+    tricklers = []
+    try:
+        refused = {'n1': "Error: Login to BMC failed: Can't connect to 127.0.0.1:1 (Connection refused)."}
+        assert node_lines(agent.request('rpower', ['state'], NODEINFO, timeout=30)) == refused
+        before = proc_status_kb(agent.proc.pid, 'VmHWM')
+        ends_at = time.monotonic() + 30
+        for _ in range(8):
+            tricklers.append(agent.connect(timeout=30))
+            tricklers[-1].sendall(struct.pack('=i', MAX_FRAME) + b'{"module": ')
+        rng = random.Random(11)
+        for _ in range(20):
+            body = rng.randbytes(rng.randrange(1, 64 * 1024))
+            frames = exchange(agent, struct.pack('=i', len(body)) + body)
+            assert len(frames) == 1 and REQUEST_ERROR.match(frames[0]['msg']['data']), frames
+        for _ in range(5):
+            for sock in tricklers:
+                sock.sendall(b' ')
+            time.sleep(0.1)
+        rss = proc_status_kb(agent.proc.pid, 'VmRSS')
+        for sock in tricklers:
+            frames = AgentProcess.collect(sock, ends_at)
+            assert [f['msg']['data'] for f in frames] == ['Invalid request: no request received within 2 s']
+        after = proc_status_kb(agent.proc.pid, 'VmHWM')
+        print('agent VmHWM %d kB before, %d kB after (VmRSS %d kB while trickled)' % (before, after, rss))
+        assert after - before < MEMORY_GROWTH_LIMIT_KB
+        assert node_lines(agent.request('rpower', ['state'], NODEINFO, timeout=30)) == refused
+    finally:
+        for sock in tricklers:
+            sock.close()
+        agent.stop()
 
 
 def test_client_that_says_nothing_is_dropped_within_the_bound():

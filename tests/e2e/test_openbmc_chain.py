@@ -25,6 +25,7 @@ def run(agent, fleet, command, *args, nodes=None):
     frames = agent.request(command, args, nodeinfo, envs=ENVS)
     lines = node_lines(frames)
     assert set(lines) == set(nodeinfo), 'every node gets exactly one line'
+    assert_no_sessions(fleet)
     return lines, frames
 
 

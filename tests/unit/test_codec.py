@@ -74,6 +74,13 @@ def test_negative_or_huge_prefix_is_refused_before_reading(size):
         decode_length(struct.pack('=i', size))
 
 
+def test_a_refused_prefix_reads_none_of_the_body():
+    sock = DribbleSocket(struct.pack('=i', MAX_FRAME + 1) + b'x' * 100, 4096)
+    with pytest.raises(FrameError, match='outside'):
+        recv_frame(sock)
+    assert sock.data == b'x' * 100
+
+
 @pytest.mark.parametrize('body', [b'{"a": ', b'\xff\xfe', b'not json'])
 def test_bad_body_is_a_frame_error(body):
     with pytest.raises(FrameError):

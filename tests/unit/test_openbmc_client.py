@@ -300,3 +300,19 @@ def test_debug_trace_is_replayable_and_masks_secrets(bmc, make_ctx, messager):
     assert traces[1].endswith(' n1: [openbmc_debug] POST 200 OK')
     assert any('-H "Cookie: xxxxxx"' in t for t in traces)
     assert not any('s3cret' in t or 'abc123' in t for t in traces)
+
+
+@pytest.mark.parametrize('bmcip', ['[::1', '127.0.0.1:99999', '127.0.0.1:abc', '127.0.0.1:0', ''])
+def test_an_address_no_url_can_be_built_from_is_refused_before_any_request(requests_mock, make_ctx, bmcip):
+    with pytest.raises(exc.InvalidRequest) as raised:
+        OpenBMCClient('n1', bmcip, 'root', 's3cret', ctx=make_ctx(), session=requests.Session())
+    assert str(raised.value) == 'Invalid request: BMC address %r is not a host or host:port' % bmcip
+    assert requests_mock.request_history == []
+
+
+def test_a_host_name_that_cannot_be_encoded_is_named_as_such(requests_mock, make_ctx):
+    requests_mock.post('https://a..b/login', exc=requests.exceptions.InvalidURL('Failed to parse: a..b'))
+    client = OpenBMCClient('n1', 'a..b', 'root', 's3cret', ctx=make_ctx(retries=0), session=requests.Session())
+    with pytest.raises(exc.BmcLoginUnreachable) as raised:
+        client.login()
+    assert str(raised.value) == "Login to BMC failed: Can't connect to a..b:443 (invalid BMC address)."

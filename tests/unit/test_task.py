@@ -152,3 +152,14 @@ def test_the_deadline_never_interrupts_a_nodes_line_or_adds_a_second_one(make_ct
         Task(FakePowerExecutor(), inventory(3), messager, make_ctx(deadline=0.1)).run('set_state', 'on')
     assert messager.lines() == {'n001': 'on', 'n002': 'on', 'n003': 'on'}
     assert [f['type'] for f in messager.frames] == ['message', 'db'] * 3
+
+
+def test_an_unexpected_exception_goes_to_the_log_with_its_traceback_not_to_the_admin(messager, make_ctx, caplog):
+    caplog.set_level('ERROR', logger='common.task')
+    Task(FakePowerExecutor(crash={'n002'}), inventory(2), messager, make_ctx()).run('get_state')
+    assert messager.lines() == {'n001': 'on',
+                                'n002': 'Error: Internal error in the xCAT agent; see the agent log for details.'}
+    assert 'surprise' not in repr(messager.frames)
+    (record,) = caplog.records
+    assert record.getMessage() == 'n002: internal error'
+    assert record.exc_info[0] is KeyError and "KeyError: 'surprise'" in caplog.text

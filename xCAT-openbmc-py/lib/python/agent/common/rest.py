@@ -14,6 +14,7 @@ import logging
 import socket
 import ssl
 import time
+import urllib.parse
 
 import gevent
 import requests
@@ -120,6 +121,20 @@ def host_port(bmcip):
     return host if ':' in host else host + ':443'
 
 
+def _check_address(node, bmcip, base):
+    """Refuse a BMC address no URL can be built from, before any request.
+
+    :raises InvalidRequest: ``bmcip`` is not ``host``, ``host:port`` or ``[v6]:port``.
+    """
+    try:
+        parsed = urllib3.util.parse_url(base)
+        valid = bool(parsed.host) and urllib.parse.urlsplit(base).port != 0
+    except (ValueError, urllib3.exceptions.LocationParseError):
+        valid = False
+    if not valid:
+        raise exc.InvalidRequest(node=node, detail='BMC address %r is not a host or host:port' % bmcip)
+
+
 class _ReplyTooSlow(BaseException):
     """Raised by our per-request timer when a whole reply took longer than its bound.
 
@@ -198,6 +213,8 @@ def transport_cause(error, connect_timeout, read_timeout):
     tls = _find(error, ssl.SSLError)
     if tls is not None:
         return 'TLS error: %s' % (tls.reason or tls.strerror or type(tls).__name__)
+    if _find(error, (urllib3.exceptions.LocationParseError, requests.exceptions.InvalidURL, UnicodeError)):
+        return 'invalid BMC address'
     if _find(error, (urllib3.exceptions.ProtocolError, ConnectionError)):
         return 'Connection closed by peer'
     return type(error).__name__
@@ -236,6 +253,7 @@ class RestClient:
         self._session = session if session is not None else new_session(ctx.ssl_context)
         self._trace = trace
         self._base = 'https://%s' % format_host(host)
+        _check_address(node, host, self._base)
         #: Headers of every request; subclasses add their credentials (cookie, token, Basic).
         self._headers = {'Content-Type': 'application/json', 'Accept': 'application/json'}
         self.logged_in = False
@@ -320,7 +338,7 @@ class RestClient:
                 status, payload, headers = self._send(method, url, data, strict=login or method == 'GET')
             except exc.BmcUnreachable as error:
                 cause = error.kwargs['cause']
-                if method != 'GET' or 'timeout' in cause or attempt == retries:
+                if method != 'GET' or error.kwargs.get('timed_out') or attempt == retries:
                     if login:
                         raise exc.BmcLoginUnreachable(node=self.node, host=host_port(self.host), cause=cause)
                     raise
@@ -378,12 +396,12 @@ class RestClient:
             raise
         except _ReplyTooSlow:
             self._session.close()
-            raise exc.BmcUnreachable(node=self.node, host=self.host,
+            raise exc.BmcUnreachable(node=self.node, host=self.host, timed_out=True,
                                      cause='no complete reply within %g s' % self._request_bound)
         except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
             LOG.debug('%s: %s %s: %r', self.node, method, url, error)
-            raise exc.BmcUnreachable(node=self.node, host=self.host,
-                                     cause=transport_cause(error, *self._timeout))
+            cause = transport_cause(error, *self._timeout)
+            raise exc.BmcUnreachable(node=self.node, host=self.host, cause=cause, timed_out='timeout' in cause)
         payload = None
         if raw:
             try:
