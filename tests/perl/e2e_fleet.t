@@ -9,7 +9,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use BrokerTest qw(repo_root run_cmd start_cmd finish_cmd lines start_fleet stop_fleet sim_nodes sim_reset);
+use BrokerTest qw(repo_root run_cmd start_cmd finish_cmd lines start_fleet stop_fleet sim_nodes sim_reset sim_mismatches);
 
 my $repo  = repo_root();
 my $py    = "$repo/.venv/bin/python";
@@ -46,20 +46,7 @@ sub words_ok {
 sub sim_ok {
     my ($name, $want, $rebooted, @nodes) = @_;
     @nodes = @all unless @nodes;
-    my $sim = sim_nodes($fleet);
-    my @bad;
-    for my $node (@nodes) {
-        my $e = $sim->{$node} || {};
-        for my $field (sort keys %$want) {
-            my $got = $e->{$field};
-            $got = $got ? 'true' : 'false' if JSON::PP::is_bool($got);
-            push @bad, "$node: $field=" . ($got // 'undef') . " (want $want->{$field})" if ($got // '') ne $want->{$field};
-        }
-        push @bad, "$node: open_sessions=$e->{open_sessions}" if $e->{open_sessions};
-        push @bad, "$node: no login" unless $e->{logins};
-        push @bad, "$node: login_failures=$e->{login_failures}" if $e->{login_failures};
-        push @bad, "$node: logins=$e->{logins} logouts=$e->{logouts}" if !$rebooted && ($e->{logouts} // -1) != ($e->{logins} // 0);
-    }
+    my @bad = sim_mismatches($fleet, \@nodes, $want, $rebooted);
     ok(!@bad, "$name: simulator state and sessions") or diag join("\n", @bad[0 .. ($#bad > 5 ? 5 : $#bad)]);
 }
 

@@ -11,7 +11,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use BrokerTest qw(repo_root start_cmd finish_cmd lines start_fleet stop_fleet sim_nodes sim_reset);
+use BrokerTest qw(repo_root start_cmd finish_cmd lines start_fleet stop_fleet sim_reset sim_mismatches);
 
 my $repo  = repo_root();
 my $py    = "$repo/.venv/bin/python";
@@ -62,19 +62,7 @@ sub words_ok {
 # logged out unless the BMC rebooted.
 sub sim_ok {
     my ($name, $fleet, $want, $rebooted) = @_;
-    my $sim = sim_nodes($fleet);
-    my @bad;
-    for my $node (@{ $fleet->{nodes} }) {
-        my $e = $sim->{$node} || {};
-        for my $field (sort keys %$want) {
-            my $got = $e->{$field};
-            push @bad, "$node: $field=" . ($got // 'undef') . " (want $want->{$field})" if ($got // '') ne $want->{$field};
-        }
-        push @bad, "$node: open_sessions=$e->{open_sessions}" if $e->{open_sessions};
-        push @bad, "$node: no login" unless $e->{logins};
-        push @bad, "$node: login_failures=$e->{login_failures}" if $e->{login_failures};
-        push @bad, "$node: logins=$e->{logins} logouts=$e->{logouts}" if !$rebooted && ($e->{logouts} // -1) != ($e->{logins} // 0);
-    }
+    my @bad = sim_mismatches($fleet, $fleet->{nodes}, $want, $rebooted);
     ok(!@bad, "$name: simulator state and sessions") or diag join("\n", @bad[0 .. ($#bad > 5 ? 5 : $#bad)]);
 }
 

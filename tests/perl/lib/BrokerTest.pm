@@ -20,7 +20,7 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
 our @EXPORT_OK = qw(repo_root write_csv write_tables run_cmd start_cmd finish_cmd fake_agent
-  slurp new_dir lines start_fleet stop_fleet sim_nodes sim_reset sim_set);
+  slurp new_dir lines start_fleet stop_fleet sim_nodes sim_reset sim_set sim_mismatches);
 
 =head3 repo_root()
 
@@ -276,6 +276,13 @@ C<POST /reset> with C<counters>, C<states> and C<faults> (each true unless given
 
 C<POST /nodes/E<lt>nodeE<gt>>: change states or boot settings of one node.
 
+=head3 sim_mismatches($fleet, \@nodes, \%want, $rebooted)
+
+What differs from what a command should have left on the simulator: a field of C<%want> with
+another value (JSON booleans read C<true>/C<false>), a session still open, no login, a refused
+login, or a login never logged out (unless C<$rebooted>: a rebooting BMC ends its sessions
+without a logout). Returns one line per problem, empty when all is well.
+
 =cut
 
 sub sim_nodes {
@@ -293,6 +300,26 @@ sub sim_reset {
 sub sim_set {
     my ($fleet, $node, %fields) = @_;
     return _control($fleet, 'POST', "/nodes/$node", \%fields);
+}
+
+sub sim_mismatches {
+    my ($fleet, $nodes, $want, $rebooted) = @_;
+    my $sim = sim_nodes($fleet);
+    my @bad;
+    for my $node (@$nodes) {
+        my $e = $sim->{$node} || {};
+        for my $field (sort keys %$want) {
+            my $got = $e->{$field};
+            $got = $got ? 'true' : 'false' if JSON::PP::is_bool($got);
+            push @bad, "$node: $field=" . ($got // 'undef') . " (want $want->{$field})" if ($got // '') ne $want->{$field};
+        }
+        push @bad, "$node: open_sessions=$e->{open_sessions}" if $e->{open_sessions};
+        push @bad, "$node: no login" unless $e->{logins};
+        push @bad, "$node: login_failures=$e->{login_failures}" if $e->{login_failures};
+        push @bad, "$node: logins=$e->{logins} logouts=$e->{logouts}"
+            if !$rebooted && ($e->{logouts} // -1) != ($e->{logins} // 0);
+    }
+    return @bad;
 }
 
 =head3 fake_agent($dir)
