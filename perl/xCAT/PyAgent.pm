@@ -66,6 +66,8 @@ use constant {
 
     # Largest single sysread/syswrite.
     IO_CHUNK => 1024 * 1024,
+    # Most node status updates queued before they are handed to xcatd in one call.
+    STATUS_BATCH => 1000,
 
     # Bound on waiting for the agent to listen, and the polling step.
     CONNECT_WAIT => 10,
@@ -549,6 +551,7 @@ sub run_agent {
 
     my $problem = eval { _drive($run, $request, $callback, $nodeinfo, $spec, $state) };
     my $died = $@;
+    eval { flush_status($state) };
     if (ref $died eq 'HASH' && $died->{signal}) {
         $run->cleanup;
         exit(128 + $died->{number});
@@ -606,8 +609,12 @@ sub _drive {
 
     my $json = JSON::PP->new->utf8;
     my $timeout = $settings->{timeout};
+    my $reader = frame_reader($sock);
     while (1) {
-        my ($status, $data) = read_frame($sock, $timeout, MAX_FRAME);
+        # Status updates wait while more frames are already here, then go to xcatd in one
+        # call: one table write per burst of nodes, not one per node.
+        flush_status($state) unless frame_buffered($reader, MAX_FRAME);
+        my ($status, $data) = read_frame($reader, $timeout, MAX_FRAME);
         if ($status eq 'frame') {
             my $msg = eval { $json->decode($data) };
             if (ref $msg ne 'HASH') {
@@ -646,11 +653,30 @@ sub _cwd {
     return Cwd::getcwd() // '/';
 }
 
+=head3 flush_status($state)
+
+Applies the node status updates C<relay_frame> queued in C<< $state->{status} >>, in their
+order, one C<setNodeStatusAttributes> call per run of nodes taking the same value (forced, as
+xCAT's broker does).
+
+=cut
+
+sub flush_status {
+    my ($state) = @_;
+    my $runs = delete $state->{status};
+    $state->{status_count} = 0;
+    return unless $runs && @$runs;
+    require xCAT_monitoring::monitorctrl;
+    xCAT_monitoring::monitorctrl::setNodeStatusAttributes({ $_->[0] => $_->[1] }, 1) for @$runs;
+    return;
+}
+
 =head3 relay_frame($msg, $callback, $state)
 
 Hands one decoded reply frame to xcatd in the shapes of XCAT_REFERENCE.md 5.4 and records which
 nodes got their final line in C<< $state->{pending} >> (an info line C<node: ...> or an error
-with a node). O(1) per frame apart from the text itself.
+with a node). Node status updates (db frames) are queued for C<flush_status>. O(1) per frame
+apart from the text itself.
 
 =cut
 
@@ -662,8 +688,13 @@ sub relay_frame {
         return unless ref $attr eq 'HASH';
         if (($attr->{name} // '') eq 'status' && ($attr->{method} // '') eq 'set'
             && ($attr->{type} // '') eq 'node' && _filled($attr->{node}) && defined $attr->{value}) {
-            require xCAT_monitoring::monitorctrl;
-            xCAT_monitoring::monitorctrl::setNodeStatusAttributes({ $attr->{value} => [ $attr->{node} ] }, 1);
+            my $runs = $state->{status} ||= [];
+            if (@$runs && $runs->[-1][0] eq $attr->{value}) {
+                push @{ $runs->[-1][1] }, $attr->{node};
+            } else {
+                push @$runs, [ $attr->{value}, [ $attr->{node} ] ];
+            }
+            flush_status($state) if ++$state->{status_count} >= STATUS_BATCH;
         }
         return;
     }
@@ -768,55 +799,83 @@ sub write_all {
     return (1);
 }
 
-=head3 read_exact($fh, $size, $timeout)
+=head3 frame_reader($fh)
 
-Reads exactly C<$size> bytes, looping over short reads. C<$timeout> is the longest silence
-allowed between two reads (0 = none). Returns C<($status, $data)>: C<ok>, C<eof> (with the bytes
-that did arrive), C<timeout> or C<error> (with the reason).
+A buffered reader of reply frames on C<$fh>, for C<read_frame>. It reads what the socket holds
+(up to C<IO_CHUNK> at a time) rather than a prefix and then a body, so a burst of small frames
+costs one C<select> and one C<sysread>, not four syscalls per frame.
 
 =cut
 
-sub read_exact {
-    my ($fh, $size, $timeout) = @_;
-    my $buf = '';
-    while (length $buf < $size) {
-        my ($ready, $why) = wait_io($fh, 'r', $timeout);
-        return ('timeout', $buf) if $ready eq 'timeout';
-        return ('error', $why) if $ready ne 'ready';
-        my $n = sysread($fh, $buf, _min(IO_CHUNK, $size - length $buf), length $buf);
-        if (!defined $n) {
-            next if $! == EINTR || $! == EAGAIN || $! == EWOULDBLOCK;
-            return ('error', "$!");
-        }
-        return ('eof', $buf) if $n == 0;
-    }
-    return ('ok', $buf);
+sub frame_reader {
+    my ($fh) = @_;
+    return { fh => $fh, buf => '', off => 0 };
 }
 
-=head3 read_frame($fh, $timeout, $max)
+=head3 read_frame($reader, $timeout, $max)
 
-Reads one whole frame. Returns C<($status, $data)>:
+Reads one whole frame through a C<frame_reader>. Returns C<($status, $data)>:
 C<frame> with the body bytes; C<eof> at a clean end of stream before any byte of a frame;
 C<truncated> when the stream ends inside a frame; C<badlength> with a description when the
-prefix is negative or above C<$max> (default 64 MiB); C<timeout>; C<error> with the reason.
+prefix is negative or above C<$max> (default 64 MiB), before its body is read; C<timeout> when
+nothing arrives for C<$timeout> seconds (0 = no bound); C<error> with the reason.
 
 =cut
 
 sub read_frame {
-    my ($fh, $timeout, $max) = @_;
+    my ($reader, $timeout, $max) = @_;
     $max //= MAX_FRAME;
-    my ($status, $header) = read_exact($fh, HEADER_SIZE, $timeout);
-    if ($status ne 'ok') {
-        return ('eof') if $status eq 'eof' && $header eq '';
-        return ('truncated') if $status eq 'eof';
-        return ($status, $header);
+    my $fh = $reader->{fh};
+    while (1) {
+        my ($size, $problem) = _buffered_size($reader, $max);
+        return ('badlength', $problem) if defined $problem;
+        if (defined $size && length($reader->{buf}) - $reader->{off} >= HEADER_SIZE + $size) {
+            my $body = substr($reader->{buf}, $reader->{off} + HEADER_SIZE, $size);
+            $reader->{off} += HEADER_SIZE + $size;
+            if ($reader->{off} == length $reader->{buf}) {
+                $reader->{buf} = '';
+                $reader->{off} = 0;
+            }
+            return ('frame', $body);
+        }
+        if ($reader->{off}) {    # keep only the unread part before reading more
+            substr($reader->{buf}, 0, $reader->{off}, '');
+            $reader->{off} = 0;
+        }
+        my ($ready, $why) = wait_io($fh, 'r', $timeout);
+        return ('timeout') if $ready eq 'timeout';
+        return ('error', $why) if $ready ne 'ready';
+        my $n = sysread($fh, $reader->{buf}, IO_CHUNK, length $reader->{buf});
+        if (!defined $n) {
+            next if $! == EINTR || $! == EAGAIN || $! == EWOULDBLOCK;
+            return ('error', "$!");
+        }
+        return (length $reader->{buf} ? 'truncated' : 'eof') if $n == 0;
     }
-    my $size = unpack('i', $header);
-    return ('badlength', "frame length $size outside 0..$max") if $size < 0 || $size > $max;
-    ($status, my $body) = read_exact($fh, $size, $timeout);
-    return ('frame', $body) if $status eq 'ok';
-    return ('truncated') if $status eq 'eof';
-    return ($status, $body);
+}
+
+=head3 frame_buffered($reader, $max)
+
+True when a whole frame (or a prefix C<read_frame> will refuse) is already buffered, i.e. the
+next C<read_frame> returns without waiting.
+
+=cut
+
+sub frame_buffered {
+    my ($reader, $max) = @_;
+    my ($size, $problem) = _buffered_size($reader, $max // MAX_FRAME);
+    return 1 if defined $problem;
+    return defined $size && length($reader->{buf}) - $reader->{off} >= HEADER_SIZE + $size;
+}
+
+# The body length announced by the buffered prefix: (size) or (undef, problem), or () when the
+# prefix has not arrived yet.
+sub _buffered_size {
+    my ($reader, $max) = @_;
+    return () if length($reader->{buf}) - $reader->{off} < HEADER_SIZE;
+    my $size = unpack('i', substr($reader->{buf}, $reader->{off}, HEADER_SIZE));
+    return (undef, "frame length $size outside 0..$max") if $size < 0 || $size > $max;
+    return ($size);
 }
 
 sub _min { return $_[0] < $_[1] ? $_[0] : $_[1] }

@@ -93,12 +93,13 @@ my $json = JSON::PP->new->utf8->canonical;
             sleep 0.001 if $i % 7 == 0;
         }
     });
+    my $reader = xCAT::PyAgent::frame_reader($r);
     for my $obj (@objs) {
-        my ($status, $body) = xCAT::PyAgent::read_frame($r, 10);
+        my ($status, $body) = xCAT::PyAgent::read_frame($reader, 10);
         is($status, 'frame', "dribbled frame $obj->{n}: whole frame");
         is_deeply(JSON::PP->new->utf8->decode($body), $obj, "dribbled frame $obj->{n}: content");
     }
-    my ($status) = xCAT::PyAgent::read_frame($r, 10);
+    my ($status) = xCAT::PyAgent::read_frame($reader, 10);
     is($status, 'eof', 'clean EOF after the last frame');
     reap_all();
 }
@@ -120,30 +121,48 @@ my $json = JSON::PP->new->utf8->canonical;
     setsockopt($r, Socket::SOL_SOCKET(), Socket::SO_RCVBUF(), 16384);
     my ($ready) = xCAT::PyAgent::wait_io($r, 'r', 10);
     is($ready, 'ready', 'the writer has started');
-    my ($status, $body) = bounded(30, sub { xCAT::PyAgent::read_frame($r, 10) });
+    my ($status, $body) = bounded(30, sub { xCAT::PyAgent::read_frame(xCAT::PyAgent::frame_reader($r), 10) });
     is($status, 'frame', '5 MB frame read whole');
     is(length $body, $expect_len, '5 MB frame: byte count');
     is(JSON::PP->new->utf8->decode($body)->{msg}{data}, $big->{msg}{data}, '5 MB frame: content');
     reap_all();
 }
 
+# A burst: many frames written at once come out one by one, whole and in order, and
+# frame_buffered says when the next one is already there.
+{
+    my @objs = map { { n => $_, text => "node$_: on" } } 1 .. 500;
+    my $r = writer(sub { my ($w) = @_; syswrite($w, join '', map { xCAT::PyAgent::encode_frame($_) } @objs) });
+    my $reader = xCAT::PyAgent::frame_reader($r);
+    my (@got, $buffered);
+    while (1) {
+        my ($status, $body) = xCAT::PyAgent::read_frame($reader, 10);
+        last unless $status eq 'frame';
+        push @got, JSON::PP->new->utf8->decode($body);
+        $buffered++ if xCAT::PyAgent::frame_buffered($reader);
+    }
+    is_deeply(\@got, \@objs, 'burst: 500 frames whole and in order');
+    ok($buffered, 'burst: later frames were already buffered');
+    reap_all();
+}
+
 # EOF in the middle of the header and in the middle of the body.
 {
     my $r = writer(sub { syswrite($_[0], substr(pack('i', 10), 0, 2)) });
-    is((xCAT::PyAgent::read_frame($r, 5))[0], 'truncated', 'EOF inside the prefix');
+    is((xCAT::PyAgent::read_frame(xCAT::PyAgent::frame_reader($r), 5))[0], 'truncated', 'EOF inside the prefix');
     $r = writer(sub { syswrite($_[0], pack('i', 10) . '{"a":') });
-    is((xCAT::PyAgent::read_frame($r, 5))[0], 'truncated', 'EOF inside the body');
+    is((xCAT::PyAgent::read_frame(xCAT::PyAgent::frame_reader($r), 5))[0], 'truncated', 'EOF inside the body');
     reap_all();
 }
 
 # Bad lengths.
 {
     my $r = writer(sub { syswrite($_[0], pack('i', -1)); sleep 2 });
-    my ($status, $detail) = xCAT::PyAgent::read_frame($r, 5);
+    my ($status, $detail) = xCAT::PyAgent::read_frame(xCAT::PyAgent::frame_reader($r), 5);
     is($status, 'badlength', 'negative length refused');
     like($detail, qr/-1/, 'detail names the length');
     $r = writer(sub { syswrite($_[0], pack('i', 100) . ('x' x 100)); sleep 2 });
-    ($status) = xCAT::PyAgent::read_frame($r, 5, 50);
+    ($status) = xCAT::PyAgent::read_frame(xCAT::PyAgent::frame_reader($r), 5, 50);
     is($status, 'badlength', 'length above the cap refused before reading the body');
     close $r;
     reap_all();
@@ -153,11 +172,11 @@ my $json = JSON::PP->new->utf8->canonical;
 # bound works; the alarm only keeps a broken bound from hanging the suite.
 {
     my ($r, $w) = pair();
-    my ($status) = bounded(20, sub { xCAT::PyAgent::read_frame($r, 0.5) });
+    my ($status) = bounded(20, sub { xCAT::PyAgent::read_frame(xCAT::PyAgent::frame_reader($r), 0.5) });
     is($status, 'timeout', 'silent peer: timeout');
 
     # A stale EINTR in $! from some earlier call must not turn a timeout into an endless wait.
-    ($status) = bounded(20, sub { $! = EINTR; xCAT::PyAgent::read_frame($r, 0.3) });
+    ($status) = bounded(20, sub { $! = EINTR; xCAT::PyAgent::read_frame(xCAT::PyAgent::frame_reader($r), 0.3) });
     is($status, 'timeout', 'read: a stale $! == EINTR does not hide the timeout');
 
     # The same for a writer whose peer never reads: fill the socket buffer, then write more.
@@ -200,7 +219,7 @@ my $json = JSON::PP->new->utf8->canonical;
         POSIX::_exit(0);
     }
     push @children, $signaller;
-    my ($status, $body) = bounded(20, sub { xCAT::PyAgent::read_frame($r, 0) });
+    my ($status, $body) = bounded(20, sub { xCAT::PyAgent::read_frame(xCAT::PyAgent::frame_reader($r), 0) });
     is($status, 'frame', 'timeout 0: the wait survives a signal and gets the late frame');
     is_deeply(JSON::PP->new->utf8->decode($body // '{}'), { late => 1 }, 'late frame content');
     is($interrupted, 1, 'the signal was handled during the wait');
@@ -220,7 +239,7 @@ SKIP: {
           . "sys.stdout.buffer.write(encode_frame({'data': 'n\\u0153ud \\u2603'}))"; }
         POSIX::_exit(1);
     });
-    my ($status, $body) = xCAT::PyAgent::read_frame($r, 10);
+    my ($status, $body) = xCAT::PyAgent::read_frame(xCAT::PyAgent::frame_reader($r), 10);
     is($status, 'frame', 'Python frame read');
     is(JSON::PP->new->utf8->decode($body // '{}')->{data}, 'nœud ☃', 'Python frame content (non-ASCII)');
     reap_all();

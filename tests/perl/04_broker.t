@@ -109,8 +109,11 @@ sub all_errors { my ($msg, @which) = @_; @which = @nodes unless @which; join('',
     $r = rpower('db', args => ['on']);
     is($r->{rc}, 0, 'db frames: exit 0');
     my @status = lines(slurp("$dir/nodestatus.csv"));
-    is(scalar @status, 4, 'one status update per node');
-    like($status[0], qr/^node\d{3},powering-on,\d\d-\d\d-\d{4} \d\d:\d\d:\d\d$/, 'status line');
+    is(scalar @status, 8, 'every status update applied, batched or not');
+    like($status[0], qr/^node\d{3},powering-off,\d\d-\d\d-\d{4} \d\d:\d\d:\d\d$/, 'status line');
+    my %last;
+    $last{ (split /,/)[0] } = (split /,/)[1] for @status;
+    is_deeply([ sort values %last ], [ ('powering-on') x 4 ], 'updates applied in order: each node ends powering-on');
 }
 
 # --- failures ---------------------------------------------------------------------------------

@@ -399,9 +399,11 @@ if ($mode eq 'garbage') {
 }
 if ($mode eq 'truncated') { syswrite($c, pack('i', 100) . '{"type":'); exit 0 }
 if ($mode eq 'badlength') { syswrite($c, pack('i', -5) . 'xxxx'); sleep 600; exit 0 }
-if ($mode eq 'db') {
-    put({ type => 'db', attribute => { name => 'status', method => 'set', type => 'node', node => $_, value => 'powering-on' } })
-      for @nodes;
+if ($mode eq 'db') {    # as a reset does: powering-off, then powering-on, for every node
+    for my $value (qw(powering-off powering-on)) {
+        put({ type => 'db', attribute => { name => 'status', method => 'set', type => 'node', node => $_, value => $value } })
+          for @nodes;
+    }
 }
 if ($mode eq 'shapes') {
     put({ type => 'message', msg => { type => 'warning', data => 'a warning' } });

@@ -4,8 +4,12 @@
 # NOTE: gevent must patch the standard library before ssl, socket, requests or urllib3
 # are imported anywhere, or TLS stays blocking. thread=False keeps real OS threads: the
 # lock-file watchdog blocks in flock() in one of them.
+import gevent
 from gevent import monkey
 
+# NOTE: numeric BMC addresses need no thread hop to resolve (common/resolver.py); the
+# class is named here, before the hub exists, because gevent builds its resolver from it.
+gevent.config.resolver = 'common.resolver.NumericFirstResolver'
 monkey.patch_all(thread=False)
 
 import argparse  # noqa: E402
@@ -16,8 +20,6 @@ import resource  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
 import threading  # noqa: E402
-
-import gevent  # noqa: E402
 
 LOG = logging.getLogger('xcatagent')
 
