@@ -11,14 +11,11 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use BrokerTest qw(repo_root start_cmd finish_cmd lines start_fleet stop_fleet sim_reset sim_mismatches);
+use BrokerTest qw(repo_root start_cmd finish_cmd lines start_fleet stop_fleet sim_reset sim_mismatches chain_missing);
 
 my $repo  = repo_root();
-my $py    = "$repo/.venv/bin/python";
-my $agent = "$repo/xCAT-openbmc-py/lib/python/agent/agent.py";
-plan skip_all => 'no .venv python' unless -x $py;
-plan skip_all => 'agent.py --help fails' unless -f $agent && system("'$py' '$agent' --help >/dev/null 2>&1") == 0;
-plan skip_all => 'no simulated fleet' unless -f "$repo/tests/sim/fleet.py";
+my $missing = chain_missing();
+plan skip_all => $missing if $missing;
 
 my $N = 50;
 

@@ -20,7 +20,24 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
 our @EXPORT_OK = qw(repo_root write_csv write_tables run_cmd start_cmd finish_cmd fake_agent
-  slurp new_dir lines start_fleet stop_fleet sim_nodes sim_reset sim_set sim_mismatches);
+  slurp new_dir lines start_fleet stop_fleet sim_nodes sim_reset sim_set sim_mismatches chain_missing);
+
+=head3 chain_missing()
+
+Why the whole chain (venv python, a working agent.py, the simulated fleet) cannot run here,
+or undef when it can; chain suites C<plan skip_all> with it.
+
+=cut
+
+sub chain_missing {
+    my $repo  = repo_root();
+    my $py    = "$repo/.venv/bin/python";
+    my $agent = "$repo/xCAT-openbmc-py/lib/python/agent/agent.py";
+    return 'no .venv python' unless -x $py;
+    return 'agent.py --help fails' unless -f $agent && system("'$py' '$agent' --help >/dev/null 2>&1") == 0;
+    return 'no simulated fleet' unless -f "$repo/tests/sim/fleet.py";
+    return undef;
+}
 
 =head3 repo_root()
 
