@@ -23,6 +23,14 @@ name          argument  what the BMC does
                         (default 16 MiB)
 ``drip``      seconds   handles the request, then sends its answer one byte every that many seconds
                         (default 1): each read gets data in time, the whole reply never ends in time
+``redirect-   host:port answers every request but the login with ``307`` and ``Location: @HOST:PORT<path>``:
+away``                  glued naively to ``https://<bmc>`` that names another host, with the BMC's
+                        address as userinfo (a hostile BMC sending the client's credentials elsewhere)
+``link-away`` host:port handles the request, then every link of the answer (``@odata.id``, action targets,
+                        ``@Redfish.ActionInfo``, the session ``Location``; OpenBMC object paths) becomes
+                        ``@HOST:PORT<path>``
+``deny``      text      answers every request with 401 and ``text`` as the BMC's error message (control
+                        characters included: what a hostile BMC may say)
 ============= ========= ==================================================================================
 """
 
@@ -36,7 +44,7 @@ from sim.noderange import parse_noderange
 FAULT_ARG_TYPES = MappingProxyType({
     'refuse': None, 'stall_tcp': None, 'stall': None, 'slow': float, '401': None, '403': None,
     '500': None, '503': int, 'badjson': None, 'empty': None, 'reset': None, 'stuck': None,
-    'oversize': int, 'drip': float,
+    'oversize': int, 'drip': float, 'redirect-away': str, 'link-away': str, 'deny': str,
 })
 
 #: Argument used when a fault that takes one is given without it.
@@ -50,6 +58,9 @@ EARLY_FAULTS = frozenset(('403', '500', '503'))
 
 #: Faults that alter an answer the dialect already produced (state changes do happen).
 LATE_FAULTS = frozenset(('badjson', 'empty', 'reset', 'oversize', 'drip'))
+
+#: Faults that point the client at another host (their argument is that ``HOST:PORT``).
+AWAY_FAULTS = frozenset(('redirect-away', 'link-away'))
 
 
 @dataclass(frozen=True)
@@ -94,8 +105,10 @@ def make_fault(name, arg=None):
         value = kind(arg)
     except (TypeError, ValueError):
         raise ValueError('fault %s needs a %s argument, not %r' % (name, kind.__name__, arg)) from None
-    if value < 0:
+    if kind is not str and value < 0:
         raise ValueError('fault %s needs a non-negative argument' % name)
+    if name in AWAY_FAULTS and not re.fullmatch(r'127(\.\d{1,3}){3}:\d{1,5}', value):
+        raise ValueError('fault %s needs a loopback HOST:PORT, not %r' % (name, value))
     return Fault(name, value)
 
 

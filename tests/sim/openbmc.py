@@ -209,6 +209,8 @@ class OpenBMCDialect:
     """Answers OpenBMC REST requests for one BMC at a time (stateless itself)."""
 
     protocol = 'openbmc'
+    #: Where this dialect's links start: the ``link-away`` fault rewrites every string starting so.
+    LINK_PREFIXES = ('/xyz/openbmc_project',)
 
     @staticmethod
     def error(status, description):

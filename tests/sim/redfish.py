@@ -125,6 +125,8 @@ class RedfishDialect:
     """
 
     protocol = 'redfish'
+    #: Where this dialect's links start: the ``link-away`` fault rewrites every string starting so.
+    LINK_PREFIXES = ('/redfish/v1',)
 
     def __init__(self, settings):
         self.settings = settings

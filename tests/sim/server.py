@@ -38,6 +38,16 @@ def _hard_reset(sock):
         sock.close()
 
 
+def _links_away(resp, away, prefixes):
+    """``resp`` with every link (JSON string or ``Location``) starting with one of ``prefixes`` sent to ``@away``."""
+    body = resp.body or b''
+    for prefix in prefixes:
+        body = body.replace(b'"' + prefix.encode(), b'"@' + away.encode() + prefix.encode())
+    headers = tuple((name, '@%s%s' % (away, value) if name.lower() == 'location' and value.startswith(prefixes)
+                     else value) for name, value in (resp.headers or ()))
+    return Response(resp.status, body, headers)
+
+
 class BmcConnectionHandler:
     """Serves connections of every BMC: TLS handshake, requests, counters and faults.
 
@@ -105,8 +115,12 @@ class BmcConnectionHandler:
                 if fault.name == 'refuse':
                     return
                 resp = self._early(bmc, fault)
+            if resp is None and fault is not None and fault.name == 'redirect-away' and not dialect.is_login(req):
+                resp = Response(307, b'', (('Location', '@%s%s' % (fault.arg, req.target)),))
             if resp is None:
                 resp = dialect.handle(bmc, req)
+                if fault is not None and fault.name == 'link-away':
+                    resp = _links_away(resp, fault.arg, dialect.LINK_PREFIXES)
                 if fault is not None and fault.name in faults.LATE_FAULTS:
                     self._late(tls, fault, resp)
                     if fault.name == 'reset' or not req.keep_alive:
@@ -124,6 +138,8 @@ class BmcConnectionHandler:
             return self.dialect.error(403, 'Forbidden')
         if name == '500':
             return self.dialect.error(500, 'Internal Server Error')
+        if name == 'deny':
+            return self.dialect.error(401, fault.arg)
         if name == '503' and bmc.fault_left > 0:
             bmc.fault_left -= 1
             resp = self.dialect.error(503, 'Service Unavailable')

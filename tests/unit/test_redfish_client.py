@@ -146,10 +146,10 @@ def test_session_token_on_every_request_and_session_deleted(requests_mock, make_
     assert login.headers['Content-Type'] == 'application/json'
 
 
-def test_session_location_as_absolute_url_is_deleted_by_path(requests_mock, make_ctx):
+def test_session_location_as_absolute_url_of_the_same_origin_is_deleted_by_path(requests_mock, make_ctx):
     serve(requests_mock)
     requests_mock.post(BASE + SESSIONS, status_code=201, json=redfish('session_created'),
-                       headers={'X-Auth-Token': TOKEN, 'Location': 'https://bmc.example:443' + SESSION})
+                       headers={'X-Auth-Token': TOKEN, 'Location': BASE + ':443' + SESSION})
     with client(make_ctx) as rf:
         rf.login()
     assert sent(requests_mock) == [LOGIN, LOGOUT]

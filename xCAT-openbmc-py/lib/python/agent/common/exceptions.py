@@ -92,6 +92,14 @@ class BmcBadResponse(BmcError):
     _msg_fmt = 'Received wrong format response: {detail}'
 
 
+class BmcLinkOutside(BmcBadResponse):
+    """A link the BMC handed back points off its own origin; nothing was sent there.
+
+    Worded as the bad response it is (``Location "..." points outside https://<bmc>``); a
+    class of its own so that no fallback that tolerates a bad response swallows it.
+    """
+
+
 class BmcStateTimeout(BmcError):
     """A state change was requested but the node did not reach the state within the bound."""
 

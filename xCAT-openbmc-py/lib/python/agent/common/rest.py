@@ -11,6 +11,7 @@ import errno
 import http.client
 import json
 import logging
+import re
 import socket
 import ssl
 import time
@@ -133,6 +134,77 @@ def _check_address(node, bmcip, base):
         valid = False
     if not valid:
         raise exc.InvalidRequest(node=node, detail='BMC address %r is not a host or host:port' % bmcip)
+
+
+#: Longest reference from a BMC we follow; a longer one is refused (and never echoed whole).
+MAX_LINK = 2048
+
+#: A URL scheme at the start of a reference (RFC 3986 section 3.1).
+_SCHEME = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*:')
+
+
+def _origin_of(url):
+    """``(scheme, host, port)`` of an absolute URL, host lower-cased, port defaulted to 443."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or '').lower(), parts.port or 443
+
+
+def resolve_link(origin, ref, base=None):
+    """Resolve a reference a BMC handed back against the BMC's own origin, or refuse it.
+
+    Every link the agent follows (a redirect ``Location``, an ``@odata.id``, an action
+    ``target``, an ``@Redfish.ActionInfo``, a session ``Location``, a path built from reply
+    data) goes through here, and the REST funnel checks every URL it sends with it too. A
+    reference is followed only when it resolves to ``origin`` (https, same host, same
+    port); the forms that could name another host when glued to ``https://<bmc>`` are
+    refused outright: anything but printable ASCII (CR, LF, spaces, controls), backslashes,
+    an ``@`` or ``%`` in an authority, and a relative reference whose first segment holds an
+    ``@`` (plain or ``%40``), as in ``@host:port/path``.
+
+    :param origin: ``https://host[:port]`` of the BMC.
+    :param ref: the reference as the BMC gave it.
+    :param base: URL the reference came with (its request's URL), for relative references;
+        the origin's root by default.
+    :returns: the absolute URL (``origin`` + path + query; any fragment dropped).
+    :raises ValueError: the reference points outside ``origin`` or is malformed; the
+        message says why in a few words.
+    """
+    if not isinstance(ref, str):
+        raise ValueError('is not a string')
+    if not ref or len(ref) > MAX_LINK:
+        raise ValueError('is empty or longer than %d characters' % MAX_LINK)
+    if any(not '!' <= ch <= '~' for ch in ref):
+        raise ValueError('holds a space, a control character or non-ASCII text')
+    if '\\' in ref:
+        raise ValueError('holds a backslash')
+    want = _origin_of(origin)
+    if ref.startswith('//') or _SCHEME.match(ref):
+        absolute = ref if _SCHEME.match(ref) else 'https:' + ref
+        netloc = urllib.parse.urlsplit(absolute).netloc
+        try:
+            same = ('@' not in netloc and '%' not in netloc and _origin_of(absolute) == want)
+        except ValueError:
+            same = False
+        if not same:
+            raise ValueError('names another origin')
+        parts = urllib.parse.urlsplit(absolute)
+        path = parts.path or '/'
+        query = parts.query
+    else:
+        first = ref.split('/', 1)[0].split('?', 1)[0]
+        if '@' in urllib.parse.unquote(first):
+            raise ValueError('starts like a user and host')
+        parts = urllib.parse.urlsplit(urllib.parse.urljoin(base or origin + '/', ref))
+        path, query = parts.path or '/', parts.query
+    if path.startswith('//'):
+        raise ValueError('has a path that starts like a host')
+    url = origin + path + ('?' + query if query else '')
+    # The URL as the transport will parse it must still name the origin.
+    parsed = urllib3.util.parse_url(url)
+    if parsed.auth or (parsed.scheme, (parsed.host or '').lower().strip('[]'), parsed.port or 443) != \
+            (want[0], want[1].strip('[]'), want[2]):
+        raise ValueError('names another origin')
+    return url
 
 
 class _ReplyTooSlow(BaseException):
@@ -295,6 +367,28 @@ class RestClient:
         pair = ('%s:%s' % (self.username, self._password)).encode('utf-8')
         return 'Basic ' + base64.b64encode(pair).decode('ascii')
 
+    def resolve(self, ref, what='Link', base=None):
+        """The absolute URL of a reference from this BMC, refused unless it stays on the BMC.
+
+        :param ref: the reference (``Location`` value, ``@odata.id``, action target...).
+        :param what: what the reference is, for the error (``Location``, ``@odata.id``...).
+        :param base: URL the reference came with, for relative references.
+        :raises BmcLinkOutside: ``<what> "<ref>" points outside https://<bmc>``; nothing is sent.
+        :raises BmcBadResponse: ``ref`` is not a string.
+        """
+        if not isinstance(ref, str):
+            raise exc.BmcBadResponse(node=self.node, detail='%s %s is not a URI' % (what, json.dumps(ref)[:200]))
+        try:
+            return resolve_link(self._base, ref, base)
+        except ValueError as why:
+            shown = ref if len(ref) <= 200 else ref[:200] + '...'
+            LOG.warning('%s: refused %s %r: %s', self.node, what, shown, why)
+            raise exc.BmcLinkOutside(node=self.node, detail='%s "%s" points outside %s' % (what, shown, self._base))
+
+    def resolve_path(self, ref, what='Link', base=None):
+        """As ``resolve``, but the path (and query) on the BMC: ``/redfish/v1/Systems/1``."""
+        return self.resolve(ref, what, base)[len(self._base):]
+
     def _curl(self, method, url, body):
         """A replayable curl line for the debug trace, with secrets masked."""
         line = 'curl -k -X %s -H "Content-Type: application/json"' % method
@@ -314,7 +408,7 @@ class RestClient:
         GET (idempotent). Timeouts are never retried: they would multiply the time a dead
         BMC costs.
 
-        :param path: absolute path (``/login``) or full URL.
+        :param path: absolute path (``/login``) or full URL on the BMC's origin (``resolve``).
         :param body: JSON-serialisable body, or None for no body.
         :param login: transport failures are worded as login failures.
         :param ok: statuses that are success; others raise.
@@ -323,9 +417,12 @@ class RestClient:
         :raises BmcUnreachable: transport failure (refused, timeout, TLS, reset).
         :raises BmcAuthError: 401/403.
         :raises BmcHTTPError: any other status not in ``ok``.
-        :raises BmcBadResponse: a success body that is not JSON, or a body over ``MAX_BODY``.
+        :raises BmcBadResponse: a success body that is not JSON, or a body over ``MAX_BODY``;
+            ``path`` outside the BMC's origin (nothing sent).
         """
-        url = path if path.startswith('https://') else self._base + path
+        # Every URL, built by us or taken from a reply, is checked here once more: whatever a
+        # call site forgot, no request (and no credential) ever leaves the BMC's origin.
+        url = self.resolve(path)
         data = None if body is None else json.dumps(body)
         retries = self._ctx.retries
         for attempt in range(retries + 1):

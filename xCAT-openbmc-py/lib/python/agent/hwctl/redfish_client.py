@@ -23,7 +23,6 @@ so a reset that reads the state and then acts costs no extra GET.
 
 import logging
 import types
-import urllib.parse
 
 from common import exceptions as exc
 from common.rest import RestClient
@@ -80,17 +79,6 @@ ALLOWABLE = '@Redfish.AllowableValues'
 ACTION_INFO = '@Redfish.ActionInfo'
 
 
-def _path(url):
-    """The path (and query) of a Redfish link, absolute URL or path.
-
-    :raises TypeError: the link is not a string.
-    """
-    if not isinstance(url, str):
-        raise TypeError('a link must be a string, not %s' % type(url).__name__)
-    parts = urllib.parse.urlsplit(url)
-    return parts.path + ('?' + parts.query if parts.query else '')
-
-
 class RedfishClient(RestClient):
     """One node's session with a Redfish service: X-Auth-Token session, or HTTP Basic without one."""
 
@@ -128,8 +116,9 @@ class RedfishClient(RestClient):
     def _call_at(self, method, path, body=None, *, login=False):
         """As ``_call``, and the path that answered (the redirect's target when redirected).
 
-        GET follows any redirect, other methods only 307 and 308. Only the path of the
-        ``Location`` is used: credentials never go to another host.
+        GET follows any redirect, other methods only 307 and 308. The ``Location`` is
+        resolved on the BMC's origin and refused when it points anywhere else
+        (``RestClient.resolve``): credentials never go to another host.
 
         :returns: ``(path, status, payload or None, headers)``.
         """
@@ -140,7 +129,7 @@ class RedfishClient(RestClient):
             if not location:
                 raise exc.BmcBadResponse(node=self.node, detail='%s %s answered %d without Location'
                                          % (method, path, status))
-            path = _path(location)
+            path = self.resolve_path(location, 'Location', base=self.resolve(path))
             status, payload, headers = self._request(method, path, body, login=login, ok=OK_STATUSES)
         return path, status, payload, headers
 
@@ -180,8 +169,8 @@ class RedfishClient(RestClient):
         # the service root, so our session POST gets 401 there, not 404.
         root = self._get_root()
         sessions = _link(root, 'Links', 'Sessions')
-        if sessions is not None and _path(sessions) != SESSIONS:
-            self._post_session(_path(sessions), credentials)
+        if sessions is not None and self.resolve_path(sessions, '@odata.id') != SESSIONS:
+            self._post_session(self.resolve_path(sessions, '@odata.id'), credentials)
             return
         if first.kwargs['status'] == 401 and 'SessionService' in root:
             raise first
@@ -205,10 +194,12 @@ class RedfishClient(RestClient):
         # that the DELETE goes out whatever happens next.
         self._headers['X-Auth-Token'] = token
         self.logged_in = True
-        location = headers.get('Location')
+        location, what = headers.get('Location'), 'Location'
         if not location and isinstance(payload, dict):
-            location = payload.get('@odata.id')
-        self._session_path = _path(location) if isinstance(location, str) and location else None
+            location, what = payload.get('@odata.id'), '@odata.id'
+        if isinstance(location, str) and location:
+            # A session location off the BMC fails the node: its DELETE would carry the token away.
+            self._session_path = self.resolve_path(location, what, base=self.resolve(path))
 
     def logout(self):
         """DELETE our session (xCAT never does, and sessions pile up until they time out)."""
@@ -229,9 +220,10 @@ class RedfishClient(RestClient):
         if key not in self._cache:
             members = self._get(collection).get('Members')
             try:
-                path = _path(members[0]['@odata.id'])
+                link = members[0]['@odata.id']
             except (TypeError, KeyError, IndexError):
                 raise exc.BmcBadResponse(node=self.node, detail='%s has no members' % collection)
+            path = self.resolve_path(link, '@odata.id', base=self.resolve(collection))
             if len(members) > 1:
                 LOG.info('%s: %s has %d members, using %s', self.node, collection, len(members), path)
             self._cache[key] = path
@@ -264,6 +256,8 @@ class RedfishClient(RestClient):
                 raise
             LOG.info('%s: no %s (%s), reading %s', self.node, path, error, collection)
             return None
+        except exc.BmcLinkOutside:
+            raise
         except exc.BmcBadResponse as error:
             LOG.info('%s: %s, reading %s', self.node, error, collection)
             return None
@@ -304,9 +298,12 @@ class RedfishClient(RestClient):
     def _action(self, resource, action, what):
         try:
             found = resource['Actions'][action]
-            return found, _path(found['target'])
+            target = found['target']
+            if not isinstance(target, str):
+                raise TypeError(target)
         except (TypeError, KeyError):
             raise exc.BmcBadResponse(node=self.node, detail='%s member has no %s action' % (what, action))
+        return found, self.resolve_path(target, 'target')
 
     def get_reset_types(self, target='system'):
         """The reset types the BMC allows for the system or the manager.
@@ -337,7 +334,7 @@ class RedfishClient(RestClient):
         if allowed is None and info:
             if not isinstance(info, str):
                 raise exc.BmcBadResponse(node=self.node, detail='%s of %s is not a URI' % (ACTION_INFO, name))
-            allowed = self._action_info_values(_path(info), 'ResetType')
+            allowed = self._action_info_values(self.resolve_path(info, ACTION_INFO), 'ResetType')
         if allowed is not None and not isinstance(allowed, list):
             raise exc.BmcBadResponse(node=self.node, detail='allowable reset types are not a list')
         self._cache[key] = None if allowed is None else frozenset(str(v) for v in allowed)
