@@ -16,16 +16,21 @@ Options:
   --show-db                  also print db frames (node status updates)
 
 Node lines go to stdout, ``node: Error: ...`` and ``Error: ...`` to stderr; the exit
-status is 1 if any error came back. The node-info file is JSON
+status is 1 if any error came back. As with the broker, every requested node gets one line:
+a node the agent closed the connection without answering gets ``node: Error: no result from
+the agent``. The request (passwords included) goes only to a socket owned by the calling user
+or root. The node-info file is JSON
 ``{node: {bmc, bmcip, username, password}}`` (``make sim`` writes one); keep it 0600.
 """
 
 import argparse
 import json
 import os
+import pwd
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -62,8 +67,15 @@ def _value(text):
         return text
 
 
-def print_reply(frame, out, err, show_db=False):
-    """Print one reply frame as xCAT's client prints it; returns True if it is an error."""
+NO_RESULT = 'no result from the agent'
+
+
+def print_reply(frame, out, err, show_db=False, answered=None):
+    """Print one reply frame as xCAT's client prints it; returns True if it is an error.
+
+    :param answered: a set; the node a final line is for is added (``''`` for an error of
+        the whole request).
+    """
     if frame.get('type') == 'db':
         if show_db:
             attr = frame.get('attribute', {})
@@ -71,15 +83,44 @@ def print_reply(frame, out, err, show_db=False):
         return False
     msg = frame.get('msg') or {}
     kind, text = msg.get('type'), msg.get('data', '')
+    if answered is None:
+        answered = set()
     if kind in ('info', 'info_with_host'):
         out.write('%s\n' % text)
+        node, sep, rest = str(text).partition(': ')
+        # progress notes end in "..." and are not a node's final line
+        if sep and not rest.endswith('...'):
+            answered.add(node)
     elif kind == 'warning':
         err.write('Warning: %s\n' % text)
     elif kind == 'error':
         node = msg.get('node')
         err.write('%s: Error: %s\n' % (node, text) if node else 'Error: %s\n' % text)
+        answered.add(node or '')
         return True
     return False
+
+
+def check_owner(path, sock=None):
+    """Refuse an agent socket that neither the calling user nor root owns (file or listening process).
+
+    :returns: None, or the reason to refuse, naming the owner found.
+    """
+    me = os.geteuid()
+    owners = [('socket file', os.stat(path).st_uid)]
+    peercred = getattr(socket, 'SO_PEERCRED', None)
+    if sock is not None and peercred is not None:
+        _pid, uid, _gid = struct.unpack('3i', sock.getsockopt(socket.SOL_SOCKET, peercred, struct.calcsize('3i')))
+        owners.append(('agent process', uid))
+    for what, uid in owners:
+        if uid not in (me, 0):
+            try:
+                name = pwd.getpwuid(uid).pw_name
+            except KeyError:
+                name = 'unknown user'
+            return ('%s %s is owned by uid %d (%s), not by you (uid %d) or root; the request was not sent'
+                    % (what, path, uid, name, me))
+    return None
 
 
 def _spawn_agent(python):
@@ -147,15 +188,22 @@ def main(argv=None):
     sock_path = opts.sock
     if opts.spawn:
         proc, rundir, sock_path = _spawn_agent(sys.executable)
+    answered = set()
+    sent = False
     try:
         sock = _connect(sock_path, proc)
         with sock:
+            refused = check_owner(sock_path, sock)
+            if refused:
+                sys.stderr.write('Error: %s\n' % refused)
+                return 1
             sock.sendall(encode_frame(request))
+            sent = True
             while True:
                 frame = recv_frame(sock)
                 if frame is None:
                     break
-                if print_reply(frame, sys.stdout, sys.stderr, opts.show_db):
+                if print_reply(frame, sys.stdout, sys.stderr, opts.show_db, answered):
                     rc = 1
                 sys.stdout.flush()
     except (OSError, AgentError) as error:
@@ -173,6 +221,12 @@ def main(argv=None):
                 proc.kill()
                 proc.wait()
             shutil.rmtree(rundir, ignore_errors=True)
+    # An error of the whole request (bad settings, ...) is the answer for every node.
+    if sent and '' not in answered:
+        for node in nodeinfo:
+            if node not in answered:
+                sys.stderr.write('%s: Error: %s\n' % (node, NO_RESULT))
+                rc = 1
     return rc
 
 

@@ -8,6 +8,7 @@ any of its body is read, so a garbage prefix cannot make us allocate gigabytes.
 """
 
 import json
+import re
 import struct
 
 from common.exceptions import FrameError
@@ -25,6 +26,35 @@ SECRET_KEYS = frozenset({'password', 'Password', 'passwd', 'token', 'X-Auth-Toke
                          'Cookie', 'Set-Cookie', 'Authorization', 'sid', 'session'})
 
 MASK = 'xxxxxx'
+
+#: Longest text of one output line, in characters; what a BMC says beyond it is cut.
+MAX_LINE = 512
+
+#: Characters that would break a line, move the cursor or reorder text on the admin's terminal:
+#: C0 and C1 controls (LF, CR, ESC, BEL...), DEL, Unicode line and paragraph separators, and
+#: the bidirectional overrides and isolates.
+_UNSAFE = re.compile('[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]')
+
+_VISIBLE = {'\n': '\\n', '\r': '\\r', '\t': '\\t'}
+
+
+def _visible(match):
+    char = match.group()
+    if char in _VISIBLE:
+        return _VISIBLE[char]
+    return '\\x%02x' % ord(char) if ord(char) < 0x100 else '\\u%04x' % ord(char)
+
+
+def one_line(text, limit=MAX_LINE):
+    """``text`` made safe to print as one line: controls shown as escapes, at most ``limit`` characters.
+
+    ``"a\nb\x1b[2J"`` becomes ``a\\nb\\x1b[2J``: whatever a BMC puts into an error
+    message, it can neither start a (forged) line of its own nor reach the terminal raw.
+    """
+    text = _UNSAFE.sub(_visible, text if isinstance(text, str) else str(text))
+    if len(text) > limit:
+        text = text[:limit - 3] + '...'
+    return text
 
 
 def encode_frame(obj):
@@ -130,8 +160,10 @@ class Messager:
                 self.closed = True
 
     def _message(self, kind, text, **extra):
-        msg = {'type': kind, 'data': text}
-        msg.update(extra)
+        # NOTE: the one place every output line passes: what a BMC said (an error message,
+        # a state word) may carry line breaks and terminal escapes; each frame is one line.
+        msg = {'type': kind, 'data': one_line(text)}
+        msg.update({key: one_line(value) for key, value in extra.items()})
         self._send({'type': 'message', 'msg': msg})
 
     def info(self, text):
