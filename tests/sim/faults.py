@@ -29,6 +29,8 @@ away``                  glued naively to ``https://<bmc>`` that names another ho
 ``link-away`` host:port handles the request, then every link of the answer (``@odata.id``, action targets,
                         ``@Redfish.ActionInfo``, the session ``Location``; OpenBMC object paths) becomes
                         ``@HOST:PORT<path>``
+``hang``      seconds   answers logins and logouts at once, holds every other request that long (default
+                        30): a BMC stuck in an operation whose session service still works
 ``deny``      text      answers every request with 401 and ``text`` as the BMC's error message (control
                         characters included: what a hostile BMC may say)
 ============= ========= ==================================================================================
@@ -45,10 +47,12 @@ FAULT_ARG_TYPES = MappingProxyType({
     'refuse': None, 'stall_tcp': None, 'stall': None, 'slow': float, '401': None, '403': None,
     '500': None, '503': int, 'badjson': None, 'empty': None, 'reset': None, 'stuck': None,
     'oversize': int, 'drip': float, 'redirect-away': str, 'link-away': str, 'deny': str,
+    'hang': float,
 })
 
 #: Argument used when a fault that takes one is given without it.
-FAULT_DEFAULT_ARGS = MappingProxyType({'slow': 5.0, '503': 1, 'oversize': 16 * 1024 * 1024, 'drip': 1.0})
+FAULT_DEFAULT_ARGS = MappingProxyType({'slow': 5.0, '503': 1, 'oversize': 16 * 1024 * 1024, 'drip': 1.0,
+                                       'hang': 30.0})
 
 #: Names that clear a fault.
 CLEAR_NAMES = frozenset(('none', 'clear', ''))

@@ -222,6 +222,11 @@ class OpenBMCDialect:
         """:returns: whether ``req`` is a login request."""
         return req.path == '/login'
 
+    @staticmethod
+    def is_logout(req):
+        """:returns: whether ``req`` is a logout request."""
+        return req.path == '/logout'
+
     def handle(self, bmc, req):
         """Answer one request.
 

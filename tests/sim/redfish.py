@@ -157,6 +157,11 @@ class RedfishDialect:
         """:returns: whether ``req`` is a login request."""
         return req.method == 'POST' and req.path.rstrip('/') == SESSIONS
 
+    @staticmethod
+    def is_logout(req):
+        """:returns: whether ``req`` ends a session (its DELETE)."""
+        return req.method == 'DELETE' and req.path.startswith(SESSIONS + '/')
+
     def handle(self, bmc, req):
         """Answer one request.
 

@@ -107,6 +107,9 @@ class BmcConnectionHandler:
                 gevent.sleep(fault.arg)
                 # Re-read: the fault may have changed (or been cleared) while we slept.
                 fault = bmc.fault
+            if fault is not None and fault.name == 'hang' and not (dialect.is_login(req) or dialect.is_logout(req)):
+                gevent.sleep(fault.arg)
+                fault = bmc.fault
             resp = None
             if fault is not None:
                 if fault.name in ('stall', 'stall_tcp'):

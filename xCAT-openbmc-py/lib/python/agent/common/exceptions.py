@@ -44,6 +44,12 @@ class Unsupported(AgentError):
     _msg_fmt = 'Unsupported command: {detail}'
 
 
+class AgentStopped(AgentError):
+    """The agent was told to stop (SIGTERM, SIGINT, the broker's lock released) before this node finished."""
+
+    _msg_fmt = 'Stopped: the agent was told to stop before this node finished.'
+
+
 class BmcError(AgentError):
     """Something went wrong talking to one node's BMC; always carries ``node``."""
 

@@ -328,23 +328,46 @@ class RestClient:
         _check_address(node, host, self._base)
         #: Headers of every request; subclasses add their credentials (cookie, token, Basic).
         self._headers = {'Content-Type': 'application/json', 'Accept': 'application/json'}
-        self.logged_in = False
+        #: The request's ``SessionTracker`` (None outside a request): it holds us while we
+        #: hold a BMC session, so that a deadline or a stop can log us out.
+        self._tracker = getattr(ctx, 'sessions', None)
+        self._logged_in = False
+
+    @property
+    def logged_in(self):
+        """Whether we hold a BMC session that needs a logout; setting it (un)registers the client."""
+        return self._logged_in
+
+    @logged_in.setter
+    def logged_in(self, value):
+        self._logged_in = bool(value)
+        if self._tracker is not None:
+            if self._logged_in:
+                self._tracker.add(self)
+            else:
+                self._tracker.discard(self)
 
     def __enter__(self):
         return self
 
     def __exit__(self, exc_type, exc_value, tb):
-        # A gevent.Timeout or GreenletExit means the node ran out of time: no more
-        # requests to it, just drop the connection. After a transport failure neither:
-        # a logout would likely cost another full timeout for nothing.
+        # A gevent.Timeout (the deadline), GreenletExit or a stop means the node was cut off:
+        # the session stays with the request's tracker, which logs out every such session
+        # at once within one short bound (common/task.py). After a transport failure there
+        # is no logout: it would likely cost another full timeout for nothing.
+        cut_off = exc_type is not None and not issubclass(exc_type, Exception)
+        if cut_off and self.logged_in and self._tracker is not None:
+            return False
         try:
-            if self.logged_in and (exc_type is None or (issubclass(exc_type, Exception)
-                                                        and not issubclass(exc_type, exc.BmcUnreachable))):
+            if self.logged_in and not cut_off and not (exc_type is not None
+                                                       and issubclass(exc_type, exc.BmcUnreachable)):
                 try:
                     self.logout()
                 except exc.AgentError as error:
                     LOG.info('%s: logout failed: %s', self.node, error)
         finally:
+            if self._tracker is not None:
+                self._tracker.discard(self)
             self.close()
         return False
 

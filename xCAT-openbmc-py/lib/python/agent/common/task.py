@@ -17,6 +17,7 @@ exactly one final line, ``node: <result>`` (info) or ``node: Error: <message>`` 
 whatever happens to it; one failing or hanging node never affects another.
 """
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -33,6 +34,101 @@ LOG = logging.getLogger(__name__)
 
 #: Default number of nodes worked on at once, as xCAT's agent.
 DEFAULT_POOL_SIZE = 1000
+
+#: Seconds all the BMC sessions still open may take, together, to be logged out when the
+#: deadline cuts nodes off or the agent is told to stop (docs/DESIGN.md, bounds).
+STOP_LOGOUT_BOUND = 3.0
+
+#: Seconds the node greenlets of a request may take to leave their work when the agent stops.
+STOP_KILL_BOUND = 1.0
+
+
+class StopRequested(BaseException):
+    """Raised in a node's greenlet when the agent is told to stop.
+
+    A BaseException, as ``gevent.Timeout`` is: no ``except Exception`` on the way may
+    swallow it, and ``RestClient.__exit__`` leaves the session to ``SessionTracker``.
+    """
+
+
+class SessionTracker:
+    """The logged-in BMC clients and the node greenlets of one request.
+
+    One per request (``RunContext.sessions``), never shared. A client registers itself
+    when its login succeeds and leaves when it logged out or gave up on the BMC. A client
+    whose node was cut off (deadline, stop) stays registered, and ``logout_all`` logs every
+    such session out at once, within ``STOP_LOGOUT_BOUND`` seconds in total.
+
+    A login still in flight when the stop comes is not known here: if the BMC completes it,
+    that session is left to time out on the BMC (docs/DESIGN.md).
+    """
+
+    def __init__(self):
+        self._clients = set()
+        self._workers = set()
+        #: set by ``stop``: nodes not started yet do no work.
+        self.stopping = False
+
+    def add(self, client):
+        """Track a client that holds a BMC session."""
+        self._clients.add(client)
+
+    def discard(self, client):
+        """Forget a client: its session ended or is not ours to end."""
+        self._clients.discard(client)
+
+    def __len__(self):
+        return len(self._clients)
+
+    @contextlib.contextmanager
+    def working(self):
+        """Mark the current greenlet as one node's work, which ``stop`` interrupts."""
+        current = gevent.getcurrent()
+        self._workers.add(current)
+        try:
+            yield
+        finally:
+            self._workers.discard(current)
+
+    def stop(self, bound=STOP_LOGOUT_BOUND):
+        """Stop the request: interrupt every node's work, then log every session out.
+
+        :param bound: seconds the logouts may take together.
+        """
+        self.stopping = True
+        workers = list(self._workers)
+        if workers:
+            gevent.killall(workers, StopRequested, block=True, timeout=STOP_KILL_BOUND)
+        self.logout_all(bound)
+
+    def logout_all(self, bound=STOP_LOGOUT_BOUND):
+        """Log out every tracked session at once; whatever is not done within ``bound`` seconds is dropped.
+
+        :returns: how many sessions were logged out.
+        """
+        clients = list(self._clients)
+        self._clients.clear()
+        if not clients:
+            return 0
+        LOG.info('logging out %d BMC sessions (at most %g s)', len(clients), bound)
+        done = []
+        greenlets = [gevent.spawn(self._logout, client, done) for client in clients]
+        gevent.joinall(greenlets, timeout=bound)
+        left = [g for g in greenlets if not g.dead]
+        if left:
+            LOG.warning('%d BMC sessions not logged out within %g s; left to time out on the BMC', len(left), bound)
+            gevent.killall(left, block=True, timeout=STOP_KILL_BOUND)
+        return len(done)
+
+    @staticmethod
+    def _logout(client, done):
+        try:
+            client.logout()
+            done.append(client)
+        except exc.AgentError as error:
+            LOG.info('%s: logout failed: %s', client.node, error)
+        finally:
+            client.close()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +165,8 @@ class RunContext:
     power_on_attempts: int = 2
     #: the shared TLS context (built by ``from_envs``).
     ssl_context: object = dataclasses.field(default=None, compare=False, repr=False)
+    #: the request's ``SessionTracker`` (built by ``from_envs``): its sessions and node greenlets.
+    sessions: object = dataclasses.field(default=None, compare=False, repr=False)
 
     #: envs keys a request may carry, with their expected types and bounds.
     ENV_KEYS = types.MappingProxyType({
@@ -120,6 +218,7 @@ class RunContext:
             values['ssl_context'] = build_ssl_context(values.get('verify', False), values.get('ca_bundle'))
         except (OSError, ValueError) as error:
             raise exc.InvalidRequest(detail='cannot load CA bundle %s: %s' % (values.get('ca_bundle'), error))
+        values['sessions'] = SessionTracker()
         return cls(**values)
 
 
@@ -186,9 +285,14 @@ class Task:
         ends_at = None if self.ctx.deadline is None else time.monotonic() + self.ctx.deadline
         results = {}
         pool = Pool(self.ctx.pool_size)
-        for node, result in pool.imap_unordered(lambda n: self._per_node(action, n, ends_at, args), nodes):
-            if result is not None:
-                results[node] = result
+        try:
+            for node, result in pool.imap_unordered(lambda n: self._per_node(action, n, ends_at, args), nodes):
+                if result is not None:
+                    results[node] = result
+        finally:
+            # Sessions of nodes the deadline cut off: logged out together, within one bound.
+            if self.ctx.sessions is not None:
+                self.ctx.sessions.logout_all()
         post = self._hook('post', op)
         if post is not None:
             try:
@@ -202,32 +306,12 @@ class Task:
 
         The deadline timer covers the node's work only: it is closed before any frame is
         written, so it can never cut a frame in half or fall between a node's line and its
-        status frame.
+        status frame. So does a stop (``SessionTracker.stop``): it interrupts the work, not
+        the writing of the line.
         """
-        result = error = None
-        timer = None
-        try:
-            if ends_at is not None:
-                remaining = ends_at - time.monotonic()
-                if remaining <= 0:
-                    raise exc.DeadlineExceeded(node=node, seconds='%g' % self.ctx.deadline)
-                timer = gevent.Timeout(remaining)
-                timer.start()
-            result = action(node, self.inventory[node], *args)
-            if not isinstance(result, NodeResult):
-                result = NodeResult(str(result))
-        except gevent.Timeout as timeout:
-            if timeout is not timer:
-                raise
-            error = exc.DeadlineExceeded(node=node, seconds='%g' % self.ctx.deadline)
-        except exc.AgentError as agent_error:
-            error = agent_error
-        except Exception:
-            LOG.exception('%s: internal error', node)
-            error = exc.AgentError('Internal error in the xCAT agent; see the agent log for details.')
-        finally:
-            if timer is not None:
-                timer.close()
+        tracker = self.ctx.sessions
+        with tracker.working() if tracker is not None else contextlib.nullcontext():
+            result, error = self._work(action, node, ends_at, args, tracker)
         if error is not None:
             self.messager.error(str(error), node)
             return node, None
@@ -235,3 +319,32 @@ class Task:
         if result.status:
             self.messager.update_node_attributes('status', node, result.status)
         return node, result
+
+    def _work(self, action, node, ends_at, args, tracker):
+        """The node's work under its deadline: ``(NodeResult, None)`` or ``(None, AgentError)``."""
+        timer = None
+        try:
+            if tracker is not None and tracker.stopping:
+                raise StopRequested()
+            if ends_at is not None:
+                remaining = ends_at - time.monotonic()
+                if remaining <= 0:
+                    raise exc.DeadlineExceeded(node=node, seconds='%g' % self.ctx.deadline)
+                timer = gevent.Timeout(remaining)
+                timer.start()
+            result = action(node, self.inventory[node], *args)
+            return (result if isinstance(result, NodeResult) else NodeResult(str(result))), None
+        except gevent.Timeout as timeout:
+            if timeout is not timer:
+                raise
+            return None, exc.DeadlineExceeded(node=node, seconds='%g' % self.ctx.deadline)
+        except StopRequested:
+            return None, exc.AgentStopped(node=node)
+        except exc.AgentError as agent_error:
+            return None, agent_error
+        except Exception:
+            LOG.exception('%s: internal error', node)
+            return None, exc.AgentError('Internal error in the xCAT agent; see the agent log for details.')
+        finally:
+            if timer is not None:
+                timer.close()

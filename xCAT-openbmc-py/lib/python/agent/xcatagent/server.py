@@ -17,7 +17,7 @@ import gevent.lock
 from gevent.server import StreamServer
 
 from common import exceptions as exc
-from common.task import RunContext
+from common.task import STOP_KILL_BOUND, STOP_LOGOUT_BOUND, RunContext
 from common.utils import Messager, recv_frame
 from xcatagent.openbmc import OpenBMCManager
 from xcatagent.redfish import RedfishManager
@@ -151,6 +151,8 @@ class AgentServer:
         self._done = gevent.event.Event()
         self._connected = gevent.event.Event()
         self._server = None
+        #: ``SessionTracker`` of each request being served, stopped together by ``_stop_requests``.
+        self._requests = set()
         self.failed = False
 
     def _listen(self):
@@ -184,11 +186,24 @@ class AgentServer:
                 self.failed = True
                 self.stop()
         self._done.wait()
+        self._stop_requests()
         self._shutdown()
 
     def stop(self):
         """Stop serving (safe to call from a signal handler greenlet)."""
         self._done.set()
+
+    def _stop_requests(self):
+        """Interrupt the requests still running and log out every BMC session they hold, all at once.
+
+        Bounded by ``STOP_KILL_BOUND`` + ``STOP_LOGOUT_BOUND`` in total (docs/DESIGN.md).
+        """
+        trackers = list(self._requests)
+        if not trackers:
+            return
+        LOG.info('stopping %d running requests', len(trackers))
+        gevent.joinall([gevent.spawn(tracker.stop) for tracker in trackers],
+                       timeout=STOP_KILL_BOUND + STOP_LOGOUT_BOUND + 1)
 
     def _shutdown(self):
         if self._server is not None:
@@ -232,4 +247,8 @@ class AgentServer:
             return
         LOG.info('%s %s %s on %d nodes', req['module'], command, ' '.join(args), len(nodeinfo))
         ctx = fit_pool_to_file_limit(ctx, messager)
-        manager_class(messager, ctx).run(command, nodeinfo, args)
+        self._requests.add(ctx.sessions)
+        try:
+            manager_class(messager, ctx).run(command, nodeinfo, args)
+        finally:
+            self._requests.discard(ctx.sessions)

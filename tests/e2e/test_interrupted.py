@@ -1,0 +1,86 @@
+"""Interrupted commands log out: the deadline or a stop signal leaves no BMC session open.
+
+OpenBMC nodes wait in the power-off wait of ``rpower reset`` (the BMC accepts the power-off
+and stays on); Redfish nodes, which have no off-wait, wait in a request the BMC holds (fault
+``hang``: logins and logouts are answered at once). Then the deadline passes, or the agent
+gets SIGTERM or SIGINT: every node gets one line, and the fleet shows every session logged
+out (docs/DESIGN.md, bounds: the stop-time logout).
+"""
+
+import signal
+import tempfile
+import time
+
+import pytest
+
+from conftest import AgentProcess, node_lines
+
+NODES = 10
+#: Bound on waiting for the nodes to be in their wait, and on the agent's reply and exit.
+BOUND = 30
+DEADLINE_LINE = 'Error: Timed out: command did not finish within the 2 s deadline.'
+STOPPED_LINE = 'Error: Stopped: the agent was told to stop before this node finished.'
+
+
+@pytest.fixture(scope='module')
+def fleets(fleet_factory):
+    return {'openbmc': fleet_factory(nodes=NODES, protocol='openbmc', base='127.44.0.1'),
+            'redfish': fleet_factory(nodes=NODES, protocol='redfish', base='127.45.0.1')}
+
+
+def hold(fleet, protocol):
+    """Power every node on and make it hold the agent; returns the envs and a 'they wait' check."""
+    fleet.control.reset()
+    for node in fleet.nodes:
+        fleet.control.set_node(node, power='on')
+    if protocol == 'openbmc':
+        fleet.control.set_fault(fleet.nodes, 'stuck')
+        # every node's power-off request landed: it is in the off-wait
+        return lambda nodes: all(n['transitions'] >= 1 for n in nodes)
+    fleet.control.set_fault(fleet.nodes, 'hang', 20)
+    # login and the held GET of the state
+    return lambda nodes: all(n['requests'] >= 2 for n in nodes)
+
+
+ENVS = {'state_wait': 60, 'poll_interval': 0.2, 'read_timeout': 60, 'connect_timeout': 5}
+
+
+def sessions(fleet):
+    stats = fleet.control.stats()
+    return stats['logins'], stats['logouts'], stats['open_sessions']
+
+
+@pytest.mark.parametrize('protocol', ['openbmc', 'redfish'])
+def test_the_deadline_logs_out_every_node_it_cuts_off(module_agent, fleets, protocol):
+    fleet = fleets[protocol]
+    hold(fleet, protocol)
+    frames = module_agent.request('rpower', ['reset'], fleet.nodeinfo, module=protocol,
+                                  envs=dict(ENVS, deadline=2), timeout=BOUND)
+    assert node_lines(frames) == {n: DEADLINE_LINE for n in fleet.nodes}
+    assert sessions(fleet) == (NODES, NODES, 0)
+
+
+@pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize('protocol', ['openbmc', 'redfish'])
+def test_a_stop_signal_logs_out_every_session_then_the_agent_exits(fleets, protocol, signum):
+    fleet = fleets[protocol]
+    waiting = hold(fleet, protocol)
+    agent = AgentProcess(tempfile.mkdtemp(prefix='agent-test.'))
+    try:
+        sock, ends_at = agent.send('rpower', ['reset'], fleet.nodeinfo, module=protocol, envs=ENVS,
+                                   timeout=BOUND)
+        try:
+            while not waiting(fleet.control.nodes()):
+                assert time.monotonic() < ends_at, 'the nodes never reached their wait'
+                time.sleep(0.05)
+            agent.proc.send_signal(signum)
+        except BaseException:
+            sock.close()
+            raise
+        frames = agent.collect(sock, ends_at)
+        agent.proc.wait(max(1, ends_at - time.monotonic()))
+    finally:
+        agent.stop()
+    assert node_lines(frames) == {n: STOPPED_LINE for n in fleet.nodes}
+    assert sessions(fleet) == (NODES, NODES, 0)
+    assert 'Traceback' not in agent.log()
