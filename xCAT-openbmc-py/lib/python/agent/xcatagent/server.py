@@ -156,17 +156,34 @@ class AgentServer:
         self.failed = False
 
     def _listen(self):
+        """A listening socket at ``self.path``, which appears only once it accepts.
+
+        NOTE: between ``bind()`` and ``listen()`` the socket file exists but refuses
+        connections; a client (the broker, a test) that sees the file then gets
+        ECONNREFUSED. So we bind a temporary name in the same directory, listen, and
+        rename it into place (atomic, and it replaces a stale socket).
+        """
+        temporary = '%s.%d.tmp' % (self.path, os.getpid())
         try:
-            os.unlink(self.path)
+            os.unlink(temporary)
         except FileNotFoundError:
             pass
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        old = os.umask(0o077)
         try:
-            listener.bind(self.path)
-        finally:
-            os.umask(old)
-        listener.listen(16)
+            old = os.umask(0o077)
+            try:
+                listener.bind(temporary)
+            finally:
+                os.umask(old)
+            listener.listen(16)
+            os.rename(temporary, self.path)
+        except BaseException:
+            listener.close()
+            try:
+                os.unlink(temporary)
+            except FileNotFoundError:
+                pass
+            raise
         return listener
 
     def start(self):
