@@ -52,8 +52,19 @@ def only_error(frames):
     (dict(GOOD, nodeinfo={}), 'Invalid request: nodeinfo must be a non-empty object of nodes'),
     (dict(GOOD, nodeinfo={'n1': {'bmc': 'x', 'bmcip': 'x', 'username': 'u'}}),
      'Invalid request: nodeinfo of n1 lacks password'),
-    (dict(GOOD, envs={'pool_size': 'many'}), 'Invalid request: envs.pool_size must be a number'),
-    (dict(GOOD, envs={'read_timeout': -1}), 'Invalid request: envs.read_timeout must be between 0.001 and 3600'),
+    (dict(GOOD, envs={'pool_size': 'many'}),
+     'Invalid request: envs.pool_size=many (XCAT_BMC_POOL_SIZE): must be a whole number from 1 to 100000'),
+    (dict(GOOD, envs={'pool_size': 1.5}),
+     'Invalid request: envs.pool_size=1.5 (XCAT_BMC_POOL_SIZE): must be a whole number from 1 to 100000'),
+    (dict(GOOD, envs={'read_timeout': -1}),
+     'Invalid request: envs.read_timeout=-1 (XCAT_BMC_READ_TIMEOUT): must be a number from 0.001 to 3600'),
+    (dict(GOOD, envs={'read_timeout': 'abc'}),
+     'Invalid request: envs.read_timeout=abc (XCAT_BMC_READ_TIMEOUT): must be a number from 0.001 to 3600'),
+    (dict(GOOD, envs={'deadline': 0}),
+     'Invalid request: envs.deadline=0 (XCAT_BMC_DEADLINE): must be a number from 0.001 to 86400'),
+    (dict(GOOD, envs={'verify': 'maybe'}),
+     'Invalid request: envs.verify=maybe (XCAT_BMC_VERIFY): must be true or false (1 or 0)'),
+    (dict(GOOD, envs={'retries': 11}), 'Invalid request: envs.retries=11: must be a whole number from 0 to 10'),
 ])
 def test_bad_requests_get_one_clear_error(agent, request_obj, message):
     assert only_error(exchange(agent, encode_frame(request_obj))) == message

@@ -19,6 +19,7 @@ whatever happens to it; one failing or hanging node never affects another.
 
 import contextlib
 import dataclasses
+import json
 import logging
 import time
 import types
@@ -182,6 +183,25 @@ class RunContext:
         'ca_bundle': (str, None, None),
     })
 
+    #: envs key -> the broker's environment variable that sets it (docs/DESIGN.md), named in errors.
+    ENV_VARIABLES = types.MappingProxyType({
+        'pool_size': 'XCAT_BMC_POOL_SIZE', 'connect_timeout': 'XCAT_BMC_CONNECT_TIMEOUT',
+        'read_timeout': 'XCAT_BMC_READ_TIMEOUT', 'deadline': 'XCAT_BMC_DEADLINE', 'verify': 'XCAT_BMC_VERIFY',
+        'ca_bundle': 'XCAT_BMC_CA_BUNDLE', 'state_wait': 'XCAT_BMC_STATE_WAIT',
+        'poll_interval': 'XCAT_BMC_POLL_INTERVAL',
+    })
+
+    @classmethod
+    def _bad_setting(cls, key, value, rule):
+        """``InvalidRequest`` naming the setting, its value and the rule it breaks.
+
+        ``envs.read_timeout=abc (XCAT_BMC_READ_TIMEOUT): must be a number from 0.001 to 3600``
+        """
+        variable = cls.ENV_VARIABLES.get(key)
+        shown = json.dumps(value) if not isinstance(value, str) else value
+        return exc.InvalidRequest(detail='envs.%s=%s%s: %s' % (key, shown[:64], ' (%s)' % variable if variable else '',
+                                                             rule))
+
     @classmethod
     def from_envs(cls, envs, cwd='', verbose=False, **overrides):
         """Build the context of a request from its ``envs`` object.
@@ -197,17 +217,16 @@ class RunContext:
             value = envs[key]
             if kind is bool:
                 if not isinstance(value, bool) and value not in (0, 1, '0', '1'):
-                    raise exc.InvalidRequest(detail='envs.%s must be true or false' % key)
+                    raise cls._bad_setting(key, value, 'must be true or false (1 or 0)')
                 value = value in (True, 1, '1')
             elif kind is str:
                 if not isinstance(value, str):
-                    raise exc.InvalidRequest(detail='envs.%s must be a string' % key)
+                    raise cls._bad_setting(key, value, 'must be a string')
             else:
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or \
-                        (kind is int and value != int(value)):
-                    raise exc.InvalidRequest(detail='envs.%s must be a number' % key)
-                if not low <= value <= high:
-                    raise exc.InvalidRequest(detail='envs.%s must be between %s and %s' % (key, low, high))
+                rule = 'must be a %s from %s to %s' % ('whole number' if kind is int else 'number', low, high)
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or \
+                        (kind is int and value != int(value)) or not low <= value <= high:
+                    raise cls._bad_setting(key, value, rule)
                 value = kind(value)
             values[key] = value
         debug = envs.get('debugmode')
