@@ -3,17 +3,22 @@
 OpenBMC nodes wait in the power-off wait of ``rpower reset`` (the BMC accepts the power-off
 and stays on); Redfish nodes, which have no off-wait, wait in a request the BMC holds (fault
 ``hang``: logins and logouts are answered at once). Then the deadline passes, or the agent
-gets SIGTERM or SIGINT: every node gets one line, and the fleet shows every session logged
+gets SIGTERM or SIGINT, or the broker's lock is released: every node gets one line, and the fleet shows every session logged
 out (docs/DESIGN.md, bounds: the stop-time logout).
 """
 
+import fcntl
 import signal
+import socket
+import subprocess
+import sys
 import tempfile
 import time
 
 import pytest
 
-from conftest import AgentProcess, node_lines
+from common.utils import encode_frame
+from conftest import AGENT, AgentProcess, node_lines
 
 NODES = 10
 #: Bound on waiting for the nodes to be in their wait, and on the agent's reply and exit.
@@ -84,3 +89,43 @@ def test_a_stop_signal_logs_out_every_session_then_the_agent_exits(fleets, proto
     assert node_lines(frames) == {n: STOPPED_LINE for n in fleet.nodes}
     assert sessions(fleet) == (NODES, NODES, 0)
     assert 'Traceback' not in agent.log()
+
+
+def test_the_broker_releasing_its_lock_logs_out_every_session_then_the_agent_exits(fleets, tmp_path):
+    """xcatd's one-request mode: the broker died (its lock is free), the agent cleans up and exits."""
+    fleet = fleets['openbmc']
+    waiting = hold(fleet, 'openbmc')
+    sock_path, lock_path = tmp_path / 'agent.sock', tmp_path / 'agent.lock'
+    lock = open(str(lock_path), 'w')
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    with open(str(tmp_path / 'agent.log'), 'wb') as log:
+        proc = subprocess.Popen([sys.executable, str(AGENT), '--sock', str(sock_path), '--lockfile', str(lock_path)],
+                                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    try:
+        ends_at = time.monotonic() + BOUND
+        while not sock_path.exists():
+            assert proc.poll() is None and time.monotonic() < ends_at, 'the agent never listened'
+            time.sleep(0.02)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(str(sock_path))
+        sock.sendall(encode_frame({'module': 'openbmc', 'command': 'rpower', 'args': ['reset'], 'cwd': ['/tmp'],
+                                   'nodes': fleet.nodes, 'nodeinfo': fleet.nodeinfo, 'envs': ENVS}))
+        try:
+            while not waiting(fleet.control.nodes()):
+                assert time.monotonic() < ends_at, 'the nodes never reached their wait'
+                time.sleep(0.05)
+            lock.close()
+        except BaseException:
+            sock.close()
+            raise
+        frames = AgentProcess.collect(sock, ends_at)
+        proc.wait(max(1, ends_at - time.monotonic()))
+    finally:
+        lock.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert node_lines(frames) == {n: STOPPED_LINE for n in fleet.nodes}
+    assert sessions(fleet) == (NODES, NODES, 0)
+    assert proc.returncode == 1
+    assert not sock_path.exists() and not lock_path.exists()
