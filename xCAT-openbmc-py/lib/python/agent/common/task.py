@@ -38,7 +38,7 @@ DEFAULT_POOL_SIZE = 1000
 
 #: Seconds all the BMC sessions still open may take, together, to be logged out when the
 #: deadline cuts nodes off or the agent is told to stop (docs/DESIGN.md, bounds).
-STOP_LOGOUT_BOUND = 3.0
+STOP_LOGOUT_BOUND = 5.0
 
 #: Seconds the node greenlets of a request may take to leave their work when the agent stops.
 STOP_KILL_BOUND = 1.0
