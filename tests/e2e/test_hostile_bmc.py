@@ -70,12 +70,12 @@ def away():
 
 @pytest.fixture(scope='module')
 def openbmc_fleet(fleet_factory):
-    return fleet_factory(nodes=2, protocol='openbmc', base='127.41.0.1')
+    return fleet_factory(nodes=2, protocol='openbmc', base='127.47.0.1')
 
 
 @pytest.fixture(scope='module')
 def redfish_fleet(fleet_factory):
-    return fleet_factory(nodes=2, protocol='redfish', base='127.42.0.1')
+    return fleet_factory(nodes=2, protocol='redfish', base='127.48.0.1')
 
 
 def run(agent, fleet, module, fault, away, command, args):
