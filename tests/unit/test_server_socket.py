@@ -56,3 +56,19 @@ def test_a_stale_file_at_the_path_is_replaced_only_by_a_listening_socket(tmp_pat
         assert os.listdir(str(tmp_path)) == ['agent.sock']
     finally:
         listener.close()
+
+
+def test_a_socket_path_at_the_length_limit_still_works(tmp_path, watched_listen):
+    """The broker's private directories make long paths: the temporary name must fit too."""
+    base = str(tmp_path)
+    room = 107 - len(base) - len('/agent.sock') - 1
+    longdir = os.path.join(base, 'd' * room)
+    os.mkdir(longdir)
+    path = watched_listen.path = os.path.join(longdir, 'agent.sock')
+    assert len(path) == 107
+    listener = AgentServer(path)._listen()
+    try:
+        assert watched_listen.seen == ['none']
+        assert os.listdir(longdir) == ['agent.sock']
+    finally:
+        listener.close()

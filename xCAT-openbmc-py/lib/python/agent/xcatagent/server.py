@@ -161,9 +161,13 @@ class AgentServer:
         NOTE: between ``bind()`` and ``listen()`` the socket file exists but refuses
         connections; a client (the broker, a test) that sees the file then gets
         ECONNREFUSED. So we bind a temporary name in the same directory, listen, and
-        rename it into place (atomic, and it replaces a stale socket).
+        rename it into place (atomic, and it replaces a stale socket). The temporary name,
+        ``.s<pid>``, is no longer than ``agent.sock``: a socket path is limited to 107 bytes,
+        and the broker's private directories come close.
         """
-        temporary = '%s.%d.tmp' % (self.path, os.getpid())
+        temporary = os.path.join(os.path.dirname(self.path), '.s%d' % os.getpid())
+        if len(temporary) > len(self.path):
+            temporary = self.path
         try:
             os.unlink(temporary)
         except FileNotFoundError:
@@ -176,7 +180,8 @@ class AgentServer:
             finally:
                 os.umask(old)
             listener.listen(16)
-            os.rename(temporary, self.path)
+            if temporary != self.path:
+                os.rename(temporary, self.path)
         except BaseException:
             listener.close()
             try:
