@@ -3,8 +3,8 @@
 OpenBMC nodes wait in the power-off wait of ``rpower reset`` (the BMC accepts the power-off
 and stays on); Redfish nodes, which have no off-wait, wait in a request the BMC holds (fault
 ``hang``: logins and logouts are answered at once). Then the deadline passes, or the agent
-gets SIGTERM or SIGINT, or the broker's lock is released: every node gets one line, and the fleet shows every session logged
-out (docs/DESIGN.md, bounds: the stop-time logout).
+gets SIGTERM or SIGINT, or the broker's lock is released: every node gets one line, and the
+fleet shows every session logged out (docs/DESIGN.md, bounds: the stop-time logout).
 """
 
 import fcntl

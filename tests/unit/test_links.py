@@ -11,6 +11,7 @@ import urllib.parse
 
 import pytest
 import requests
+import requests_mock as requests_mock_lib
 
 from common import exceptions as exc
 from common.rest import resolve_link
@@ -124,7 +125,7 @@ def outside(what, ref):
 @pytest.fixture
 def bmc(requests_mock):
     """A bmcweb-like BMC at HOST; any other URL is answered too (and recorded), so a leak shows."""
-    requests_mock.register_uri(requests_mock_any(), re.compile('.*'), status_code=200, json={})
+    requests_mock.register_uri(requests_mock_lib.ANY, re.compile('.*'), status_code=200, json={})
     requests_mock.post(ORIGIN + SESSIONS, status_code=201, json={'@odata.id': SESSION},
                        headers={'X-Auth-Token': 'tok', 'Location': SESSION})
     requests_mock.delete(ORIGIN + SESSION, status_code=204)
@@ -134,11 +135,6 @@ def bmc(requests_mock):
     requests_mock.post(ORIGIN + RESET, status_code=204)
     requests_mock.patch(ORIGIN + SYSTEM, status_code=204)
     return requests_mock
-
-
-def requests_mock_any():
-    import requests_mock as lib
-    return lib.ANY
 
 
 def hosts(mock):
