@@ -106,3 +106,22 @@ def test_a_stop_interrupts_every_node_and_logs_every_session_out(bmc, make_ctx, 
                                 for n in NODEINFO}
     assert logouts(bmc) == 2
     assert [r.path for r in bmc.request_history].count('/login') == 2
+
+
+def test_a_client_cut_off_during_its_own_logout_is_logged_out_again(bmc, make_ctx):
+    ctx = make_ctx()
+    calls = []
+
+    def logout_cut_short(request, context):
+        calls.append(1)
+        if len(calls) == 1:
+            raise gevent.Timeout()
+        return '{"data": "ok"}'
+
+    bmc.post(BASE + '/logout', text=logout_cut_short)
+    with pytest.raises(gevent.Timeout):
+        with new_client(ctx) as client:
+            client.login()
+    assert len(ctx.sessions) == 1
+    assert ctx.sessions.logout_all() == 1
+    assert len(calls) == 2

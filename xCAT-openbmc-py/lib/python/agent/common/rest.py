@@ -358,6 +358,7 @@ class RestClient:
         cut_off = exc_type is not None and not issubclass(exc_type, Exception)
         if cut_off and self.logged_in and self._tracker is not None:
             return False
+        handed_over = False
         try:
             if self.logged_in and not cut_off and not (exc_type is not None
                                                        and issubclass(exc_type, exc.BmcUnreachable)):
@@ -365,10 +366,17 @@ class RestClient:
                     self.logout()
                 except exc.AgentError as error:
                     LOG.info('%s: logout failed: %s', self.node, error)
+                except BaseException:
+                    # Cut off during the logout itself: the tracker sends it again with the others.
+                    if self._tracker is not None:
+                        self._tracker.add(self)
+                        handed_over = True
+                    raise
         finally:
-            if self._tracker is not None:
-                self._tracker.discard(self)
-            self.close()
+            if not handed_over:
+                if self._tracker is not None:
+                    self._tracker.discard(self)
+                self.close()
         return False
 
     def close(self):
