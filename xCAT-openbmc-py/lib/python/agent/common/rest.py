@@ -144,7 +144,7 @@ _SCHEME = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*:')
 
 #: An absolute path of printable ASCII without backslash or fragment: every path the agent
 #: builds itself. Glued to the origin it cannot name another host (the authority ends at
-#: the first ``/``), so it needs no parsing: one request costs 2 us here instead of 40.
+#: the first ``/``), so it needs no parsing: under 1 us per request here instead of about 40.
 _PLAIN_PATH = re.compile(r'/(?!/)[!-"$-\[\]-~]*')
 
 
