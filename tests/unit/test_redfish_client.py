@@ -83,7 +83,8 @@ def serve(mock, system=None, reply='204', action_info=None, manager=None, manage
               headers={'X-Auth-Token': TOKEN, 'Location': SESSION})
     mock.delete(BASE + SESSION, status_code=204)
     mock.get(BASE + ROOT + '/Systems', json=redfish('systems'))
-    mock.get(BASE + SYSTEM, json=system if system is not None else system_with())
+    system = system if system is not None else system_with()
+    mock.get(BASE + SYSTEM, json=lambda request, context: system)
     info = redfish('system_reset_action_info')
     if action_info is not None:
         info['Parameters'][0]['AllowableValues'] = list(action_info)
@@ -96,11 +97,17 @@ def serve(mock, system=None, reply='204', action_info=None, manager=None, manage
     mock.get(BASE + MANAGER + '/ResetActionInfo', json=minfo)
     mock.post(BASE + RESET, text=reset_reply(reply, refuse, refuse_status))
     mock.post(BASE + MANAGER_RESET, text=reset_reply(reply, manager_refuse, refuse_status, 'Manager.Reset'))
-    if reply == '204':
-        mock.patch(BASE + SYSTEM, status_code=204)
-    else:
-        mock.patch(BASE + SYSTEM, status_code=200, json=redfish('success'))
+    mock.patch(BASE + SYSTEM, text=patch_reply(system, reply))
     return mock
+
+
+def patch_reply(system, reply):
+    """A Boot PATCH that the BMC keeps (the system's Boot changes), answered 204 or 200 with a body."""
+    def answer(request, context):
+        system.setdefault('Boot', {}).update(request.json().get('Boot', {}))
+        context.status_code = 204 if reply == '204' else 200
+        return '' if reply == '204' else json.dumps(redfish('success'))
+    return answer
 
 
 def sent(mock):
@@ -117,6 +124,12 @@ def run(executor_class, make_ctx, messager, op, *args, **envs):
 
 def client(make_ctx, **envs):
     return RedfishClient('n1', HOST, 'root', PASSWORD, ctx=make_ctx(**envs), session=requests.Session())
+
+
+def stateful(mock, path, system, reply='204'):
+    """GET ``path`` answers ``system`` as it is now; a Boot PATCH there changes it."""
+    mock.get(BASE + path, json=lambda request, context: system)
+    mock.patch(BASE + path, text=patch_reply(system, reply))
 
 
 LOGIN = ('POST', SESSIONS, {'UserName': 'root', 'Password': PASSWORD})
@@ -305,14 +318,14 @@ def test_redirect_of_a_member_is_followed_once(requests_mock, make_ctx):
     systems['Members'][0]['@odata.id'] = ROOT + '/Systems/fake'
     requests_mock.get(BASE + ROOT + '/Systems', json=systems)
     requests_mock.get(BASE + ROOT + '/Systems/fake', status_code=307, headers={'Location': BASE + UUID_PATH})
-    requests_mock.get(BASE + UUID_PATH, json=system_with())
-    requests_mock.patch(BASE + UUID_PATH, status_code=204)
+    stateful(requests_mock, UUID_PATH, system_with())
     with client(make_ctx) as rf:
         rf.login()
         assert rf.get_power_state() == 'On'
         rf.set_boot('Pxe', 'Once')
     assert sent(requests_mock) == [LOGIN, GET_SYSTEM, GET_SYSTEMS, ('GET', ROOT + '/Systems/fake', None),
-                                   ('GET', UUID_PATH, None), ('PATCH', UUID_PATH, PXE_ONCE), LOGOUT]
+                                   ('GET', UUID_PATH, None), ('PATCH', UUID_PATH, PXE_ONCE), ('GET', UUID_PATH, None),
+                                   LOGOUT]
 
 
 @pytest.mark.parametrize('method', ['GET', 'PATCH'])
@@ -324,17 +337,17 @@ def test_redirect_of_the_well_known_path_is_followed(requests_mock, make_ctx, me
     serve(requests_mock)
     for verb in ('GET', 'PATCH'):
         requests_mock.register_uri(verb, BASE + SYSTEM, status_code=307, headers={'Location': UUID_PATH})
-    requests_mock.get(BASE + UUID_PATH, json=system_with())
-    requests_mock.patch(BASE + UUID_PATH, status_code=204)
+    stateful(requests_mock, UUID_PATH, system_with())
     with client(make_ctx) as rf:
         rf.login()
         if method == 'GET':
             assert rf.get_power_state() == 'On'
         rf.set_boot('Pxe', 'Once')
         rf.set_boot('Pxe', 'Once')
-    head = ([GET_SYSTEM, ('GET', UUID_PATH, None), ('PATCH', UUID_PATH, PXE_ONCE)] if method == 'GET'
+    get = ('GET', UUID_PATH, None)
+    head = ([GET_SYSTEM, get, ('PATCH', UUID_PATH, PXE_ONCE)] if method == 'GET'
             else [('PATCH', SYSTEM, PXE_ONCE), ('PATCH', UUID_PATH, PXE_ONCE)])
-    assert sent(requests_mock) == [LOGIN] + head + [('PATCH', UUID_PATH, PXE_ONCE), LOGOUT]
+    assert sent(requests_mock) == [LOGIN] + head + [get, ('PATCH', UUID_PATH, PXE_ONCE), get, LOGOUT]
 
 
 def move_system(mock, system=None, status=404):
@@ -347,8 +360,7 @@ def move_system(mock, system=None, status=404):
     systems = redfish('systems')
     systems['Members'][0]['@odata.id'] = UUID_PATH
     mock.get(BASE + ROOT + '/Systems', json=systems)
-    mock.get(BASE + UUID_PATH, json=system)
-    mock.patch(BASE + UUID_PATH, status_code=204)
+    stateful(mock, UUID_PATH, system)
     mock.post(BASE + RESET, status_code=status, json=redfish('error_404'))
     mock.post(BASE + UUID_RESET, status_code=204)
 
@@ -387,7 +399,7 @@ def test_reset_405_at_the_well_known_target_posts_to_the_member_target(requests_
     serve(requests_mock)
     move_system(requests_mock, system_with(power_state='On'), status=405)
     assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'off') == {'n1': 'off'}
-    assert sent(requests_mock) == [LOGIN, post_reset('ForceOff'), GET_SYSTEM, GET_SYSTEMS, ('GET', UUID_PATH, None),
+    assert sent(requests_mock) == [LOGIN, post_reset('ForceOff'), GET_SYSTEMS, ('GET', UUID_PATH, None),
                                    post_reset('ForceOff', UUID_RESET), LOGOUT]
 
 
@@ -407,10 +419,11 @@ def test_set_boot_after_a_reset_404_goes_to_the_collection(requests_mock, make_c
     move_system(requests_mock, system_with(power_state='On'))
     with client(make_ctx) as rf:
         rf.login()
-        with pytest.raises(exc.BmcHTTPError):
-            rf.reset_system('ForceOff')
+        assert rf.reset('system', ('ForceOff',), 'off', 'Off') == 'ForceOff'
         rf.set_boot('Pxe', 'Once')
-    assert sent(requests_mock) == [LOGIN, post_reset('ForceOff'), GET_SYSTEMS, ('PATCH', UUID_PATH, PXE_ONCE), LOGOUT]
+    assert sent(requests_mock) == [LOGIN, post_reset('ForceOff'), GET_SYSTEMS, ('GET', UUID_PATH, None),
+                                   post_reset('ForceOff', UUID_RESET), ('PATCH', UUID_PATH, PXE_ONCE),
+                                   ('GET', UUID_PATH, None), LOGOUT]
 
 
 @pytest.mark.parametrize('status', [404, 405])
@@ -419,7 +432,7 @@ def test_set_boot_patch_404_falls_back_to_the_collection(requests_mock, make_ctx
     move_system(requests_mock, status=status)
     assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'net', False) == {'n1': 'Network'}
     assert sent(requests_mock) == [LOGIN, ('PATCH', SYSTEM, PXE_ONCE), GET_SYSTEMS, ('PATCH', UUID_PATH, PXE_ONCE),
-                                   LOGOUT]
+                                   ('GET', UUID_PATH, None), LOGOUT]
 
 
 def test_a_well_known_path_of_another_kind_is_not_used(requests_mock, make_ctx):
@@ -439,7 +452,8 @@ def test_a_well_known_path_of_another_kind_is_not_used(requests_mock, make_ctx):
         rf.set_boot('Pxe', 'Once')
     assert sent(requests_mock) == [LOGIN, GET_SYSTEM, GET_SYSTEMS, ('GET', UUID_PATH, None),
                                    ('GET', MANAGER, None), ('GET', ROOT + '/Managers', None),
-                                   ('GET', ROOT + '/Managers/1', None), ('PATCH', UUID_PATH, PXE_ONCE), LOGOUT]
+                                   ('GET', ROOT + '/Managers/1', None), ('PATCH', UUID_PATH, PXE_ONCE),
+                                   ('GET', UUID_PATH, None), LOGOUT]
 
 
 @pytest.mark.parametrize('reply', [{'text': '<html>login</html>'}, {'text': '[1, 2]'}])
@@ -644,7 +658,7 @@ def test_reset_of_an_off_node_prints_off_and_sends_nothing(requests_mock, make_c
 
 
 @pytest.mark.parametrize('allowed,expected', [
-    (['PowerCycle', 'ForceOff'], 'PowerCycle'), (['ForceOff', 'On'], None)])
+    (['PowerCycle', 'ForceOff'], 'PowerCycle'), (['On', 'Nmi'], None)])
 def test_reset_falls_back_to_power_cycle(requests_mock, make_ctx, messager, allowed, expected):
     serve(requests_mock, system_with(power_state='On', allowed=allowed))
     lines = run(RedfishPowerExecutor, make_ctx, messager, 'reboot', 'reset')
@@ -691,7 +705,7 @@ def test_bmcstate_unknown_word_is_not_ready(requests_mock, make_ctx, messager, p
     assert run(RedfishPowerExecutor, make_ctx, messager, 'get_bmc_state') == {'n1': 'BMC NotReady'}
 
 
-@pytest.mark.parametrize('power_state,status_state', [(None, None), ({'x': 1}, 'Enabled'), ('On', ['Enabled'])])
+@pytest.mark.parametrize('power_state,status_state', [({'x': 1}, 'Enabled'), ('On', ['Enabled'])])
 def test_bmcstate_missing_or_not_a_word_is_a_bad_response(requests_mock, make_ctx, messager, power_state,
                                                           status_state):
     manager = redfish('manager')
@@ -822,9 +836,8 @@ def test_allowable_boot_targets_not_a_list_are_a_bad_response(requests_mock, mak
         'n1': 'Error: Received wrong format response: allowable boot targets are not a list'}
     with client(make_ctx) as rf:
         rf.login()
-        rf.get_power_state()
         with pytest.raises(exc.BmcBadResponse):
-            rf.get_known_boot_targets()
+            rf.get_boot()
 
 
 @pytest.mark.parametrize('value', [{'BootSourceOverrideEnabled': 'Sometimes', 'BootSourceOverrideTarget': 'Pxe'},
@@ -847,7 +860,7 @@ def test_setboot_is_one_patch(requests_mock, make_ctx, messager, reply, device, 
     serve(requests_mock, system_with(boot=boot('Disabled', 'None')), reply=reply)
     assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', device, persistent) == {'n1': word}
     body = {'Boot': {'BootSourceOverrideEnabled': enabled, 'BootSourceOverrideTarget': target}}
-    assert sent(requests_mock) == [LOGIN, ('PATCH', SYSTEM, body), LOGOUT]
+    assert sent(requests_mock) == [LOGIN, ('PATCH', SYSTEM, body), GET_SYSTEM, LOGOUT]
     assert requests_mock.request_history[-2].headers['X-Auth-Token'] == TOKEN
 
 
@@ -862,22 +875,8 @@ def test_setboot_target_refused_by_the_bmc_prints_its_message(requests_mock, mak
         'n1': 'Error: [400] The value "Cd" for the property BootSourceOverrideTarget is not in the list of '
               'acceptable values.'}
     assert sent(requests_mock) == [LOGIN, ('PATCH', SYSTEM, {'Boot': {'BootSourceOverrideEnabled': 'Once',
-                                                                      'BootSourceOverrideTarget': 'Cd'}}), LOGOUT]
-
-
-def test_known_boot_targets_cost_no_request(requests_mock, make_ctx):
-    """Allowed targets are only known once the system was read for something else."""
-    serve(requests_mock, system_with(boot=boot('Once', 'Pxe', allowed=['Pxe', 'Hdd'])))
-    with client(make_ctx) as rf:
-        rf.login()
-        assert rf.get_known_boot_targets() is None
-        assert len(requests_mock.request_history) == 1
-        rf.get_power_state()
-        assert rf.get_known_boot_targets() == frozenset(['Pxe', 'Hdd'])
-        rf.set_boot('Hdd', 'Once')
-        assert rf.get_known_boot_targets() is None
-    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, ('PATCH', SYSTEM, {'Boot': {
-        'BootSourceOverrideEnabled': 'Once', 'BootSourceOverrideTarget': 'Hdd'}}), LOGOUT]
+                                                                      'BootSourceOverrideTarget': 'Cd'}}),
+                                   GET_SYSTEM, LOGOUT]
 
 
 @pytest.mark.parametrize('allowed', [['Pxe', 'Cd', 'Hdd'], None])
@@ -885,7 +884,7 @@ def test_setboot_default_is_never_refused(requests_mock, make_ctx, messager, all
     """sushy-tools lists Pxe, Cd and Hdd only; Disabled always switches the override off."""
     serve(requests_mock, system_with(boot=boot('Continuous', 'Hdd', allowed=allowed)))
     assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'def', False) == {'n1': 'Default'}
-    assert sent(requests_mock)[-2][0] == 'PATCH'
+    assert sent(requests_mock)[-3][0] == 'PATCH'
 
 
 def test_setboot_without_allowable_values_sends_any_target(requests_mock, make_ctx, messager):
@@ -942,14 +941,13 @@ def test_sushy_tools_shapes_basic_auth_state_and_default_boot(requests_mock, mak
     for verb in ('GET', 'PATCH'):
         requests_mock.register_uri(verb, BASE + SYSTEM, status_code=404, json=redfish('sushy_404'))
     requests_mock.get(BASE + ROOT + '/Systems', json=redfish('sushy_systems'))
-    requests_mock.get(BASE + path, json=system)
-    requests_mock.patch(BASE + path, status_code=204)
+    stateful(requests_mock, path, system)
     assert run(RedfishPowerExecutor, make_ctx, messager, 'get_state') == {'n1': 'off'}
     messager.frames.clear()
     assert run(RedfishSetbootExecutor, make_ctx, messager, 'get_state') == {'n1': 'Hard Drive'}
     messager.frames.clear()
     assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'default', False) == {'n1': 'Default'}
     default = {'Boot': {'BootSourceOverrideEnabled': 'Disabled', 'BootSourceOverrideTarget': 'None'}}
-    assert sent(requests_mock)[-5:] == [LOGIN, ('GET', ROOT, None), ('PATCH', SYSTEM, default), GET_SYSTEMS,
-                                        ('PATCH', path, default)]
+    assert sent(requests_mock)[-6:] == [LOGIN, ('GET', ROOT, None), ('PATCH', SYSTEM, default), GET_SYSTEMS,
+                                        ('PATCH', path, default), ('GET', path, None)]
     assert 'X-Auth-Token' not in requests_mock.request_history[-1].headers
