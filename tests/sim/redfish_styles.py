@@ -26,10 +26,11 @@ class RedfishStyle:
     :param slash: links end with ``/`` (HPE iLO 4 and early iLO 5).
     :param sessions: path of the session collection.
     :param resets: system ResetTypes offered (the truth, also in the ActionInfo).
-    :param advert: how they are advertised: ``inline``, ``actioninfo``, ``both`` or ``none``.
+    :param advert: how they are advertised: ``inline``, ``actioninfo``, ``both``, ``none``, or
+        ``fleet`` (the fleet's ``--redfish-allowable``).
     :param inline_resets: the inline list when it differs from the truth (a malformed one).
     :param manager_resets: manager ResetTypes offered.
-    :param manager_advert: ``inline`` or ``none``.
+    :param manager_advert: as ``advert`` (``fleet``: the fleet's ``--redfish-allowable``).
     :param boot_mode: initial ``BootSourceOverrideMode``; ``None``: the BMC has no such property.
     :param enabled_values: ``BootSourceOverrideEnabled`` values accepted; advertised when not all three.
     :param targets_key: annotation of the allowed targets (``@Redfish.AllowableValues`` or
@@ -56,7 +57,7 @@ class RedfishStyle:
     advert: str = 'fleet'
     inline_resets: tuple = None
     manager_resets: tuple = ('GracefulRestart', 'ForceRestart')
-    manager_advert: str = 'inline'
+    manager_advert: str = 'fleet'
     boot_mode: str = 'UEFI'
     enabled_values: tuple = ('Disabled', 'Once', 'Continuous')
     targets_key: str = 'BootSourceOverrideTarget@Redfish.AllowableValues'
