@@ -545,9 +545,9 @@ class RedfishClient(RestClient):
           list is consulted), and the shape learns that target;
         - a refusal at the member's own target is answered from the member: already in
           ``power_state`` is success (lesson 13); else the next type of ``wanted`` the BMC
-          allows is sent (ActionInfo over a malformed inline list); none allowed is
-          ``Unsupported option: <word>``; the refused type being the only one allowed keeps
-          the BMC's own error.
+          allows is sent (ActionInfo over a malformed inline list), or simply the next one
+          when the BMC does not list its types; none allowed is ``Unsupported option:
+          <word>``; the refused type being the only one allowed keeps the BMC's own error.
 
         :param target: ``system`` or ``manager``.
         :param wanted: ResetTypes in order of preference.
@@ -595,9 +595,16 @@ class RedfishClient(RestClient):
                     raise
                 LOG.info('%s: %s Reset %s: %s', self.node, target, wanted[0], error)
                 refused = error
-        reset_type = self.pick_reset_type(word, wanted, self.get_reset_types(target))
-        if reset_type == wanted[0]:
-            raise refused
+        allowed = self.get_reset_types(target)
+        if allowed is None:
+            # The BMC does not list its types and said no to the first: try the next one.
+            if len(wanted) == 1:
+                raise refused
+            reset_type = wanted[1]
+        else:
+            reset_type = self.pick_reset_type(word, wanted, allowed)
+            if reset_type == wanted[0]:
+                raise refused
         post(own, reset_type)
         return reset_type
 
@@ -673,11 +680,14 @@ class RedfishClient(RestClient):
         """
         plan = self.shape.boot
         wanted = {ENABLED: enabled, TARGET: target}
+        # Other nodes of the command may change the plan meanwhile: this node goes by what
+        # it sent itself.
+        send_mode = plan.send_mode
         if plan.read_first:
             self._read(SYSTEMS)
-        reply = self._patch_boot(wanted, plan.send_mode)
+        reply = self._patch_boot(wanted, send_mode)
         seen = self._boot_seen(reply)
-        if not _holds(seen, enabled, target) and not plan.send_mode and MODE in self._boot_of(self.get_system()):
+        if not _holds(seen, enabled, target) and not send_mode and MODE in self._boot_of(self.get_system()):
             LOG.info('%s: the BMC kept %s after the PATCH; sending it again with %s', self.node, seen, MODE)
             plan.send_mode = True
             seen = self._boot_seen(self._patch_boot(wanted, True))
@@ -707,16 +717,21 @@ class RedfishClient(RestClient):
             mode = self._boot_of(self._read(SYSTEMS).body).get(MODE)
             if mode is not None:
                 body[MODE] = mode
-        path = self._boot_path()
+        to_settings = plan.settings
+        path = self._boot_path(to_settings)
         etag = record.etag if plan.if_match else None
         try:
-            return self._patch(path, body, etag)
-        except exc.BmcHTTPError as error:
-            if error.status in PRECONDITION_STATUSES:
+            try:
+                return self._patch(path, body, etag)
+            except exc.BmcHTTPError as error:
+                if error.status not in PRECONDITION_STATUSES:
+                    raise
                 LOG.info('%s: PATCH %s: %s; sending it with If-Match', self.node, path, error)
                 plan.if_match = True
-                return self._patch(path, body, self._read(SYSTEMS, fresh=True).etag or '*')
-            if error.status not in (400, 405) or plan.settings:
+                etag = self._read(SYSTEMS, fresh=True).etag or '*'
+                return self._patch(self._boot_path(to_settings), body, etag)
+        except exc.BmcHTTPError as error:
+            if error.status not in (400, 405) or to_settings:
                 raise
             refusal = error
         system = self._read(SYSTEMS, fresh=True).body
@@ -724,7 +739,7 @@ class RedfishClient(RestClient):
         if settings is not None:
             LOG.info('%s: PATCH %s: %s; sending it to the settings object %s', self.node, path, refusal, settings)
             plan.settings = True
-            return self._patch(self._boot_path(), body, None)
+            return self._patch(_path(settings), body, None)
         allowed = self._boot_of(system).get(ENABLED + ALLOWABLE)
         if isinstance(allowed, list) and wanted[ENABLED] not in allowed:
             raise exc.Unsupported('Unsupported option: this BMC does not keep a %s boot override '
@@ -733,9 +748,9 @@ class RedfishClient(RestClient):
                                   node=self.node)
         raise refusal
 
-    def _boot_path(self):
+    def _boot_path(self, to_settings):
         """Where the override is PATCHed: the settings object when the fleet needs it, else the system."""
-        if self.shape.boot.settings:
+        if to_settings:
             link = _link(self._read(SYSTEMS).body, '@Redfish.Settings', 'SettingsObject')
             if link is not None:
                 return _path(link)
