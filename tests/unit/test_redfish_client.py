@@ -1030,8 +1030,9 @@ def test_softoff_presses_the_button_when_there_is_no_graceful_shutdown(requests_
     system = vendor_system(requests_mock, system_with(power_state='On', allowed=allowed), reset_types=allowed,
                            on_post=power_model)
     assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'softoff') == {'n1': 'softoff'}
-    assert sent(requests_mock)[-4:] == [post_reset('GracefulShutdown', RESET_1), ('GET', SYSTEM_1, None),
-                                        post_reset('PushPowerButton', RESET_1), LOGOUT]
+    assert sent(requests_mock) == [LOGIN, post_reset('GracefulShutdown'), GET_SYSTEMS, ('GET', SYSTEM_1, None),
+                                   post_reset('GracefulShutdown', RESET_1), post_reset('PushPowerButton', RESET_1),
+                                   LOGOUT]
     assert system['PowerState'] == 'Off'
 
 
