@@ -116,12 +116,17 @@ def _link(resource, *keys):
 def _holds(seen, enabled, target):
     """Whether ``(enabled, target)`` read from the BMC is the override asked for.
 
-    ``Disabled`` holds whatever the target; a BMC without ``BootSourceOverrideEnabled``
-    holds the target alone.
+    ``Disabled`` holds when the override is off or its target is ``None``. Otherwise the
+    target must be the one asked, and the override on: NOTE: sushy-tools reports every
+    override as ``Continuous``, which still boots the target next, so ``Once`` accepts it;
+    ``Continuous`` does not accept ``Once`` (the admin asked for it to last). A BMC without
+    ``BootSourceOverrideEnabled`` holds the target alone.
     """
+    held_enabled, held_target = seen
     if enabled == 'Disabled':
-        return seen[0] == 'Disabled'
-    return seen[1] == target and seen[0] in (enabled, None)
+        return held_enabled == 'Disabled' or held_target == 'None'
+    accepted = ('Once', 'Continuous', None) if enabled == 'Once' else (enabled, None)
+    return held_target == target and held_enabled in accepted
 
 
 class FleetShape:
