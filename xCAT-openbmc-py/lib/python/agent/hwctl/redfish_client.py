@@ -132,18 +132,24 @@ def _holds(seen, enabled, target):
 class FleetShape:
     """Where the nodes of one command keep their session collection, members and Reset targets.
 
-    One per command (the executor's), shared by its clients; never module state. A key is
-    a guess until a node confirms it. While one node works a guess out, the others wait
-    for it (at most ``SCOUT_WAIT`` seconds, then they try on their own), so a fleet of
-    1000 iLOs sends one failing probe, not 1000. A value of None means "no shared path":
-    each node reads its collection (member ids that differ per node, as Cisco CIMC's serial
-    numbers).
+    One per command (the executor's), shared by its clients; never module state. Each key
+    starts as bmcweb's guess (a *seed*). A path one node found by reading its collection is
+    tentative until a second node finds it where it was told; a seed or a tentative path
+    that is not there on the next node means the path differs per node (Cisco CIMC names
+    its system after the serial number): the key becomes None and every node reads its
+    collection. While one node works an unconfirmed key out, the others wait for it (at
+    most ``SCOUT_WAIT`` seconds a round, then they try on their own), so a fleet of 1000
+    iLOs sends one failing probe, not 1000.
 
     Also kept: how a boot override must be sent on this fleet (``boot``).
     """
 
+    #: Rounds a node waits for other nodes' scouts before it tries on its own.
+    SCOUT_ROUNDS = 3
+
     def __init__(self):
         self._paths = dict(BMCWEB_SHAPE)
+        self._seeds = set(self._paths)
         self._confirmed = set()
         self._scouts = {}
         #: How set-boot PATCHes go on this fleet (learned from the first node that needed it).
@@ -153,34 +159,49 @@ class FleetShape:
         """:returns: the path tried first for ``key`` (None: read the collection)."""
         return self._paths.get(key)
 
-    def confirmed(self, key):
-        """Whether a node of this command has confirmed ``key``."""
-        return key in self._confirmed
+    def is_seed(self, key):
+        """Whether ``key`` still holds bmcweb's guess, untried by any node."""
+        return key in self._seeds
 
-    def learn(self, key, path):
-        """Record what a node found for ``key`` (None: it differs per node)."""
+    def learn(self, key, path, sure=True):
+        """Record what a node found for ``key`` (None: it differs per node).
+
+        :param sure: the node found it where the shape said (confirmed); False for a path
+            it found on its own, which the next node tries alone first.
+        """
         if self._paths.get(key) != path:
             LOG.info('fleet shape: %s is %s', key, path)
         self._paths[key] = path
-        self._confirmed.add(key)
+        self._seeds.discard(key)
+        if sure:
+            self._confirmed.add(key)
+        else:
+            self._confirmed.discard(key)
 
     @contextlib.contextmanager
     def scout(self, key):
-        """Work out ``key`` alone, or wait (bounded) for the node already doing it."""
-        if key in self._confirmed:
-            yield
-            return
-        event = self._scouts.get(key)
-        if event is not None:
+        """Work out ``key`` alone, or wait (bounded) for the node already doing it.
+
+        Re-entrant for the node that is the scout.
+        """
+        me = gevent.getcurrent()
+        for _round in range(self.SCOUT_ROUNDS):
+            if key in self._confirmed:
+                break
+            owner, event = self._scouts.get(key, (None, None))
+            if owner is me:
+                break
+            if event is None:
+                event = gevent.event.Event()
+                self._scouts[key] = (me, event)
+                try:
+                    yield
+                finally:
+                    del self._scouts[key]
+                    event.set()
+                return
             event.wait(SCOUT_WAIT)
-            yield
-            return
-        event = self._scouts[key] = gevent.event.Event()
-        try:
-            yield
-        finally:
-            del self._scouts[key]
-            event.set()
+        yield
 
 
 @dataclasses.dataclass
@@ -422,11 +443,14 @@ class RedfishClient(RestClient):
     def _learn_member(self, collection, tried, path):
         """Teach the shape where this node's member is, found through its collection.
 
-        A path another node confirmed and that is not this node's means member names
-        differ per node (Cisco CIMC's serial numbers): every node reads its collection.
+        A path another node found that is not this node's means member names differ per
+        node (Cisco CIMC's serial numbers): every node reads its collection. Otherwise the
+        path is this node's finding, for the next node to try.
         """
-        shared = not (tried and self.shape.confirmed(collection))
-        self.shape.learn(collection, path if shared else None)
+        if tried and not self.shape.is_seed(collection):
+            self.shape.learn(collection, None)
+        else:
+            self.shape.learn(collection, path, sure=False)
 
     def _try_member(self, collection, path):
         """``(path, body, etag)`` of the member at ``path``, or None when it is not there."""
@@ -683,6 +707,13 @@ class RedfishClient(RestClient):
         :raises BmcHTTPError: the BMC refused the PATCH.
         :raises BmcError: the BMC accepted the values but does not hold them.
         """
+        # The first node works out how this fleet takes an override; the others wait for it.
+        with self.shape.scout('boot'):
+            seen = self._set_boot(target, enabled)
+            self.shape.learn('boot', 'known')
+        return seen
+
+    def _set_boot(self, target, enabled):
         plan = self.shape.boot
         wanted = {ENABLED: enabled, TARGET: target}
         # Other nodes of the command may change the plan meanwhile: this node goes by what
@@ -765,20 +796,23 @@ class RedfishClient(RestClient):
         return guess if guess is not None else self._read(SYSTEMS).path
 
     def _patch(self, path, body, etag):
-        """One PATCH of ``{"Boot": body}``; a 404 at a guessed path reads the system and tries there.
+        """One PATCH of ``{"Boot": body}``; a 404 at a guessed path finds the system and tries there.
 
         :returns: the reply's payload (or None).
         """
         record = self.record.system
-        try:
-            path, _status, payload, _headers = self._call_at('PATCH', path, {'Boot': body}, if_match=etag)
-            if record.path is None:
-                record.path = path
-        except exc.BmcHTTPError as error:
-            if error.status not in NOT_HERE_STATUSES or record.path is not None:
-                raise
-            LOG.info('%s: no %s (%s), reading %s', self.node, path, error, SYSTEMS)
-            record.path = self._first_member(SYSTEMS)
-            self._learn_member(SYSTEMS, path, record.path)
-            payload = self._call_at('PATCH', record.path, {'Boot': body}, if_match=etag)[2]
-        return payload
+        if record.path is not None:
+            return self._call_at('PATCH', path, {'Boot': body}, if_match=etag)[2]
+        with self.shape.scout(SYSTEMS):
+            try:
+                path, _status, payload, _headers = self._call_at('PATCH', path, {'Boot': body}, if_match=etag)
+            except exc.BmcHTTPError as error:
+                if error.status not in NOT_HERE_STATUSES:
+                    raise
+                LOG.info('%s: no %s (%s), reading %s', self.node, path, error, SYSTEMS)
+                record.path = self._first_member(SYSTEMS)
+                self._learn_member(SYSTEMS, path, record.path)
+                return self._call_at('PATCH', record.path, {'Boot': body}, if_match=etag)[2]
+            record.path = path
+            self.shape.learn(SYSTEMS, path)
+            return payload
