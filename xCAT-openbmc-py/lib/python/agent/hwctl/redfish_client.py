@@ -793,7 +793,12 @@ class RedfishClient(RestClient):
         if self.record.system.path is not None:
             return self.record.system.path
         guess = self.shape.guess(SYSTEMS)
-        return guess if guess is not None else self._read(SYSTEMS).path
+        if guess is None:
+            # Member names differ per node: the collection names this node's; the PATCH
+            # needs no read of the member itself.
+            self.record.system.path = self._first_member(SYSTEMS)
+            return self.record.system.path
+        return guess
 
     def _patch(self, path, body, etag):
         """One PATCH of ``{"Boot": body}``; a 404 at a guessed path finds the system and tries there.
