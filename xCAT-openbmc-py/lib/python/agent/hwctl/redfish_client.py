@@ -809,6 +809,10 @@ class RedfishClient(RestClient):
         if record.path is not None:
             return self._call_at('PATCH', path, {'Boot': body}, if_match=etag)[2]
         with self.shape.scout(SYSTEMS):
+            # What another node found while this one waited is worth more than the old guess.
+            path = self._boot_path(False)
+            if record.path is not None:
+                return self._call_at('PATCH', path, {'Boot': body}, if_match=etag)[2]
             try:
                 path, _status, payload, _headers = self._call_at('PATCH', path, {'Boot': body}, if_match=etag)
             except exc.BmcHTTPError as error:
