@@ -31,6 +31,7 @@ behaviours").
 import contextlib
 import dataclasses
 import logging
+import types
 import typing
 import urllib.parse
 
@@ -51,17 +52,23 @@ SYSTEM_RESET_ACTION = '#ComputerSystem.Reset'
 MANAGER_RESET_ACTION = '#Manager.Reset'
 
 #: Collection -> (``@odata.type`` prefix of its members, their Reset action).
-KINDS = {SYSTEMS: ('#ComputerSystem.', SYSTEM_RESET_ACTION), MANAGERS: ('#Manager.', MANAGER_RESET_ACTION)}
+KINDS = types.MappingProxyType({SYSTEMS: ('#ComputerSystem.', SYSTEM_RESET_ACTION),
+                                MANAGERS: ('#Manager.', MANAGER_RESET_ACTION)})
 
 #: NOTE: OpenBMC's bmcweb names its one system ``system`` and its manager ``bmc``, with the
 #: action targets below, fixed in its source. Every command starts from this guess; the
 #: first node of another layout replaces it for the rest (``FleetShape``).
+#: Keys of a ``FleetShape``: the session collection, each member (its collection's path), each
+#: member's Reset target, and how the fleet takes a boot override.
+SESSIONS_KEY = 'sessions'
+RESET_KEYS = types.MappingProxyType({SYSTEMS: 'system reset', MANAGERS: 'manager reset'})
+BOOT_KEY = 'boot'
 BMCWEB_SHAPE = (
-    ('sessions', SESSIONS),
+    (SESSIONS_KEY, SESSIONS),
     (SYSTEMS, SYSTEMS + '/system'),
     (MANAGERS, MANAGERS + '/bmc'),
-    ('reset ' + SYSTEMS, SYSTEMS + '/system/Actions/ComputerSystem.Reset'),
-    ('reset ' + MANAGERS, MANAGERS + '/bmc/Actions/Manager.Reset'),
+    (RESET_KEYS[SYSTEMS], SYSTEMS + '/system/Actions/ComputerSystem.Reset'),
+    (RESET_KEYS[MANAGERS], MANAGERS + '/bmc/Actions/Manager.Reset'),
 )
 
 #: Statuses meaning "not at this path": bmcweb and sushy-tools answer 404; a BMC whose
@@ -87,6 +94,9 @@ ACTION_INFO = '@Redfish.ActionInfo'
 ENABLED, TARGET, MODE = 'BootSourceOverrideEnabled', 'BootSourceOverrideTarget', 'BootSourceOverrideMode'
 #: NOTE: HPE iLO 4 lists the allowed targets under this name instead of the annotation.
 ILO4_TARGETS = 'BootSourceOverrideSupported'
+
+#: ``MemberRecord.reset_types`` not read yet (None means "the BMC does not say").
+UNREAD = Ellipsis
 
 #: Bound in seconds on waiting for another node of the command to find a path (``FleetShape``).
 SCOUT_WAIT = 5.0
@@ -233,8 +243,8 @@ class MemberRecord:
     body: typing.Optional[dict] = None
     #: ETag of that read, from the header or ``@odata.etag``.
     etag: typing.Optional[str] = None
-    #: Reset types it allows (frozenset, or None when the BMC does not say); unread until set.
-    reset_types: typing.Any = dataclasses.field(default=Ellipsis)
+    #: Reset types it allows (frozenset, or None when the BMC does not say); ``UNREAD`` until read.
+    reset_types: typing.Any = dataclasses.field(default=UNREAD)
 
 
 @dataclasses.dataclass
@@ -343,11 +353,11 @@ class RedfishClient(RestClient):
         :raises BmcBadResponse: a session was created without an ``X-Auth-Token``.
         """
         credentials = {'UserName': self.username, 'Password': self._password}
-        with self.shape.scout('sessions'):
-            sessions = self.shape.guess('sessions') or SESSIONS
+        with self.shape.scout(SESSIONS_KEY):
+            sessions = self.shape.guess(SESSIONS_KEY) or SESSIONS
             try:
                 self._post_session(sessions, credentials)
-                self.shape.learn('sessions', sessions)
+                self.shape.learn(SESSIONS_KEY, sessions)
                 return
             except (exc.BmcAuthError, exc.BmcHTTPError) as error:
                 if error.kwargs.get('status') not in NO_SESSION_STATUSES | {401}:
@@ -359,7 +369,7 @@ class RedfishClient(RestClient):
             linked = _link(root, 'Links', 'Sessions')
             if linked is not None and _path(linked).rstrip('/') != sessions.rstrip('/'):
                 self._post_session(_path(linked), credentials)
-                self.shape.learn('sessions', _path(linked))
+                self.shape.learn(SESSIONS_KEY, _path(linked))
                 return
         if first.kwargs['status'] == 401 and 'SessionService' in root:
             raise first
@@ -518,7 +528,7 @@ class RedfishClient(RestClient):
         """
         collection = SYSTEMS if target == 'system' else MANAGERS
         record = self._read(collection)
-        if record.reset_types is not Ellipsis:
+        if record.reset_types is not UNREAD:
             return record.reset_types
         actions = record.body.get('Actions')
         action = actions.get(KINDS[collection][1]) if isinstance(actions, dict) else None
@@ -589,7 +599,7 @@ class RedfishClient(RestClient):
         """
         collection = SYSTEMS if target == 'system' else MANAGERS
         post = post or self.post_reset
-        key = 'reset ' + collection
+        key = RESET_KEYS[collection]
         record = self.record.member(collection)
         with self.shape.scout(key):
             path = self._action(collection)[1] if record.body is not None else self.shape.guess(key)
@@ -641,7 +651,7 @@ class RedfishClient(RestClient):
         """Teach the shape a Reset target that worked, if other nodes can share it."""
         record = self.record.member(collection)
         shared = record.path is None or self.shape.guess(collection) == record.path
-        self.shape.learn('reset ' + collection, path if shared else None)
+        self.shape.learn(RESET_KEYS[collection], path if shared else None)
 
     def pick_reset_type(self, word, wanted, allowed):
         """The first of ``wanted`` the BMC allows (``allowed`` None: the BMC did not say, all are).
@@ -708,9 +718,9 @@ class RedfishClient(RestClient):
         :raises BmcError: the BMC accepted the values but does not hold them.
         """
         # The first node works out how this fleet takes an override; the others wait for it.
-        with self.shape.scout('boot'):
+        with self.shape.scout(BOOT_KEY):
             seen = self._set_boot(target, enabled)
-            self.shape.learn('boot', 'known')
+            self.shape.learn(BOOT_KEY, 'known')
         return seen
 
     def _set_boot(self, target, enabled):
