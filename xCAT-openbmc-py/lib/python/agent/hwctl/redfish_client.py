@@ -169,6 +169,10 @@ class FleetShape:
         """:returns: the path tried first for ``key`` (None: read the collection)."""
         return self._paths.get(key)
 
+    def confirmed(self, key):
+        """Whether a node found ``key`` where the shape said."""
+        return key in self._confirmed
+
     def is_seed(self, key):
         """Whether ``key`` still holds bmcweb's guess, untried by any node."""
         return key in self._seeds
@@ -650,8 +654,12 @@ class RedfishClient(RestClient):
     def _learn_target(self, collection, path):
         """Teach the shape a Reset target that worked, if other nodes can share it."""
         record = self.record.member(collection)
-        shared = record.path is None or self.shape.guess(collection) == record.path
-        self.shape.learn(RESET_KEYS[collection], path if shared else None)
+        if record.path is not None and self.shape.guess(collection) != record.path:
+            self.shape.learn(RESET_KEYS[collection], None)
+            return
+        # As sure as the member's path it hangs off (a target posted without a read is).
+        self.shape.learn(RESET_KEYS[collection], path,
+                         sure=record.path is None or self.shape.confirmed(collection))
 
     def pick_reset_type(self, word, wanted, allowed):
         """The first of ``wanted`` the BMC allows (``allowed`` None: the BMC did not say, all are).
