@@ -1298,3 +1298,31 @@ def test_a_client_without_a_shape_starts_from_bmcweb(requests_mock, make_ctx):
         rf.get_power_state()
     assert sent(requests_mock) == [LOGIN, GET_SYSTEM, LOGOUT]
     assert FleetShape().guess(ROOT + '/Systems') == SYSTEM
+
+
+def test_nodes_wait_for_the_scout_instead_of_all_probing():
+    """While one node works a key out, another waits and then goes where the first one found."""
+    import gevent
+    shape = FleetShape()
+    seen = []
+
+    def scout():
+        with shape.scout(ROOT + '/Systems'):
+            gevent.sleep(0.01)
+            shape.learn(ROOT + '/Systems', ROOT + '/Systems/1')
+
+    def follower():
+        with shape.scout(ROOT + '/Systems'):
+            seen.append(shape.guess(ROOT + '/Systems'))
+
+    gevent.joinall([gevent.spawn(scout), gevent.spawn(follower)], timeout=10)
+    assert seen == [ROOT + '/Systems/1']
+    assert shape.confirmed(ROOT + '/Systems')
+
+
+def test_the_scout_may_ask_again_without_waiting_for_itself():
+    shape = FleetShape()
+    with shape.scout('sessions'):
+        with shape.scout('sessions'):
+            shape.learn('sessions', SESSIONS)
+    assert shape.confirmed('sessions')
