@@ -56,6 +56,12 @@ NEEDS = {
                 'xCAT-openbmc-py/lib/python/agent/hwctl/executor/redfish_setboot.py'),
 }
 COMMANDS = ('rpower state', 'rpower on', 'rpower off', 'rsetboot net', 'rsetboot stat')
+#: Commands run once against a fleet of each Redfish vendor style (requests per node).
+STYLE_COMMANDS = ('rpower state', 'rsetboot net')
+#: Requests per node ``rpower state`` may cost on a homogeneous fleet of one style, except
+#: where member names differ per node (Cisco CIMC's serial numbers: the collection is read).
+STYLE_TARGET = 3.1
+PER_NODE_MEMBER_STYLES = ('cimc',)
 EXIT_LINE = re.compile(r'exit: cpu_user=([\d.]+) cpu_sys=([\d.]+) maxrss_kb=(\d+)')
 NODE_LINE = re.compile(r'^(\S+): (.*)$')
 COUNTERS = ('requests', 'handshakes', 'connections', 'logins', 'logouts')
@@ -229,6 +235,36 @@ class Bench:
             fleet.stop()
         return [self._row(protocol, command, runs[command]) for command in opts.commands]
 
+    def styles(self):
+        """``rpower state`` and ``rsetboot net`` once against a fleet of each Redfish vendor style.
+
+        :returns: one row per style and command (requests, logins and logouts per node).
+        """
+        opts = self.opts
+        rows = []
+        for style in opts.styles:
+            fleet = Fleet(nodes=opts.style_nodes, protocol='redfish', base=BASES['redfish'], port=443,
+                          tables_dir=os.path.join(self.workdir, 'style-' + style),
+                          ready_timeout=max(120.0, opts.style_nodes * 0.05), redfish_style=style)
+            fleet.start()
+            try:
+                for command in STYLE_COMMANDS:
+                    result = self.ours(fleet, command, 'style-%s-%s' % (style, command.replace(' ', '-')))
+                    nodes = opts.style_nodes
+                    row = {'protocol': 'redfish', 'style': style, 'command': command, 'nodes': nodes,
+                           'wall_s': result['wall_s'], 'requests_per_node': result['fleet']['requests'] / nodes,
+                           'logins_per_node': result['fleet']['logins'] / nodes,
+                           'logouts_per_node': result['fleet']['logouts'] / nodes,
+                           'answered': result['answered'], 'errors': result['errors'],
+                           'error_samples': result['error_samples']}
+                    rows.append(row)
+                    log('redfish %-8s %-13s wall %6.2f s  %d/%d answered  %d errors  %.2f req/node'
+                        % (style, command, row['wall_s'] or 0, row['answered'], nodes, row['errors'],
+                           row['requests_per_node']))
+            finally:
+                fleet.stop()
+        return rows
+
     @staticmethod
     def _schedule(commands):
         """Groups of (who, command): on/off pairs run back to back after a reset to off."""
@@ -317,6 +353,24 @@ def print_table(rows):
         print('req/node "A!=B": our requests per node (A) differ from the floor\'s (B) in at least one repetition')
 
 
+def print_style_table(rows):
+    """Requests per node of each Redfish vendor style; ``rpower state`` is checked against its target."""
+    print('Redfish vendor styles (docs/DESIGN.md, "Redfish vendor behaviours"); rpower state target %.1f '
+          'req/node (Cisco CIMC: 4, its system is named per node)' % STYLE_TARGET)
+    head = ('style', 'command', 'nodes', 'wall s', 'req/node', 'logins', 'logouts', 'answered', 'errors', 'target')
+    widths = (8, 13, 6, 8, 9, 7, 7, 8, 6, 6)
+    print('  '.join(h.rjust(w) if i > 1 else h.ljust(w) for i, (h, w) in enumerate(zip(head, widths))))
+    for r in rows:
+        target = ''
+        if r['command'] == 'rpower state':
+            limit = STYLE_TARGET + (1 if r['style'] in PER_NODE_MEMBER_STYLES else 0)
+            target = 'ok' if r['requests_per_node'] <= limit else 'MISSED'
+        cells = (r['style'], r['command'], str(r['nodes']), fmt(r['wall_s'], '.2f'), fmt(r['requests_per_node'], '.2f'),
+                 fmt(r['logins_per_node'], '.2f'), fmt(r['logouts_per_node'], '.2f'), str(r['answered']),
+                 str(r['errors']), target)
+        print('  '.join(c.rjust(w) if i > 1 else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))))
+
+
 def print_profiles(paths, top):
     for path in paths:
         if not os.path.exists(path):
@@ -386,6 +440,11 @@ def parse_args(argv):
                         help='comma-separated: openbmc, redfish')
     parser.add_argument('--commands', default=env.get('BENCH_COMMANDS') or ','.join(COMMANDS),
                         help='comma-separated, e.g. "rpower state,rsetboot net"')
+    parser.add_argument('--styles', default=env.get('BENCH_STYLES'),
+                        help='comma-separated Redfish vendor styles to bench (default: all when redfish is '
+                             'benched; "none" for none)')
+    parser.add_argument('--style-nodes', type=int, default=int(env.get('BENCH_STYLE_NODES') or 0),
+                        help='BMCs per vendor style fleet (default: NODES, at most 200)')
     parser.add_argument('--floor-via', choices=('adapter', 'session'), default=env.get('BENCH_FLOOR_VIA') or 'adapter',
                         help='layer of requests the floor uses (see floor.py)')
     parser.add_argument('--profile', metavar='DIR', default=env.get('BENCH_PROFILE') or None,
@@ -401,6 +460,15 @@ def parse_args(argv):
     for command in opts.commands:
         if command not in COMMANDS:
             parser.error('unknown command %s (one of %s)' % (command, ', '.join(COMMANDS)))
+    from sim.redfish_styles import STYLES  # pylint: disable=import-outside-toplevel
+    if opts.styles is None:
+        opts.styles = sorted(STYLES) if 'redfish' in opts.protocols else []
+    else:
+        opts.styles = [s.strip() for s in opts.styles.split(',') if s.strip() and s.strip() != 'none']
+    for style in opts.styles:
+        if style not in STYLES:
+            parser.error('unknown Redfish style %s (one of %s)' % (style, ', '.join(sorted(STYLES))))
+    opts.style_nodes = opts.style_nodes or min(opts.nodes, 200)
     if opts.nodes < 1 or opts.reps < 1:
         parser.error('NODES and BENCH_REPS must be at least 1')
     return opts
@@ -423,24 +491,28 @@ def main(argv=None):
                 skipped.append(note)
                 continue
             rows += bench.protocol(protocol)
+        style_rows = bench.styles() if opts.styles else []
     except BaseException:
         log('outputs and agent logs kept in %s' % workdir)
         raise
-    unanswered = [r for r in rows if r['answered'] < r['nodes']]
+    unanswered = [r for r in rows + style_rows if r['answered'] < r['nodes']]
     if opts.profile or unanswered:
         log('outputs and agent logs kept in %s' % workdir)
     else:
         shutil.rmtree(workdir, ignore_errors=True)
     print_table(rows)
+    if style_rows:
+        print()
+        print_style_table(style_rows)
     for note in skipped:
         print('NOTE: ' + note)
     with open(opts.json, 'w', encoding='utf-8') as fh:
-        json.dump(rows, fh, indent=1)
+        json.dump(rows + style_rows, fh, indent=1)
         fh.write('\n')
     print('rows written to %s' % opts.json)
     if opts.profile:
         print_profiles(bench.profiles, opts.profile_top)
-    if not rows:
+    if not rows and not style_rows:
         return 2
     for r in unanswered:
         print('NOT ANSWERED: %s %s: %d of %d nodes; %s' % (r['protocol'], r['command'], r['answered'], r['nodes'],

@@ -126,7 +126,8 @@ def openbmc(conn, base, info, command):
 
 
 def redfish(conn, base, info, command):
-    """session POST, one request at bmcweb's paths, DELETE (redfish_client.py + executors).
+    """session POST, one request at bmcweb's paths (two for rsetboot net: the PATCH and the GET
+    that checks it), DELETE (redfish_client.py + executors).
 
     rpower on/off is the Reset POST straight to bmcweb's action target, whatever the state
     (ours reads the system only when the BMC refuses, which bmcweb never does here).
@@ -137,9 +138,10 @@ def redfish(conn, base, info, command):
     location = resp.headers['Location']
     location = location if location.startswith('https://') else base + location
     if command == 'rsetboot net':
-        result = call(conn, 'PATCH', base + SYSTEM,
-                      {'Boot': {'BootSourceOverrideEnabled': 'Once', 'BootSourceOverrideTarget': 'Pxe'}},
-                      ok=(200, 204))
+        call(conn, 'PATCH', base + SYSTEM,
+             {'Boot': {'BootSourceOverrideEnabled': 'Once', 'BootSourceOverrideTarget': 'Pxe'}}, ok=(200, 204))
+        # The GET that sees the override held (ours checks it: some BMCs drop it silently).
+        result = call(conn, 'GET', base + SYSTEM)[1]['Boot']
     elif command in ('rpower on', 'rpower off'):
         kind = 'ForceOn' if command == 'rpower on' else 'ForceOff'
         result = call(conn, 'POST', base + SYSTEM_RESET, {'ResetType': kind}, ok=(200, 202, 204))

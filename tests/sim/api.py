@@ -81,6 +81,7 @@ NODE_FIELDS = MappingProxyType({
     'one_time_mode': _member(openbmc.BOOT_MODES),
     'boot_override_enabled': _member(frozenset(redfish.OVERRIDE_ENABLED)),
     'boot_override_target': _member(frozenset(redfish.OVERRIDE_TARGETS)),
+    'boot_override_mode': _member(frozenset(redfish.OVERRIDE_MODES)),
     'pending_firmware': _bool,
     'reset_types': _subset(redfish.SYSTEM_RESET_TYPES),
     'manager_reset_types': _subset(redfish.MANAGER_RESET_TYPES),
@@ -93,7 +94,8 @@ NODE_FIELDS = MappingProxyType({
 
 #: Control field -> BMC attribute, where the names differ.
 _ATTRS = MappingProxyType({'boot_override_enabled': 'override_enabled',
-                          'boot_override_target': 'override_target'})
+                          'boot_override_target': 'override_target',
+                          'boot_override_mode': 'override_mode'})
 
 
 def _json(status, obj):

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import gevent
 
+from sim.redfish_styles import STYLES
+
 #: Per-BMC counters reported by the control API (``open_sessions`` is derived, not counted).
 #: ``session_deletes`` counts every Redfish session DELETE, refused ones included (``logouts``
 #: counts sessions ended, which a DELETE after a BMC reboot no longer finds).
@@ -31,6 +33,7 @@ class BmcSettings:
     :param redfish_reply: ``body`` (200 with a message body) or ``204`` for Redfish actions/PATCH.
     :param redfish_allowable: ``inline`` allowable values or ``actioninfo`` (@Redfish.ActionInfo).
     :param session_service: Redfish SessionService present (else Basic auth only).
+    :param redfish_style: the Redfish vendor style (``sim.redfish_styles.STYLES``).
     """
 
     protocol: str = 'openbmc'
@@ -39,6 +42,7 @@ class BmcSettings:
     redfish_reply: str = 'body'
     redfish_allowable: str = 'inline'
     session_service: bool = True
+    redfish_style: str = 'bmcweb'
 
 
 def basic_header(username, password):
@@ -121,6 +125,7 @@ class BMC:
         self.one_time_mode = 'Regular'
         self.override_enabled = 'Disabled'
         self.override_target = 'None'
+        self.override_mode = STYLES[self.settings.redfish_style].boot_mode or 'UEFI'
         self.pending_firmware = False
         # Redfish reset types offered (None: every type the dialect knows) and iLO's refusal of On when on.
         self.reset_types = None
@@ -318,6 +323,7 @@ class BMC:
             'one_time_mode': self.one_time_mode,
             'boot_override_enabled': self.override_enabled,
             'boot_override_target': self.override_target,
+            'boot_override_mode': self.override_mode,
             'pending_firmware': self.pending_firmware,
             'reset_types': None if self.reset_types is None else list(self.reset_types),
             'manager_reset_types': None if self.manager_reset_types is None else list(self.manager_reset_types),

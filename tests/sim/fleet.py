@@ -27,6 +27,7 @@ from sim.api import ControlAPI
 from sim.bmc import BMC, BmcSettings
 from sim.openbmc import OpenBMCDialect
 from sim.redfish import RedfishDialect
+from sim.redfish_styles import STYLES
 from sim.server import BmcConnectionHandler, serve_plain
 
 LOG = logging.getLogger('sim.fleet')
@@ -125,7 +126,7 @@ class SimFleet:
         self.settings = BmcSettings(
             protocol=options.protocol, delay=options.delay, max_sessions=options.max_sessions,
             redfish_reply=options.redfish_reply, redfish_allowable=options.redfish_allowable,
-            session_service=not options.no_session_service)
+            session_service=not options.no_session_service, redfish_style=options.redfish_style)
         addresses = node_addresses(options.base, options.nodes)
         self.bmcs = []
         for index, ip in enumerate(addresses, start=1):
@@ -215,6 +216,7 @@ class SimFleet:
             'tables': os.path.abspath(self.options.tables) if self.options.tables else None,
             'redfish_reply': self.options.redfish_reply,
             'redfish_allowable': self.options.redfish_allowable,
+            'redfish_style': self.options.redfish_style,
             'session_service': not self.options.no_session_service, 'pid': os.getpid(),
         }
 
@@ -278,6 +280,8 @@ def build_parser():
                         help='Redfish action/PATCH answer: 200 with a body, or 204 empty')
     parser.add_argument('--redfish-allowable', choices=('inline', 'actioninfo'), default='inline',
                         help='ResetType allowable values inline or through @Redfish.ActionInfo')
+    parser.add_argument('--redfish-style', choices=sorted(STYLES), default='bmcweb',
+                        help='Redfish vendor style: URL layout, reset types and quirks (docs/DESIGN.md)')
     parser.add_argument('--no-session-service', action='store_true',
                         help='Redfish without SessionService: HTTP Basic only')
     parser.add_argument('--max-sessions', type=int, default=64, help='sessions kept per BMC')

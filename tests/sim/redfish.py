@@ -1,42 +1,42 @@
 """Redfish dialect: service root, SessionService, one System, Manager and Chassis with reset and boot.
 
-Members are ``/redfish/v1/Systems/system``, ``/redfish/v1/Managers/bmc`` and
-``/redfish/v1/Chassis/chassis``.  Auth: ``X-Auth-Token`` from ``POST .../Sessions`` or HTTP Basic;
-the service root and the session POST need none.
+The layout and the quirks come from the fleet's vendor style (``--redfish-style``, see
+``sim.redfish_styles``). The default, ``bmcweb``, has its members at
+``/redfish/v1/Systems/system``, ``/redfish/v1/Managers/bmc`` and ``/redfish/v1/Chassis/chassis``.
+Auth: ``X-Auth-Token`` from ``POST <sessions>`` or HTTP Basic; the service root and the
+session POST need none.
 
 Each BMC may restrict the reset types it offers (``BMC.reset_types``, ``BMC.manager_reset_types``;
-None offers every type below): the restriction shows in the inline allowable values and in the
+None offers the style's types): the restriction shows in the inline allowable values and in the
 ActionInfo, and a Reset with a type not offered gets bmcweb's 400 ActionParameterValueNotInList.
-``BMC.refuse_on_when_on`` makes On/ForceOn of a system already on a 409, as HPE iLO refuses it.
+``BMC.refuse_on_when_on`` (or the style's ``on_when_on``) makes On/ForceOn of a system already
+on a 409, as HPE iLO refuses it.
 """
 
+import hashlib
 import json
 import uuid
 from types import MappingProxyType
 
+from sim.redfish_styles import ALL_RESETS, STYLES
 from sim.wire import Response
 
 R = '/redfish/v1'
 SYSTEMS = R + '/Systems'
 SYSTEM = SYSTEMS + '/system'
-SYSTEM_RESET = SYSTEM + '/Actions/ComputerSystem.Reset'
-SYSTEM_RESET_INFO = SYSTEM + '/ResetActionInfo'
 MANAGERS = R + '/Managers'
 MANAGER = MANAGERS + '/bmc'
-MANAGER_RESET = MANAGER + '/Actions/Manager.Reset'
-MANAGER_RESET_INFO = MANAGER + '/ResetActionInfo'
 CHASSIS_COLL = R + '/Chassis'
 CHASSIS = CHASSIS_COLL + '/chassis'
 SESSION_SERVICE = R + '/SessionService'
 SESSIONS = SESSION_SERVICE + '/Sessions'
 
-#: ResetType values of the system and what each does to the power model.
-SYSTEM_RESET_TYPES = ('On', 'ForceOff', 'GracefulShutdown', 'GracefulRestart', 'ForceRestart',
-                      'ForceOn', 'PowerCycle', 'Nmi')
+#: ResetType values of the system the simulator knows and what each does to the power model.
+SYSTEM_RESET_TYPES = ALL_RESETS
 _RESET_ACTIONS = MappingProxyType({
     'On': 'power_on', 'ForceOn': 'power_on', 'ForceOff': 'power_off',
     'GracefulShutdown': 'soft_off', 'GracefulRestart': 'restart', 'ForceRestart': 'restart',
-    'PowerCycle': 'restart', 'Nmi': None,
+    'PowerCycle': 'restart', 'Nmi': None, 'PushPowerButton': 'push_button',
 })
 
 #: ResetType values of the manager.
@@ -49,7 +49,7 @@ OVERRIDE_MODES = ('UEFI', 'Legacy')
 
 #: Message registry prefix used in error bodies.
 REGISTRY = 'Base.1.8.'
-#: HPE iLO's own registry, for the refusal ``refuse_on_when_on`` imitates.
+#: HPE iLO's own registry, for the refusal of On when on.
 ILO_REGISTRY = 'iLO.2.14.'
 
 
@@ -57,7 +57,8 @@ def _dump(status, obj, headers=()):
     return Response(status, json.dumps(obj).encode(), headers)
 
 
-def error(status, message, message_id='GeneralError', resolution='None.', args=(), registry=REGISTRY):
+def error(status, message, message_id='GeneralError', resolution='None.', args=(), registry=REGISTRY,
+          style='full'):
     """Build a Redfish error answer.
 
     :param status: HTTP status.
@@ -66,8 +67,17 @@ def error(status, message, message_id='GeneralError', resolution='None.', args=(
     :param resolution: the Resolution text.
     :param args: the MessageArgs.
     :param registry: the registry prefix (``Base.1.8.`` by default).
+    :param style: ``full``; ``messageid``: HPE iLO 5's body, only a ``MessageId`` and a pointer
+        instead of a message; ``messageID``: iLO 4's, the key spelled ``MessageID``.
     :returns: a :class:`sim.wire.Response`.
     """
+    if style in ('messageid', 'messageID'):
+        return _dump(status, {'error': {
+            'code': 'iLO.0.10.ExtendedInfo',
+            'message': 'See @Message.ExtendedInfo for more information.',
+            '@Message.ExtendedInfo': [{('MessageId' if style == 'messageid' else 'MessageID'):
+                                       registry + message_id}],
+        }})
     return _dump(status, {'error': {
         'code': REGISTRY + 'GeneralError',
         'message': 'A general error has occurred. See ExtendedInfo for more information.',
@@ -82,12 +92,12 @@ def error(status, message, message_id='GeneralError', resolution='None.', args=(
     }})
 
 
-def not_in_list(value, action):
+def not_in_list(value, action, style='full'):
     """bmcweb's 400 for a ResetType the BMC does not offer (Base ActionParameterValueNotInList)."""
     return error(400, "The value '%s' for the parameter ResetType in the action %s is not in the list of "
                       "acceptable values." % (value, action), 'ActionParameterValueNotInList',
                  'Choose a value from the enumeration list that the implementation can support and resubmit '
-                 'the request if the operation failed.', (value, 'ResetType', action))
+                 'the request if the operation failed.', (value, 'ResetType', action), style=style)
 
 
 def _success():
@@ -117,11 +127,32 @@ def _action_info(path, allowed):
                             'AllowableValues': list(allowed)}]}
 
 
+class Layout:
+    """Where one BMC of a style keeps its resources (paths without a trailing slash)."""
+
+    def __init__(self, style, bmc_index):
+        system_id = style.system_id if style.system_id is not None else 'WZP%08d' % bmc_index
+        self.system = SYSTEMS + '/' + system_id
+        self.system_reset = self.system + '/Actions/ComputerSystem.Reset'
+        self.system_reset_info = self.system + '/ResetActionInfo'
+        self.system_settings = self.system + '/Settings'
+        self.manager = MANAGERS + '/' + style.manager_id
+        self.manager_reset = self.manager + '/Actions/Manager.Reset'
+        self.manager_reset_info = self.manager + '/ResetActionInfo'
+        self.chassis = CHASSIS_COLL + '/' + ('chassis' if system_id == 'system' else system_id)
+        self.sessions = style.sessions
+        self.slash = style.slash
+
+    def link(self, path):
+        """A link as this style writes it (iLO 4 and early iLO 5 end every link with ``/``)."""
+        return path + '/' if self.slash else path
+
+
 class RedfishDialect:
     """Answers Redfish requests for one BMC at a time.
 
     :param settings: the fleet's :class:`sim.bmc.BmcSettings` (reply style, allowable values style,
-        SessionService presence).
+        SessionService presence, vendor style).
     """
 
     protocol = 'redfish'
@@ -130,32 +161,47 @@ class RedfishDialect:
 
     def __init__(self, settings):
         self.settings = settings
-        self.routes = MappingProxyType({
+        self.style = STYLES[settings.redfish_style]
+        self._shared = None if self.style.system_id is None else self._routes(Layout(self.style, 0))
+
+    def _routes(self, layout):
+        return layout, MappingProxyType({
             '/redfish': self._version,
             R: self._root,
             SYSTEMS: self._systems,
-            SYSTEM: self._system,
-            SYSTEM_RESET: self._system_reset,
-            SYSTEM_RESET_INFO: self._system_reset_info,
+            layout.system: self._system,
+            layout.system_reset: self._system_reset,
+            layout.system_reset_info: self._system_reset_info,
+            layout.system_settings: self._system_settings,
             MANAGERS: self._managers,
-            MANAGER: self._manager,
-            MANAGER_RESET: self._manager_reset,
-            MANAGER_RESET_INFO: self._manager_reset_info,
+            layout.manager: self._manager,
+            layout.manager_reset: self._manager_reset,
+            layout.manager_reset_info: self._manager_reset_info,
             CHASSIS_COLL: self._chassis_collection,
-            CHASSIS: self._chassis,
+            layout.chassis: self._chassis,
             SESSION_SERVICE: self._session_service,
-            SESSIONS: self._sessions,
+            layout.sessions: self._sessions,
         })
 
-    @staticmethod
-    def error(status, description):
-        """:returns: an error answer in this dialect's shape."""
-        return error(status, description)
+    def layout(self, bmc):
+        """:returns: ``(Layout, routes)`` of ``bmc``."""
+        if self._shared is not None:
+            return self._shared
+        return self._routes(Layout(self.style, bmc.index))
 
-    @staticmethod
-    def is_login(req):
+    def error(self, status, description):
+        """:returns: an error answer in this dialect's shape."""
+        return error(status, description, style=self.style.errors)
+
+    def _error(self, *args, **kwargs):
+        return error(*args, style=self.style.errors, **kwargs)
+
+    def _not_found(self, path):
+        return self._error(404, 'The resource at the URI %s was not found.' % path, 'ResourceNotFound')
+
+    def is_login(self, req):
         """:returns: whether ``req`` is a login request."""
-        return req.method == 'POST' and req.path.rstrip('/') == SESSIONS
+        return req.method == 'POST' and req.path.rstrip('/') == self.style.sessions
 
     @staticmethod
     def is_logout(req):
@@ -169,26 +215,33 @@ class RedfishDialect:
         :param req: the :class:`sim.wire.Request`.
         :returns: a :class:`sim.wire.Response`.
         """
+        layout, routes = self.layout(bmc)
         path = req.path
         if len(path) > 1 and path.endswith('/'):
             path = path[:-1]
-        if not self.settings.session_service and path.startswith(SESSION_SERVICE):
-            return error(404, 'The resource at the URI %s was not found.' % path, 'ResourceNotFound')
-        public = path in ('/redfish', R) or (path == SESSIONS and req.method == 'POST')
-        if req.method == 'DELETE' and path.startswith(SESSIONS + '/'):
+        sessions = layout.sessions
+        if not self.settings.session_service and (path.startswith(SESSION_SERVICE) or path.startswith(sessions)):
+            return self._not_found(path)
+        public = path in ('/redfish', R) or (path == sessions and req.method == 'POST')
+        if req.method == 'DELETE' and path.startswith(sessions + '/'):
             # Counted before the auth check: after a BMC reboot the session (and with it the
             # token the DELETE carries) is gone, and the DELETE is refused, yet it was sent.
             bmc.session_deletes += 1
+        if path == SESSIONS and sessions != SESSIONS and req.method == 'POST':
+            # NOTE: Dell iDRAC 8 and 9 before 4.x keep their sessions at /redfish/v1/Sessions;
+            # the specification's place refuses the POST.
+            return self._error(405, 'The HTTP method POST is not allowed for this resource.',
+                               'OperationNotAllowed')
         if not public:
             denied = self._authenticated(bmc, req)
             if denied is not None:
                 return denied
-        handler = self.routes.get(path)
+        handler = routes.get(path)
         if handler is None:
-            if path.startswith(SESSIONS + '/'):
-                return self._session(bmc, req, path[len(SESSIONS) + 1:])
-            return error(404, 'The resource at the URI %s was not found.' % path, 'ResourceNotFound')
-        return handler(bmc, req)
+            if path.startswith(sessions + '/'):
+                return self._session(bmc, req, path[len(sessions) + 1:], layout)
+            return self._not_found(path)
+        return handler(bmc, req, layout)
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -202,28 +255,26 @@ class RedfishDialect:
         headers = ()
         if not self.settings.session_service:
             headers = (('WWW-Authenticate', 'Basic realm="xcat-sim"'),)
-        resp = error(401, 'There is no valid session established with the implementation.',
-                     'NoValidSession', 'Establish a session before attempting any operations.')
+        resp = self._error(401, 'There is no valid session established with the implementation.',
+                           'NoValidSession', 'Establish a session before attempting any operations.')
         resp.headers = headers
         return resp
 
-    @staticmethod
-    def _method(req, *allowed):
+    def _method(self, req, *allowed):
         if req.method in allowed:
             return None
-        return error(405, 'The HTTP method %s is not allowed for this resource.' % req.method,
-                     'OperationNotAllowed')
+        return self._error(405, 'The HTTP method %s is not allowed for this resource.' % req.method,
+                           'OperationNotAllowed')
 
-    @staticmethod
-    def _body(req):
+    def _body(self, req):
         """:returns: ``(dict, None)`` or ``(None, 400 answer)``."""
         try:
             body = req.json()
         except ValueError:
-            return None, error(400, 'The request body submitted was malformed JSON and could not be '
-                                    'parsed by the receiving service.', 'MalformedJSON')
+            return None, self._error(400, 'The request body submitted was malformed JSON and could not be '
+                                          'parsed by the receiving service.', 'MalformedJSON')
         if not isinstance(body, dict):
-            return None, error(400, 'The request body must be a JSON object.', 'MalformedJSON')
+            return None, self._error(400, 'The request body must be a JSON object.', 'MalformedJSON')
         return body, None
 
     def _done(self):
@@ -232,109 +283,183 @@ class RedfishDialect:
             return Response(204)
         return _dump(200, _success())
 
-    @staticmethod
-    def system_reset_types(bmc):
+    def system_reset_types(self, bmc):
         """:returns: the system ResetTypes ``bmc`` offers."""
-        return SYSTEM_RESET_TYPES if bmc.reset_types is None else tuple(bmc.reset_types)
+        return self.style.resets if bmc.reset_types is None else tuple(bmc.reset_types)
+
+    def manager_reset_types(self, bmc):
+        """:returns: the manager ResetTypes ``bmc`` offers."""
+        return self.style.manager_resets if bmc.manager_reset_types is None else tuple(bmc.manager_reset_types)
+
+    def _reset_action(self, layout, target, info_path, allowed, advert, inline=None):
+        action = {'target': layout.link(target)}
+        if advert == 'fleet':
+            advert = 'actioninfo' if self.settings.redfish_allowable == 'actioninfo' else 'inline'
+        if advert in ('actioninfo', 'both'):
+            action['@Redfish.ActionInfo'] = layout.link(info_path)
+        if advert in ('inline', 'both'):
+            action['ResetType@Redfish.AllowableValues'] = list(inline if inline is not None else allowed)
+        return action
+
+    def _advertises_info(self, advert):
+        return advert in ('actioninfo', 'both') or (advert == 'fleet' and
+                                                    self.settings.redfish_allowable == 'actioninfo')
 
     @staticmethod
-    def manager_reset_types(bmc):
-        """:returns: the manager ResetTypes ``bmc`` offers."""
-        return MANAGER_RESET_TYPES if bmc.manager_reset_types is None else tuple(bmc.manager_reset_types)
-
-    def _reset_action(self, target, info_path, allowed):
-        action = {'target': target}
-        if self.settings.redfish_allowable == 'actioninfo':
-            action['@Redfish.ActionInfo'] = info_path
-        else:
-            action['ResetType@Redfish.AllowableValues'] = list(allowed)
-        return action
+    def etag(bmc):
+        """The system's ETag: changes whenever its boot override does."""
+        state = '%s/%s/%s/%s' % (bmc.index, bmc.override_enabled, bmc.override_target, bmc.override_mode)
+        return 'W/"%s"' % hashlib.sha1(state.encode()).hexdigest()[:16]
 
     # -- resources ----------------------------------------------------------------------------------
 
-    def _version(self, bmc, req):
+    def _version(self, bmc, req, layout):
         return self._method(req, 'GET') or _dump(200, {'v1': R + '/'})
 
-    def _root(self, bmc, req):
+    def _root(self, bmc, req, layout):
         bad = self._method(req, 'GET')
         if bad:
             return bad
         root = {
-            '@odata.id': R, '@odata.type': '#ServiceRoot.v1_11_0.ServiceRoot', 'Id': 'RootService',
+            '@odata.id': layout.link(R), '@odata.type': '#ServiceRoot.v1_11_0.ServiceRoot', 'Id': 'RootService',
             'Name': 'Root Service', 'RedfishVersion': '1.11.0',
             'UUID': str(uuid.UUID(int=bmc.index)),
-            'Systems': _link(SYSTEMS), 'Managers': _link(MANAGERS), 'Chassis': _link(CHASSIS_COLL),
+            'Systems': _link(layout.link(SYSTEMS)), 'Managers': _link(layout.link(MANAGERS)),
+            'Chassis': _link(layout.link(CHASSIS_COLL)),
         }
         if self.settings.session_service:
-            root['SessionService'] = _link(SESSION_SERVICE)
-            root['Links'] = {'Sessions': _link(SESSIONS)}
+            root['SessionService'] = _link(layout.link(SESSION_SERVICE))
+            root['Links'] = {'Sessions': _link(layout.link(layout.sessions))}
         return _dump(200, root)
 
-    def _systems(self, bmc, req):
+    def _systems(self, bmc, req, layout):
         return self._method(req, 'GET') or _dump(200, _collection(
-            SYSTEMS, '#ComputerSystemCollection.ComputerSystemCollection',
-            'Computer System Collection', SYSTEM))
+            layout.link(SYSTEMS), '#ComputerSystemCollection.ComputerSystemCollection',
+            'Computer System Collection', layout.link(layout.system)))
 
-    def _managers(self, bmc, req):
+    def _managers(self, bmc, req, layout):
         return self._method(req, 'GET') or _dump(200, _collection(
-            MANAGERS, '#ManagerCollection.ManagerCollection', 'Manager Collection', MANAGER))
+            layout.link(MANAGERS), '#ManagerCollection.ManagerCollection', 'Manager Collection',
+            layout.link(layout.manager)))
 
-    def _chassis_collection(self, bmc, req):
+    def _chassis_collection(self, bmc, req, layout):
         return self._method(req, 'GET') or _dump(200, _collection(
-            CHASSIS_COLL, '#ChassisCollection.ChassisCollection', 'Chassis Collection', CHASSIS))
+            layout.link(CHASSIS_COLL), '#ChassisCollection.ChassisCollection', 'Chassis Collection',
+            layout.link(layout.chassis)))
 
-    def _system_doc(self, bmc):
-        return {
-            '@odata.id': SYSTEM, '@odata.type': '#ComputerSystem.v1_13_0.ComputerSystem',
-            'Id': 'system', 'Name': 'system', 'SystemType': 'Physical', 'Manufacturer': 'xCAT-sim',
-            'Model': 'sim', 'SerialNumber': 'SIM%06d' % bmc.index,
+    def _boot_doc(self, bmc):
+        style = self.style
+        boot = {'BootSourceOverrideEnabled': bmc.override_enabled,
+                'BootSourceOverrideTarget': bmc.override_target,
+                style.targets_key: list(OVERRIDE_TARGETS)}
+        if style.enabled_values != OVERRIDE_ENABLED:
+            boot['BootSourceOverrideEnabled@Redfish.AllowableValues'] = list(style.enabled_values)
+        if style.boot_mode is not None:
+            boot['BootSourceOverrideMode'] = bmc.override_mode
+        return boot
+
+    def _system_doc(self, bmc, layout):
+        doc = {
+            '@odata.id': layout.link(layout.system), '@odata.type': '#ComputerSystem.v1_13_0.ComputerSystem',
+            'Id': layout.system.rsplit('/', 1)[1], 'Name': 'system', 'SystemType': 'Physical',
+            'Manufacturer': 'xCAT-sim', 'Model': 'sim-' + self.style.name, 'SerialNumber': 'SIM%06d' % bmc.index,
             'UUID': str(uuid.UUID(int=(1 << 64) + bmc.index)),
             'HostName': bmc.name, 'PowerState': bmc.redfish_power,
             'Status': {'State': 'Enabled', 'Health': 'OK'},
-            'Boot': {
-                'BootSourceOverrideEnabled': bmc.override_enabled,
-                'BootSourceOverrideTarget': bmc.override_target,
-                'BootSourceOverrideTarget@Redfish.AllowableValues': list(OVERRIDE_TARGETS),
-                'BootSourceOverrideMode': 'UEFI',
-            },
+            'Boot': self._boot_doc(bmc),
             'Actions': {'#ComputerSystem.Reset': self._reset_action(
-                SYSTEM_RESET, SYSTEM_RESET_INFO, self.system_reset_types(bmc))},
-            'Links': {'Chassis': [_link(CHASSIS)], 'ManagedBy': [_link(MANAGER)]},
+                layout, layout.system_reset, layout.system_reset_info, self.system_reset_types(bmc),
+                self.style.advert, self.style.inline_resets)},
+            'Links': {'Chassis': [_link(layout.link(layout.chassis))],
+                      'ManagedBy': [_link(layout.link(layout.manager))]},
         }
+        if self.style.if_match or self.style.mode_revert:
+            doc['@odata.etag'] = self.etag(bmc)
+        if self.style.settings_object:
+            doc['@Redfish.Settings'] = {
+                '@odata.type': '#Settings.v1_3_0.Settings',
+                'SettingsObject': _link(layout.link(layout.system_settings)),
+                'SupportedApplyTimes': ['Immediate', 'OnReset']}
+        return doc
 
-    def _system(self, bmc, req):
+    def _system(self, bmc, req, layout):
         if req.method == 'GET':
-            return _dump(200, self._system_doc(bmc))
+            headers = (('ETag', self.etag(bmc)),) if self.style.if_match else ()
+            return _dump(200, self._system_doc(bmc, layout), headers)
         bad = self._method(req, 'PATCH')
         if bad:
             return bad
         body, bad = self._body(req)
         if bad:
             return bad
+        if self.style.settings_object and 'Boot' in body:
+            # NOTE: iDRAC 10 style: Boot is changed through the system's settings object.
+            return self._error(400, 'Boot is a read-only property and cannot be assigned a value.',
+                               'PropertyNotWritable', args=('Boot',))
+        return self._patch_boot(bmc, req, body)
+
+    def _system_settings(self, bmc, req, layout):
+        if not self.style.settings_object:
+            return self._not_found(req.path)
+        if req.method == 'GET':
+            return _dump(200, {'@odata.id': layout.link(layout.system_settings),
+                               '@odata.type': '#ComputerSystem.v1_20_0.ComputerSystem',
+                               'Id': 'Settings', 'Name': 'System Settings', 'Boot': {}})
+        bad = self._method(req, 'PATCH')
+        if bad:
+            return bad
+        body, bad = self._body(req)
+        if bad:
+            return bad
+        # Applied at once (SupportedApplyTimes Immediate): the system shows the new values.
+        return self._patch_boot(bmc, req, body)
+
+    def _patch_boot(self, bmc, req, body):
+        style = self.style
+        if style.if_match:
+            match = req.headers.get('if-match')
+            if match is None:
+                # NOTE: AMI-based BMCs refuse a PATCH without If-Match.
+                return self._error(428, 'A precondition header or annotation is required to change this '
+                                        'resource.', 'PreconditionHeaderMissing')
+            if match not in ('*', self.etag(bmc)):
+                return self._error(412, 'The ETag supplied did not match the ETag required to change this '
+                                        'resource.', 'PreconditionFailed')
         boot = body.get('Boot')
         if not isinstance(boot, dict) or not boot or set(body) - {'Boot'}:
-            return error(400, 'The request body must be {"Boot": {...}} with known properties.',
-                         'PropertyUnknown')
-        checks = (('BootSourceOverrideEnabled', OVERRIDE_ENABLED),
-                  ('BootSourceOverrideTarget', OVERRIDE_TARGETS),
-                  ('BootSourceOverrideMode', OVERRIDE_MODES))
+            return self._error(400, 'The request body must be {"Boot": {...}} with known properties.',
+                               'PropertyUnknown')
+        checks = [('BootSourceOverrideEnabled', style.enabled_values),
+                  ('BootSourceOverrideTarget', OVERRIDE_TARGETS)]
+        if style.boot_mode is not None:
+            checks.append(('BootSourceOverrideMode', OVERRIDE_MODES))
         known = {name for name, _ in checks}
         for name in boot:
             if name not in known:
-                return error(400, 'The property %s is not in the list of valid properties for the '
-                                  'resource.' % name, 'PropertyUnknown')
+                return self._error(400, 'The property %s is not in the list of valid properties for the '
+                                        'resource.' % name, 'PropertyUnknown', args=(name,))
         for name, allowed in checks:
             if name in boot and boot[name] not in allowed:
-                return error(400, 'The value %s for the property %s is not in the list of acceptable '
-                                  'values.' % (json.dumps(boot[name]), name), 'PropertyValueNotInList')
+                return self._error(400, 'The value %s for the property %s is not in the list of acceptable '
+                                        'values.' % (json.dumps(boot[name]), name), 'PropertyValueNotInList',
+                                   args=(json.dumps(boot[name]), name))
         # Validate everything first so a bad PATCH changes nothing.
         if 'BootSourceOverrideEnabled' in boot:
             bmc.override_enabled = boot['BootSourceOverrideEnabled']
         if 'BootSourceOverrideTarget' in boot:
             bmc.override_target = boot['BootSourceOverrideTarget']
+        if 'BootSourceOverrideMode' in boot:
+            bmc.override_mode = boot['BootSourceOverrideMode']
+        elif style.mode_revert and 'BootSourceOverrideEnabled' in boot:
+            # NOTE: Supermicro H13 keeps the target, answers success, and turns the override
+            # off again unless the PATCH also names the mode.
+            bmc.override_enabled = 'Disabled'
+        if style.patch_reply == 'success':
+            return _dump(200, {'Success': {'code': 'Base.v1_4_0.Success', 'Message': 'Successfully Completed '
+                                           'Request', '@Message.ExtendedInfo': _success()['@Message.ExtendedInfo']}})
         return self._done()
 
-    def _system_reset(self, bmc, req):
+    def _system_reset(self, bmc, req, layout):
         bad = self._method(req, 'POST')
         if bad:
             return bad
@@ -343,45 +468,59 @@ class RedfishDialect:
             return bad
         reset_type = body.get('ResetType')
         if reset_type is None:
-            return error(400, 'The action ComputerSystem.Reset requires the parameter ResetType to be '
-                              'present in the request body.', 'ActionParameterMissing')
+            return self._error(400, 'The action ComputerSystem.Reset requires the parameter ResetType to be '
+                                    'present in the request body.', 'ActionParameterMissing')
         if reset_type not in _RESET_ACTIONS:
-            return error(400, 'The parameter ResetType for the action ComputerSystem.Reset is not '
-                              'supported on the target resource.', 'ActionParameterNotSupported')
+            return self._error(400, 'The parameter ResetType for the action ComputerSystem.Reset is not '
+                                    'supported on the target resource.', 'ActionParameterNotSupported')
         if reset_type not in self.system_reset_types(bmc):
-            return not_in_list(reset_type, 'ComputerSystem.Reset')
-        if bmc.refuse_on_when_on and reset_type in ('On', 'ForceOn') and bmc.redfish_power == 'On':
+            return not_in_list(reset_type, 'ComputerSystem.Reset', self.style.errors)
+        on_when_on = self.style.on_when_on or (409 if bmc.refuse_on_when_on else 0)
+        if on_when_on and reset_type in ('On', 'ForceOn') and bmc.redfish_power == 'On':
             # NOTE: HPE iLO refuses to power on a system that is on instead of doing nothing.
-            return error(409, 'The operation could not be performed because the server is already on.',
-                         'InvalidOperationForSystemState', 'Retry the operation when the system is in '
-                         'another power state.', registry=ILO_REGISTRY)
+            return self._error(on_when_on, 'The operation could not be performed because the server is '
+                                           'already on.', 'InvalidOperationForSystemState',
+                               'Retry the operation when the system is in another power state.',
+                               registry=ILO_REGISTRY)
         method = _RESET_ACTIONS[reset_type]
+        if method == 'push_button':
+            # A short press: a running host shuts down gracefully, an off one powers on.
+            method = 'soft_off' if bmc.redfish_power == 'On' else 'power_on'
         if method is not None:
             getattr(bmc, method)()
         return self._done()
 
-    def _system_reset_info(self, bmc, req):
-        if self.settings.redfish_allowable != 'actioninfo':
-            return error(404, 'The resource at the URI %s was not found.' % req.path, 'ResourceNotFound')
-        return self._method(req, 'GET') or _dump(200, _action_info(SYSTEM_RESET_INFO,
+    def _system_reset_info(self, bmc, req, layout):
+        if not self._advertises_info(self.style.advert):
+            return self._not_found(req.path)
+        return self._method(req, 'GET') or _dump(200, _action_info(layout.link(layout.system_reset_info),
                                                                    self.system_reset_types(bmc)))
 
-    def _manager(self, bmc, req):
+    def _manager(self, bmc, req, layout):
         bad = self._method(req, 'GET')
         if bad:
             return bad
         state = 'Enabled' if bmc.bmc_state == 'Ready' else 'Starting'
-        return _dump(200, {
-            '@odata.id': MANAGER, '@odata.type': '#Manager.v1_11_0.Manager', 'Id': 'bmc',
-            'Name': 'OpenBmc Manager', 'ManagerType': 'BMC', 'PowerState': 'On',
+        doc = {
+            '@odata.id': layout.link(layout.manager), '@odata.type': '#Manager.v1_11_0.Manager',
+            'Id': layout.manager.rsplit('/', 1)[1], 'Name': 'Manager', 'ManagerType': 'BMC', 'PowerState': 'On',
             'FirmwareVersion': 'sim-2.12.0', 'UUID': str(uuid.UUID(int=(2 << 64) + bmc.index)),
             'Status': {'State': state, 'Health': 'OK'},
             'Actions': {'#Manager.Reset': self._reset_action(
-                MANAGER_RESET, MANAGER_RESET_INFO, self.manager_reset_types(bmc))},
-            'Links': {'ManagerForServers': [_link(SYSTEM)], 'ManagerForChassis': [_link(CHASSIS)]},
-        })
+                layout, layout.manager_reset, layout.manager_reset_info, self.manager_reset_types(bmc),
+                self.style.manager_advert)},
+            'Links': {'ManagerForServers': [_link(layout.link(layout.system))],
+                      'ManagerForChassis': [_link(layout.link(layout.chassis))]},
+        }
+        if self.style.stateless_manager:
+            # NOTE: a Supermicro X13 manager body carries neither Status nor PowerState.
+            del doc['Status'], doc['PowerState']
+        elif self.style.name != 'bmcweb':
+            # Only bmcweb gives the manager a PowerState; the others say Status alone.
+            del doc['PowerState']
+        return _dump(200, doc)
 
-    def _manager_reset(self, bmc, req):
+    def _manager_reset(self, bmc, req, layout):
         bad = self._method(req, 'POST')
         if bad:
             return bad
@@ -390,42 +529,45 @@ class RedfishDialect:
             return bad
         reset_type = body.get('ResetType')
         if reset_type is None:
-            return error(400, 'The action Manager.Reset requires the parameter ResetType to be '
-                              'present in the request body.', 'ActionParameterMissing')
+            return self._error(400, 'The action Manager.Reset requires the parameter ResetType to be '
+                                    'present in the request body.', 'ActionParameterMissing')
         if reset_type not in MANAGER_RESET_TYPES:
-            return error(400, 'The parameter ResetType for the action Manager.Reset is not supported '
-                              'on the target resource.', 'ActionParameterNotSupported')
+            return self._error(400, 'The parameter ResetType for the action Manager.Reset is not supported '
+                                    'on the target resource.', 'ActionParameterNotSupported')
         if reset_type not in self.manager_reset_types(bmc):
-            return not_in_list(reset_type, 'Manager.Reset')
+            return not_in_list(reset_type, 'Manager.Reset', self.style.errors)
         resp = self._done()
         bmc.bmc_reboot()
         return resp
 
-    def _manager_reset_info(self, bmc, req):
-        if self.settings.redfish_allowable != 'actioninfo':
-            return error(404, 'The resource at the URI %s was not found.' % req.path, 'ResourceNotFound')
-        return self._method(req, 'GET') or _dump(200, _action_info(MANAGER_RESET_INFO,
+    def _manager_reset_info(self, bmc, req, layout):
+        if not self._advertises_info(self.style.manager_advert):
+            return self._not_found(req.path)
+        return self._method(req, 'GET') or _dump(200, _action_info(layout.link(layout.manager_reset_info),
                                                                    self.manager_reset_types(bmc)))
 
-    def _chassis(self, bmc, req):
+    def _chassis(self, bmc, req, layout):
         return self._method(req, 'GET') or _dump(200, {
-            '@odata.id': CHASSIS, '@odata.type': '#Chassis.v1_14_0.Chassis', 'Id': 'chassis',
+            '@odata.id': layout.link(layout.chassis), '@odata.type': '#Chassis.v1_14_0.Chassis',
+            'Id': layout.chassis.rsplit('/', 1)[1],
             'Name': 'chassis', 'ChassisType': 'RackMount', 'PowerState': bmc.redfish_power,
             'Status': {'State': 'Enabled', 'Health': 'OK'},
-            'Links': {'ComputerSystems': [_link(SYSTEM)], 'ManagedBy': [_link(MANAGER)]},
+            'Links': {'ComputerSystems': [_link(layout.link(layout.system))],
+                      'ManagedBy': [_link(layout.link(layout.manager))]},
         })
 
-    def _session_service(self, bmc, req):
+    def _session_service(self, bmc, req, layout):
         return self._method(req, 'GET') or _dump(200, {
-            '@odata.id': SESSION_SERVICE, '@odata.type': '#SessionService.v1_1_8.SessionService',
+            '@odata.id': layout.link(SESSION_SERVICE), '@odata.type': '#SessionService.v1_1_8.SessionService',
             'Id': 'SessionService', 'Name': 'Session Service', 'ServiceEnabled': True,
-            'SessionTimeout': 1800, 'Sessions': _link(SESSIONS),
+            'SessionTimeout': 1800, 'Sessions': _link(layout.link(layout.sessions)),
         })
 
-    def _sessions(self, bmc, req):
+    def _sessions(self, bmc, req, layout):
         if req.method == 'GET':
-            members = [_link(SESSIONS + '/' + sid) for sid in bmc.sessions.values()]
-            return _dump(200, {'@odata.id': SESSIONS, '@odata.type': '#SessionCollection.SessionCollection',
+            members = [_link(layout.link(layout.sessions + '/' + sid)) for sid in bmc.sessions.values()]
+            return _dump(200, {'@odata.id': layout.link(layout.sessions),
+                               '@odata.type': '#SessionCollection.SessionCollection',
                                'Name': 'Session Collection', 'Members': members,
                                'Members@odata.count': len(members)})
         bad = self._method(req, 'POST')
@@ -436,14 +578,14 @@ class RedfishDialect:
             return bad
         user, password = body.get('UserName'), body.get('Password')
         if not isinstance(user, str) or not isinstance(password, str):
-            return error(400, 'The create operation requires UserName and Password.',
-                         'CreateFailedMissingReqProperties')
+            return self._error(400, 'The create operation requires UserName and Password.',
+                               'CreateFailedMissingReqProperties')
         if not bmc.credentials_ok(user, password):
             bmc.login_failures += 1
-            return error(401, 'Invalid username or password', 'ResourceAtUriUnauthorized',
-                         'Ensure that the appropriate access is provided for the service.')
+            return self._error(401, 'Invalid username or password', 'ResourceAtUriUnauthorized',
+                               'Ensure that the appropriate access is provided for the service.')
         token, sid = bmc.open_session()
-        location = SESSIONS + '/' + sid
+        location = layout.link(layout.sessions + '/' + sid)
         return _dump(201, self._session_doc(location, sid, user),
                      (('X-Auth-Token', token), ('Location', location)))
 
@@ -452,12 +594,12 @@ class RedfishDialect:
         return {'@odata.id': location, '@odata.type': '#Session.v1_3_0.Session', 'Id': sid,
                 'Name': 'User Session', 'UserName': user}
 
-    def _session(self, bmc, req, sid):
+    def _session(self, bmc, req, sid, layout):
         token = bmc.token_of(sid)
         if token is None:
-            return error(404, 'The resource at the URI %s was not found.' % req.path, 'ResourceNotFound')
+            return self._not_found(req.path)
         if req.method == 'GET':
-            return _dump(200, self._session_doc(SESSIONS + '/' + sid, sid, bmc.username))
+            return _dump(200, self._session_doc(layout.link(layout.sessions + '/' + sid), sid, bmc.username))
         bad = self._method(req, 'DELETE')
         if bad:
             return bad

@@ -12,7 +12,7 @@ from common.task import Task
 from conftest import db_frames, fixture_json
 from hwctl.executor.redfish_power import RedfishPowerExecutor
 from hwctl.executor.redfish_setboot import RedfishSetbootExecutor
-from hwctl.redfish_client import RedfishClient
+from hwctl.redfish_client import FleetShape, RedfishClient
 
 HOST = '127.0.0.2'
 BASE = 'https://%s' % HOST
@@ -83,7 +83,8 @@ def serve(mock, system=None, reply='204', action_info=None, manager=None, manage
               headers={'X-Auth-Token': TOKEN, 'Location': SESSION})
     mock.delete(BASE + SESSION, status_code=204)
     mock.get(BASE + ROOT + '/Systems', json=redfish('systems'))
-    mock.get(BASE + SYSTEM, json=system if system is not None else system_with())
+    system = system if system is not None else system_with()
+    mock.get(BASE + SYSTEM, json=lambda request, context: system)
     info = redfish('system_reset_action_info')
     if action_info is not None:
         info['Parameters'][0]['AllowableValues'] = list(action_info)
@@ -96,11 +97,17 @@ def serve(mock, system=None, reply='204', action_info=None, manager=None, manage
     mock.get(BASE + MANAGER + '/ResetActionInfo', json=minfo)
     mock.post(BASE + RESET, text=reset_reply(reply, refuse, refuse_status))
     mock.post(BASE + MANAGER_RESET, text=reset_reply(reply, manager_refuse, refuse_status, 'Manager.Reset'))
-    if reply == '204':
-        mock.patch(BASE + SYSTEM, status_code=204)
-    else:
-        mock.patch(BASE + SYSTEM, status_code=200, json=redfish('success'))
+    mock.patch(BASE + SYSTEM, text=patch_reply(system, reply))
     return mock
+
+
+def patch_reply(system, reply):
+    """A Boot PATCH that the BMC keeps (the system's Boot changes), answered 204 or 200 with a body."""
+    def answer(request, context):
+        system.setdefault('Boot', {}).update(request.json().get('Boot', {}))
+        context.status_code = 204 if reply == '204' else 200
+        return '' if reply == '204' else json.dumps(redfish('success'))
+    return answer
 
 
 def sent(mock):
@@ -117,6 +124,12 @@ def run(executor_class, make_ctx, messager, op, *args, **envs):
 
 def client(make_ctx, **envs):
     return RedfishClient('n1', HOST, 'root', PASSWORD, ctx=make_ctx(**envs), session=requests.Session())
+
+
+def stateful(mock, path, system, reply='204'):
+    """GET ``path`` answers ``system`` as it is now; a Boot PATCH there changes it."""
+    mock.get(BASE + path, json=lambda request, context: system)
+    mock.patch(BASE + path, text=patch_reply(system, reply))
 
 
 LOGIN = ('POST', SESSIONS, {'UserName': 'root', 'Password': PASSWORD})
@@ -305,14 +318,14 @@ def test_redirect_of_a_member_is_followed_once(requests_mock, make_ctx):
     systems['Members'][0]['@odata.id'] = ROOT + '/Systems/fake'
     requests_mock.get(BASE + ROOT + '/Systems', json=systems)
     requests_mock.get(BASE + ROOT + '/Systems/fake', status_code=307, headers={'Location': BASE + UUID_PATH})
-    requests_mock.get(BASE + UUID_PATH, json=system_with())
-    requests_mock.patch(BASE + UUID_PATH, status_code=204)
+    stateful(requests_mock, UUID_PATH, system_with())
     with client(make_ctx) as rf:
         rf.login()
         assert rf.get_power_state() == 'On'
         rf.set_boot('Pxe', 'Once')
     assert sent(requests_mock) == [LOGIN, GET_SYSTEM, GET_SYSTEMS, ('GET', ROOT + '/Systems/fake', None),
-                                   ('GET', UUID_PATH, None), ('PATCH', UUID_PATH, PXE_ONCE), LOGOUT]
+                                   ('GET', UUID_PATH, None), ('PATCH', UUID_PATH, PXE_ONCE), ('GET', UUID_PATH, None),
+                                   LOGOUT]
 
 
 @pytest.mark.parametrize('method', ['GET', 'PATCH'])
@@ -324,17 +337,17 @@ def test_redirect_of_the_well_known_path_is_followed(requests_mock, make_ctx, me
     serve(requests_mock)
     for verb in ('GET', 'PATCH'):
         requests_mock.register_uri(verb, BASE + SYSTEM, status_code=307, headers={'Location': UUID_PATH})
-    requests_mock.get(BASE + UUID_PATH, json=system_with())
-    requests_mock.patch(BASE + UUID_PATH, status_code=204)
+    stateful(requests_mock, UUID_PATH, system_with())
     with client(make_ctx) as rf:
         rf.login()
         if method == 'GET':
             assert rf.get_power_state() == 'On'
         rf.set_boot('Pxe', 'Once')
         rf.set_boot('Pxe', 'Once')
-    head = ([GET_SYSTEM, ('GET', UUID_PATH, None), ('PATCH', UUID_PATH, PXE_ONCE)] if method == 'GET'
+    get = ('GET', UUID_PATH, None)
+    head = ([GET_SYSTEM, get, ('PATCH', UUID_PATH, PXE_ONCE)] if method == 'GET'
             else [('PATCH', SYSTEM, PXE_ONCE), ('PATCH', UUID_PATH, PXE_ONCE)])
-    assert sent(requests_mock) == [LOGIN] + head + [('PATCH', UUID_PATH, PXE_ONCE), LOGOUT]
+    assert sent(requests_mock) == [LOGIN] + head + [get, ('PATCH', UUID_PATH, PXE_ONCE), get, LOGOUT]
 
 
 def move_system(mock, system=None, status=404):
@@ -347,8 +360,7 @@ def move_system(mock, system=None, status=404):
     systems = redfish('systems')
     systems['Members'][0]['@odata.id'] = UUID_PATH
     mock.get(BASE + ROOT + '/Systems', json=systems)
-    mock.get(BASE + UUID_PATH, json=system)
-    mock.patch(BASE + UUID_PATH, status_code=204)
+    stateful(mock, UUID_PATH, system)
     mock.post(BASE + RESET, status_code=status, json=redfish('error_404'))
     mock.post(BASE + UUID_RESET, status_code=204)
 
@@ -387,7 +399,7 @@ def test_reset_405_at_the_well_known_target_posts_to_the_member_target(requests_
     serve(requests_mock)
     move_system(requests_mock, system_with(power_state='On'), status=405)
     assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'off') == {'n1': 'off'}
-    assert sent(requests_mock) == [LOGIN, post_reset('ForceOff'), GET_SYSTEM, GET_SYSTEMS, ('GET', UUID_PATH, None),
+    assert sent(requests_mock) == [LOGIN, post_reset('ForceOff'), GET_SYSTEMS, ('GET', UUID_PATH, None),
                                    post_reset('ForceOff', UUID_RESET), LOGOUT]
 
 
@@ -407,10 +419,11 @@ def test_set_boot_after_a_reset_404_goes_to_the_collection(requests_mock, make_c
     move_system(requests_mock, system_with(power_state='On'))
     with client(make_ctx) as rf:
         rf.login()
-        with pytest.raises(exc.BmcHTTPError):
-            rf.reset_system('ForceOff')
+        assert rf.reset('system', ('ForceOff',), 'off', 'Off') == 'ForceOff'
         rf.set_boot('Pxe', 'Once')
-    assert sent(requests_mock) == [LOGIN, post_reset('ForceOff'), GET_SYSTEMS, ('PATCH', UUID_PATH, PXE_ONCE), LOGOUT]
+    assert sent(requests_mock) == [LOGIN, post_reset('ForceOff'), GET_SYSTEMS, ('GET', UUID_PATH, None),
+                                   post_reset('ForceOff', UUID_RESET), ('PATCH', UUID_PATH, PXE_ONCE),
+                                   ('GET', UUID_PATH, None), LOGOUT]
 
 
 @pytest.mark.parametrize('status', [404, 405])
@@ -419,7 +432,7 @@ def test_set_boot_patch_404_falls_back_to_the_collection(requests_mock, make_ctx
     move_system(requests_mock, status=status)
     assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'net', False) == {'n1': 'Network'}
     assert sent(requests_mock) == [LOGIN, ('PATCH', SYSTEM, PXE_ONCE), GET_SYSTEMS, ('PATCH', UUID_PATH, PXE_ONCE),
-                                   LOGOUT]
+                                   ('GET', UUID_PATH, None), LOGOUT]
 
 
 def test_a_well_known_path_of_another_kind_is_not_used(requests_mock, make_ctx):
@@ -439,7 +452,8 @@ def test_a_well_known_path_of_another_kind_is_not_used(requests_mock, make_ctx):
         rf.set_boot('Pxe', 'Once')
     assert sent(requests_mock) == [LOGIN, GET_SYSTEM, GET_SYSTEMS, ('GET', UUID_PATH, None),
                                    ('GET', MANAGER, None), ('GET', ROOT + '/Managers', None),
-                                   ('GET', ROOT + '/Managers/1', None), ('PATCH', UUID_PATH, PXE_ONCE), LOGOUT]
+                                   ('GET', ROOT + '/Managers/1', None), ('PATCH', UUID_PATH, PXE_ONCE),
+                                   ('GET', UUID_PATH, None), LOGOUT]
 
 
 @pytest.mark.parametrize('reply', [{'text': '<html>login</html>'}, {'text': '[1, 2]'}])
@@ -644,7 +658,7 @@ def test_reset_of_an_off_node_prints_off_and_sends_nothing(requests_mock, make_c
 
 
 @pytest.mark.parametrize('allowed,expected', [
-    (['PowerCycle', 'ForceOff'], 'PowerCycle'), (['ForceOff', 'On'], None)])
+    (['PowerCycle', 'ForceOff'], 'PowerCycle'), (['On', 'Nmi'], None)])
 def test_reset_falls_back_to_power_cycle(requests_mock, make_ctx, messager, allowed, expected):
     serve(requests_mock, system_with(power_state='On', allowed=allowed))
     lines = run(RedfishPowerExecutor, make_ctx, messager, 'reboot', 'reset')
@@ -691,7 +705,7 @@ def test_bmcstate_unknown_word_is_not_ready(requests_mock, make_ctx, messager, p
     assert run(RedfishPowerExecutor, make_ctx, messager, 'get_bmc_state') == {'n1': 'BMC NotReady'}
 
 
-@pytest.mark.parametrize('power_state,status_state', [(None, None), ({'x': 1}, 'Enabled'), ('On', ['Enabled'])])
+@pytest.mark.parametrize('power_state,status_state', [({'x': 1}, 'Enabled'), ('On', ['Enabled'])])
 def test_bmcstate_missing_or_not_a_word_is_a_bad_response(requests_mock, make_ctx, messager, power_state,
                                                           status_state):
     manager = redfish('manager')
@@ -822,9 +836,8 @@ def test_allowable_boot_targets_not_a_list_are_a_bad_response(requests_mock, mak
         'n1': 'Error: Received wrong format response: allowable boot targets are not a list'}
     with client(make_ctx) as rf:
         rf.login()
-        rf.get_power_state()
         with pytest.raises(exc.BmcBadResponse):
-            rf.get_known_boot_targets()
+            rf.get_boot()
 
 
 @pytest.mark.parametrize('value', [{'BootSourceOverrideEnabled': 'Sometimes', 'BootSourceOverrideTarget': 'Pxe'},
@@ -847,7 +860,7 @@ def test_setboot_is_one_patch(requests_mock, make_ctx, messager, reply, device, 
     serve(requests_mock, system_with(boot=boot('Disabled', 'None')), reply=reply)
     assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', device, persistent) == {'n1': word}
     body = {'Boot': {'BootSourceOverrideEnabled': enabled, 'BootSourceOverrideTarget': target}}
-    assert sent(requests_mock) == [LOGIN, ('PATCH', SYSTEM, body), LOGOUT]
+    assert sent(requests_mock) == [LOGIN, ('PATCH', SYSTEM, body), GET_SYSTEM, LOGOUT]
     assert requests_mock.request_history[-2].headers['X-Auth-Token'] == TOKEN
 
 
@@ -862,22 +875,8 @@ def test_setboot_target_refused_by_the_bmc_prints_its_message(requests_mock, mak
         'n1': 'Error: [400] The value "Cd" for the property BootSourceOverrideTarget is not in the list of '
               'acceptable values.'}
     assert sent(requests_mock) == [LOGIN, ('PATCH', SYSTEM, {'Boot': {'BootSourceOverrideEnabled': 'Once',
-                                                                      'BootSourceOverrideTarget': 'Cd'}}), LOGOUT]
-
-
-def test_known_boot_targets_cost_no_request(requests_mock, make_ctx):
-    """Allowed targets are only known once the system was read for something else."""
-    serve(requests_mock, system_with(boot=boot('Once', 'Pxe', allowed=['Pxe', 'Hdd'])))
-    with client(make_ctx) as rf:
-        rf.login()
-        assert rf.get_known_boot_targets() is None
-        assert len(requests_mock.request_history) == 1
-        rf.get_power_state()
-        assert rf.get_known_boot_targets() == frozenset(['Pxe', 'Hdd'])
-        rf.set_boot('Hdd', 'Once')
-        assert rf.get_known_boot_targets() is None
-    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, ('PATCH', SYSTEM, {'Boot': {
-        'BootSourceOverrideEnabled': 'Once', 'BootSourceOverrideTarget': 'Hdd'}}), LOGOUT]
+                                                                      'BootSourceOverrideTarget': 'Cd'}}),
+                                   GET_SYSTEM, LOGOUT]
 
 
 @pytest.mark.parametrize('allowed', [['Pxe', 'Cd', 'Hdd'], None])
@@ -885,7 +884,7 @@ def test_setboot_default_is_never_refused(requests_mock, make_ctx, messager, all
     """sushy-tools lists Pxe, Cd and Hdd only; Disabled always switches the override off."""
     serve(requests_mock, system_with(boot=boot('Continuous', 'Hdd', allowed=allowed)))
     assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'def', False) == {'n1': 'Default'}
-    assert sent(requests_mock)[-2][0] == 'PATCH'
+    assert sent(requests_mock)[-3][0] == 'PATCH'
 
 
 def test_setboot_without_allowable_values_sends_any_target(requests_mock, make_ctx, messager):
@@ -942,14 +941,388 @@ def test_sushy_tools_shapes_basic_auth_state_and_default_boot(requests_mock, mak
     for verb in ('GET', 'PATCH'):
         requests_mock.register_uri(verb, BASE + SYSTEM, status_code=404, json=redfish('sushy_404'))
     requests_mock.get(BASE + ROOT + '/Systems', json=redfish('sushy_systems'))
-    requests_mock.get(BASE + path, json=system)
-    requests_mock.patch(BASE + path, status_code=204)
+    stateful(requests_mock, path, system)
     assert run(RedfishPowerExecutor, make_ctx, messager, 'get_state') == {'n1': 'off'}
     messager.frames.clear()
     assert run(RedfishSetbootExecutor, make_ctx, messager, 'get_state') == {'n1': 'Hard Drive'}
     messager.frames.clear()
     assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'default', False) == {'n1': 'Default'}
     default = {'Boot': {'BootSourceOverrideEnabled': 'Disabled', 'BootSourceOverrideTarget': 'None'}}
-    assert sent(requests_mock)[-5:] == [LOGIN, ('GET', ROOT, None), ('PATCH', SYSTEM, default), GET_SYSTEMS,
-                                        ('PATCH', path, default)]
+    assert sent(requests_mock)[-6:] == [LOGIN, ('GET', ROOT, None), ('PATCH', SYSTEM, default), GET_SYSTEMS,
+                                        ('PATCH', path, default), ('GET', path, None)]
     assert 'X-Auth-Token' not in requests_mock.request_history[-1].headers
+
+
+# --- vendor behaviours (docs/DESIGN.md, "Redfish vendor behaviours") -------------------
+
+SYSTEM_1 = ROOT + '/Systems/1'
+RESET_1 = SYSTEM_1 + '/Actions/ComputerSystem.Reset'
+
+
+def vendor_system(mock, system, path=SYSTEM_1, reset_types=None, on_post=None):
+    """A system at ``path`` (iLO/Supermicro/XCC style ``Systems/1``), 404 at bmcweb's paths.
+
+    GET answers the system as it is now; a Boot PATCH changes it; a Reset POST of a type in
+    ``reset_types`` (None: any) calls ``on_post(system, type)``, other types get a 400.
+    """
+    system['@odata.id'] = path
+    system['Actions']['#ComputerSystem.Reset']['target'] = path + '/Actions/ComputerSystem.Reset'
+    for verb in ('GET', 'PATCH'):
+        mock.register_uri(verb, BASE + SYSTEM, status_code=404, json=redfish('error_404'))
+    mock.post(BASE + RESET, status_code=404, json=redfish('error_404'))
+    systems = redfish('systems')
+    systems['Members'][0]['@odata.id'] = path
+    mock.get(BASE + ROOT + '/Systems', json=systems)
+    stateful(mock, path, system)
+
+    def answer(request, context):
+        reset_type = request.json()['ResetType']
+        if reset_types is not None and reset_type not in reset_types:
+            context.status_code = 400
+            return json.dumps(not_in_list(reset_type))
+        if on_post is not None:
+            on_post(system, reset_type)
+        context.status_code = 204
+        return ''
+    mock.post(BASE + path + '/Actions/ComputerSystem.Reset', text=answer)
+    return system
+
+
+def power_model(system, reset_type):
+    """What a Reset does to the system's PowerState (a press shuts a running host down)."""
+    if reset_type == 'PushPowerButton':
+        system['PowerState'] = 'Off' if system['PowerState'] == 'On' else 'On'
+    elif reset_type in ('ForceOff', 'GracefulShutdown'):
+        system['PowerState'] = 'Off'
+    elif reset_type in ('On', 'ForceOn', 'ForceRestart', 'PowerCycle', 'GracefulRestart'):
+        system['PowerState'] = 'On'
+
+
+IDRAC8_RESETS = ['On', 'ForceOff', 'GracefulRestart', 'PushPowerButton', 'Nmi']
+
+
+def test_idrac8_reset_is_force_off_wait_off_then_on(requests_mock, make_ctx, messager):
+    """No ForceRestart nor PowerCycle: ForceOff, a poll that sees Off, then On."""
+    serve(requests_mock)
+    system = vendor_system(requests_mock, system_with(power_state='On', allowed=IDRAC8_RESETS),
+                           reset_types=IDRAC8_RESETS, on_post=power_model)
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'reboot', 'reset') == {'n1': 'reset'}
+    get = ('GET', SYSTEM_1, None)
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, GET_SYSTEMS, get, post_reset('ForceOff', RESET_1), get,
+                                   post_reset('On', RESET_1), LOGOUT]
+    assert system['PowerState'] == 'On'
+    assert db_frames(messager.frames) == [('n1', 'powering-off'), ('n1', 'powering-on')]
+
+
+def test_idrac8_reset_that_never_sees_off_is_a_state_timeout(requests_mock, make_ctx, messager):
+    serve(requests_mock)
+    vendor_system(requests_mock, system_with(power_state='On', allowed=IDRAC8_RESETS), reset_types=IDRAC8_RESETS)
+    lines = run(RedfishPowerExecutor, make_ctx, messager, 'reboot', 'boot', state_wait=0.05)
+    assert lines == {'n1': 'Error: Sent power-off command but state did not change to off after waiting 0 '
+                           'seconds. (State= On).'}
+    assert ('POST', RESET_1, {'ResetType': 'On'}) not in sent(requests_mock)
+
+
+@pytest.mark.parametrize('allowed', [['On', 'ForceOff', 'ForceRestart', 'Nmi', 'PushPowerButton'], IDRAC8_RESETS])
+def test_softoff_presses_the_button_when_there_is_no_graceful_shutdown(requests_mock, make_ctx, messager, allowed):
+    """HPE iLO 4 and early iLO 5, Dell iDRAC 8: PushPowerButton asks a running host to shut down."""
+    serve(requests_mock)
+    system = vendor_system(requests_mock, system_with(power_state='On', allowed=allowed), reset_types=allowed,
+                           on_post=power_model)
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'softoff') == {'n1': 'softoff'}
+    assert sent(requests_mock) == [LOGIN, post_reset('GracefulShutdown'), GET_SYSTEMS, ('GET', SYSTEM_1, None),
+                                   post_reset('GracefulShutdown', RESET_1), post_reset('PushPowerButton', RESET_1),
+                                   LOGOUT]
+    assert system['PowerState'] == 'Off'
+
+
+def test_softoff_of_an_off_node_never_presses_the_button(requests_mock, make_ctx, messager):
+    allowed = ['On', 'ForceOff', 'ForceRestart', 'Nmi', 'PushPowerButton']
+    serve(requests_mock)
+    system = vendor_system(requests_mock, system_with(power_state='Off', allowed=allowed), reset_types=allowed,
+                           on_post=power_model)
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'softoff') == {'n1': 'softoff'}
+    assert ('POST', RESET_1, {'ResetType': 'PushPowerButton'}) not in sent(requests_mock)
+    assert system['PowerState'] == 'Off'
+
+
+def test_softoff_without_anything_graceful_is_refused(requests_mock, make_ctx, messager):
+    """Supermicro X10 offers no GracefulShutdown and no PushPowerButton."""
+    allowed = ['On', 'ForceOff', 'GracefulRestart', 'ForceRestart', 'Nmi', 'ForceOn']
+    serve(requests_mock)
+    vendor_system(requests_mock, system_with(power_state='On', allowed=allowed), reset_types=allowed)
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'softoff') == {
+        'n1': 'Error: Unsupported option: softoff'}
+
+
+def x12_system(power_state='On'):
+    """Supermicro X12: a malformed inline list next to an ActionInfo that has the truth."""
+    system = system_with('actioninfo', power_state=power_state)
+    action = system['Actions']['#ComputerSystem.Reset']
+    action['ResetType@Redfish.AllowableValues'] = ['On', 'ForceOff', 'GracefulShutdownGracefulRestart',
+                                                   'ForceRestart', 'Nmi', 'ForceOn']
+    action['@Redfish.ActionInfo'] = SYSTEM_1 + '/ResetActionInfo'
+    return system
+
+
+X12_TRUTH = ['On', 'ForceOff', 'GracefulShutdown', 'GracefulRestart', 'ForceRestart', 'Nmi', 'ForceOn']
+
+
+def test_softoff_is_sent_where_the_action_is_before_any_list_is_read(requests_mock, make_ctx, messager):
+    """The 404 came from bmcweb's target: the BMC has not said no, so no list decides."""
+    serve(requests_mock)
+    info = redfish('system_reset_action_info')
+    info['Parameters'][0]['AllowableValues'] = X12_TRUTH
+    requests_mock.get(BASE + SYSTEM_1 + '/ResetActionInfo', json=info)
+    system = vendor_system(requests_mock, x12_system(), reset_types=X12_TRUTH, on_post=power_model)
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'set_state', 'softoff') == {'n1': 'softoff'}
+    assert sent(requests_mock) == [LOGIN, post_reset('GracefulShutdown'), GET_SYSTEMS, ('GET', SYSTEM_1, None),
+                                   post_reset('GracefulShutdown', RESET_1), LOGOUT]
+    assert system['PowerState'] == 'Off'
+
+
+def test_action_info_beats_a_malformed_inline_list(requests_mock, make_ctx):
+    serve(requests_mock)
+    info = redfish('system_reset_action_info')
+    info['Parameters'][0]['AllowableValues'] = X12_TRUTH
+    requests_mock.get(BASE + SYSTEM_1 + '/ResetActionInfo', json=info)
+    vendor_system(requests_mock, x12_system())
+    with client(make_ctx) as rf:
+        rf.login()
+        assert rf.get_reset_types() == frozenset(X12_TRUTH)
+
+
+def boot_patch(enabled, target, mode=None):
+    body = {'BootSourceOverrideEnabled': enabled, 'BootSourceOverrideTarget': target}
+    if mode is not None:
+        body['BootSourceOverrideMode'] = mode
+    return {'Boot': body}
+
+
+def h13(mock, path=SYSTEM_1, host=BASE):
+    """Supermicro H13: 200 with a Success body, and the override dropped unless the mode is sent."""
+    system = system_with(boot=boot('Disabled', 'None'))
+    system['Boot']['BootSourceOverrideMode'] = 'Legacy'
+    vendor_system(mock, system, path)
+
+    def answer(request, context):
+        value = request.json()['Boot']
+        system['Boot'].update(value)
+        if 'BootSourceOverrideMode' not in value:
+            system['Boot']['BootSourceOverrideEnabled'] = 'Disabled'
+        context.status_code = 200
+        return json.dumps({'Success': {'code': 'Base.v1_4_0.Success', 'Message': 'Successfully Completed Request'}})
+    mock.patch(host + path, text=answer)
+    return system
+
+
+def test_h13_override_sent_again_with_the_mode_when_dropped(requests_mock, make_ctx, messager):
+    serve(requests_mock)
+    system = h13(requests_mock)
+    assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'net', False) == {'n1': 'Network'}
+    get = ('GET', SYSTEM_1, None)
+    assert sent(requests_mock) == [LOGIN, ('PATCH', SYSTEM, PXE_ONCE), GET_SYSTEMS, ('PATCH', SYSTEM_1, PXE_ONCE),
+                                   get, ('PATCH', SYSTEM_1, boot_patch('Once', 'Pxe', 'Legacy')), get, LOGOUT]
+    assert (system['Boot']['BootSourceOverrideEnabled'], system['Boot']['BootSourceOverrideMode']) == (
+        'Once', 'Legacy')
+
+
+def test_an_override_the_bmc_does_not_hold_is_an_error_not_a_word(requests_mock, make_ctx, messager):
+    """A BMC that answers success and keeps Disabled whatever is sent: never a false ``Network``."""
+    serve(requests_mock)
+    system = h13(requests_mock, SYSTEM)
+
+    def ignore(request, context):
+        context.status_code = 204
+        return ''
+    requests_mock.patch(BASE + SYSTEM, text=ignore)
+    assert system['Boot']['BootSourceOverrideEnabled'] == 'Disabled'
+    requests_mock.get(BASE + SYSTEM, json=lambda request, context: system)
+    assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'net', False) == {
+        'n1': 'Error: the BMC accepted BootSourceOverrideEnabled=Once, BootSourceOverrideTarget=Pxe but '
+              'holds Disabled, None'}
+
+
+def test_a_patch_reply_carrying_the_system_needs_no_get(requests_mock, make_ctx, messager):
+    serve(requests_mock)
+    system = system_with(boot=boot('Disabled', 'None'))
+
+    def answer(request, context):
+        system['Boot'].update(request.json()['Boot'])
+        return json.dumps(system)
+    requests_mock.patch(BASE + SYSTEM, text=answer)
+    assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'hd', True) == {'n1': 'Hard Drive'}
+    assert sent(requests_mock) == [LOGIN, ('PATCH', SYSTEM, boot_patch('Continuous', 'Hdd')), LOGOUT]
+
+
+def test_xcc_says_plainly_that_it_keeps_no_persistent_override(requests_mock, make_ctx, messager):
+    serve(requests_mock)
+    value = boot('Once', 'Hdd')
+    value['BootSourceOverrideEnabled@Redfish.AllowableValues'] = ['Once', 'Disabled']
+    vendor_system(requests_mock, system_with(boot=value))
+    refusal = redfish('error_400')
+    refusal['error']['@Message.ExtendedInfo'][0]['Message'] = (
+        'The value Continuous for the property BootSourceOverrideEnabled is not in the list of acceptable values.')
+    requests_mock.patch(BASE + SYSTEM_1, status_code=400, json=refusal)
+    assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'net', True) == {
+        'n1': 'Error: Unsupported option: this BMC does not keep a persistent boot override '
+              '(BootSourceOverrideEnabled allows Once, Disabled)'}
+
+
+def test_read_only_boot_goes_to_the_settings_object(requests_mock, make_ctx, messager):
+    """Newer iDRACs: ``Boot is a read-only property``; the PATCH belongs to @Redfish.Settings."""
+    system = system_with(boot=boot('Disabled', 'None'))
+    settings = SYSTEM + '/Settings'
+    system['@Redfish.Settings'] = {'SettingsObject': {'@odata.id': settings}}
+    serve(requests_mock, system)
+    refusal = redfish('error_400')
+    refusal['error']['@Message.ExtendedInfo'][0]['Message'] = 'Boot is a read-only property.'
+    requests_mock.patch(BASE + SYSTEM, status_code=400, json=refusal)
+    requests_mock.patch(BASE + settings, text=patch_reply(system, '204'))
+    assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'net', False) == {'n1': 'Network'}
+    assert sent(requests_mock) == [LOGIN, ('PATCH', SYSTEM, PXE_ONCE), GET_SYSTEM, ('PATCH', settings, PXE_ONCE),
+                                   GET_SYSTEM, LOGOUT]
+
+
+@pytest.mark.parametrize('status', [428, 412])
+def test_precondition_answered_with_if_match(requests_mock, make_ctx, messager, status):
+    """AMI-based BMCs: no If-Match is 428; a stale one is 412. The ETag read is sent back."""
+    serve(requests_mock)
+    system = system_with(boot=boot('Disabled', 'None'))
+    requests_mock.get(BASE + SYSTEM, json=lambda request, context: system, headers={'ETag': 'W/"abc123"'})
+
+    def answer(request, context):
+        if request.headers.get('If-Match') != 'W/"abc123"':
+            context.status_code = status
+            return json.dumps(redfish('error_400'))
+        system['Boot'].update(request.json()['Boot'])
+        context.status_code = 204
+        return ''
+    requests_mock.patch(BASE + SYSTEM, text=answer)
+    assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'cd', False) == {'n1': 'CD/DVD'}
+    body = boot_patch('Once', 'Cd')
+    assert sent(requests_mock) == [LOGIN, ('PATCH', SYSTEM, body), GET_SYSTEM, ('PATCH', SYSTEM, body), GET_SYSTEM,
+                                   LOGOUT]
+    patches = [r for r in requests_mock.request_history if r.method == 'PATCH']
+    assert 'If-Match' not in patches[0].headers and patches[1].headers['If-Match'] == 'W/"abc123"'
+    assert 'If-Match' not in requests_mock.request_history[-1].headers
+
+
+def test_a_manager_without_state_is_ready(requests_mock, make_ctx, messager):
+    """A Supermicro X13 manager has neither Status nor PowerState: it answered, it is ready."""
+    manager = redfish('manager')
+    del manager['PowerState'], manager['Status']
+    serve(requests_mock, manager=manager)
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'get_bmc_state') == {'n1': 'BMC Ready'}
+
+
+@pytest.mark.parametrize('key', ['MessageId', 'MessageID'])
+def test_error_without_message_prints_the_message_id(requests_mock, make_ctx, messager, key):
+    """HPE iLO: only a MessageId (iLO 4: MessageID), and ``error.message`` only points at it."""
+    body = redfish('ilo_error_401')
+    info = body['error']['@Message.ExtendedInfo'][0]
+    info[key] = info.pop('MessageId')
+    requests_mock.post(BASE + SESSIONS, status_code=401, json=body)
+    requests_mock.get(BASE + ROOT, json=redfish('root'))
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'get_state') == {'n1': 'Error: [401] Base.1.4.NoValidSession'}
+
+
+# --- the shape a command's nodes share ------------------------------------------------
+
+def node_client(make_ctx, shape, host):
+    return RedfishClient('n-' + host, host, 'root', PASSWORD, ctx=make_ctx(), session=requests.Session(),
+                         shape=shape)
+
+
+def dell(mock, host, system_id='System.Embedded.1'):
+    """Dell iDRAC 8 layout at ``host``: sessions at /redfish/v1/Sessions, System.Embedded.1."""
+    base = 'https://' + host
+    mock.post(base + SESSIONS, status_code=405, json=redfish('error_400'))
+    root = redfish('root')
+    root['Links'] = {'Sessions': {'@odata.id': ROOT + '/Sessions'}}
+    mock.get(base + ROOT, json=root)
+    mock.post(base + ROOT + '/Sessions', status_code=201, json=redfish('session_created'),
+              headers={'X-Auth-Token': TOKEN, 'Location': ROOT + '/Sessions/1'})
+    mock.delete(base + ROOT + '/Sessions/1', status_code=204)
+    mock.get(base + SYSTEM, status_code=404, json=redfish('error_404'))
+    systems = redfish('systems')
+    systems['Members'][0]['@odata.id'] = ROOT + '/Systems/' + system_id
+    mock.get(base + ROOT + '/Systems', json=systems)
+    system = system_with(power_state='Off')
+    system['@odata.id'] = ROOT + '/Systems/' + system_id
+    mock.get(base + ROOT + '/Systems/' + system_id, json=system)
+
+
+def paths(mock, host):
+    return [(r.method, urllib.parse.urlsplit(r.url).path) for r in mock.request_history
+            if urllib.parse.urlsplit(r.url).hostname == host]
+
+
+def test_the_first_node_shows_the_others_where_things_are(requests_mock, make_ctx):
+    shape = FleetShape()
+    hosts = ('127.0.0.11', '127.0.0.12', '127.0.0.13')
+    for host in hosts:
+        dell(requests_mock, host)
+    for host in hosts:
+        with node_client(make_ctx, shape, host) as rf:
+            rf.login()
+            assert rf.get_power_state() == 'Off'
+    assert len(paths(requests_mock, hosts[0])) == 7
+    for host in hosts[1:]:
+        assert paths(requests_mock, host) == [('POST', ROOT + '/Sessions'), ('GET', ROOT + '/Systems/System.Embedded.1'),
+                                              ('DELETE', ROOT + '/Sessions/1')]
+
+
+def test_member_names_that_differ_per_node_read_the_collection(requests_mock, make_ctx):
+    """Cisco CIMC names its system after the serial number: the shared guess fails once, then is dropped."""
+    shape = FleetShape()
+    hosts = ('127.0.0.21', '127.0.0.22', '127.0.0.23')
+    for number, host in enumerate(hosts):
+        dell(requests_mock, host, 'WZP%04d' % number)
+        if number:
+            requests_mock.get('https://%s%s/Systems/WZP0000' % (host, ROOT), status_code=404,
+                              json=redfish('error_404'))
+    for host in hosts:
+        with node_client(make_ctx, shape, host) as rf:
+            rf.login()
+            rf.get_power_state()
+    assert ('GET', ROOT + '/Systems/WZP0000') in paths(requests_mock, hosts[1])
+    assert [p for m, p in paths(requests_mock, hosts[2]) if m == 'GET'] == [ROOT + '/Systems',
+                                                                           ROOT + '/Systems/WZP0002']
+
+
+def test_a_client_without_a_shape_starts_from_bmcweb(requests_mock, make_ctx):
+    serve(requests_mock)
+    with client(make_ctx) as rf:
+        rf.login()
+        rf.get_power_state()
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, LOGOUT]
+    assert FleetShape().guess(ROOT + '/Systems') == SYSTEM
+
+
+def test_nodes_wait_for_the_scout_instead_of_all_probing():
+    """While one node works a key out, another waits and then goes where the first one found."""
+    import gevent
+    shape = FleetShape()
+    seen = []
+
+    def scout():
+        with shape.scout(ROOT + '/Systems'):
+            gevent.sleep(0.01)
+            shape.learn(ROOT + '/Systems', ROOT + '/Systems/1')
+
+    def follower():
+        with shape.scout(ROOT + '/Systems'):
+            seen.append(shape.guess(ROOT + '/Systems'))
+
+    gevent.joinall([gevent.spawn(scout), gevent.spawn(follower)], timeout=10)
+    assert seen == [ROOT + '/Systems/1']
+    assert shape.confirmed(ROOT + '/Systems')
+
+
+def test_the_scout_may_ask_again_without_waiting_for_itself():
+    shape = FleetShape()
+    with shape.scout('sessions'):
+        with shape.scout('sessions'):
+            shape.learn('sessions', SESSIONS)
+    assert shape.confirmed('sessions')

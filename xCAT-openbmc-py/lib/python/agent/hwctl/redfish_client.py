@@ -3,26 +3,38 @@
 Only this module knows Redfish paths, properties and annotations. Methods return Redfish
 values (``On``, ``Pxe``, ``ForceRestart``...); executors map them to xCAT words.
 
-Requests per node on a bmcweb-like BMC (session service, system at ``/redfish/v1/Systems/system``,
-manager at ``/redfish/v1/Managers/bmc``), with the session POST first and its DELETE last:
+What a client knows about its node lives in one record (``NodeRecord``: the session, the
+system and the manager, each a ``MemberRecord``); what the nodes of one command have shown
+about where things live lives in a ``FleetShape`` the executor owns for that command and
+hands to every client. The shape starts with bmcweb's layout (session collection
+``/redfish/v1/SessionService/Sessions``, system ``/redfish/v1/Systems/system``, manager
+``/redfish/v1/Managers/bmc`` and their Reset targets); the first node that finds another
+layout teaches it to the rest, so a homogeneous fleet of any vendor costs what bmcweb costs.
+
+Requests per node on a homogeneous fleet (session POST first, its DELETE last):
 
 - rpower state, bmcstate, rsetboot stat: 3 (one GET of the system or manager);
-- rpower on/off/softoff, bmcreboot: 3 (the Reset POST straight to bmcweb's action target,
-  nothing read). Only when the BMC refuses it is the system or manager read (one GET, two
-  with ``@Redfish.ActionInfo``) and at most one more POST sent: 4 to 6;
+- rpower on/off/softoff, bmcreboot: 3 (the Reset POST straight to the action target,
+  nothing read). Only when the BMC refuses it is the member read (one GET, two with
+  ``@Redfish.ActionInfo``) and at most one more POST sent;
 - rpower reset/boot: 4 (GET for the state, then the Reset POST checked against the allowed
-  reset types), 5 when those sit behind ``@Redfish.ActionInfo``;
-- rsetboot net/hd/cd/def: 3 (one PATCH, no read).
+  reset types), 5 when those sit behind ``@Redfish.ActionInfo``; a BMC without a restart
+  type costs the off-wait's polls and a second POST;
+- rsetboot net/hd/cd/def: 4 (PATCH, then one GET to see the values kept; none when the
+  PATCH reply carries the system). The vendor branches (mode, settings object, If-Match)
+  add one GET before the PATCH on the nodes after the first.
 
-Elsewhere the well-known path answers 404 (or 405) and the Systems (Managers) collection and
-its first member are read instead: one GET more for a read, two for a set-boot or a Reset
-POST, whose first attempt is the 404. Without a session service the POST is refused and the
-service root is read instead, and no DELETE is sent. Everything read is cached per client,
-so a reset that reads the state and then acts costs no extra GET.
+The vendor behaviours handled, and how, are listed in docs/DESIGN.md ("Redfish vendor
+behaviours").
 """
 
+import contextlib
+import dataclasses
 import logging
 import types
+import typing
+
+import gevent.event
 
 from common import exceptions as exc
 from common.rest import RestClient
@@ -30,26 +42,36 @@ from common.rest import RestClient
 LOG = logging.getLogger(__name__)
 
 ROOT = '/redfish/v1'
-#: Where the Redfish specification (1.6 and later) puts the session collection; tried
-#: before the service root so that a session-capable BMC costs no root GET.
+#: Where the Redfish specification (1.6 and later) puts the session collection.
 SESSIONS = ROOT + '/SessionService/Sessions'
 SYSTEMS = ROOT + '/Systems'
 MANAGERS = ROOT + '/Managers'
 
-#: Collection -> (where bmcweb puts its one member, ``@odata.type`` prefix of that resource).
-#: NOTE: OpenBMC's bmcweb names its one system ``system`` and its manager ``bmc`` (fixed in
-#: its source, not discovered), so on the BMCs xCAT drives most, reading the collection to
-#: learn that name is one request per node wasted. We try that path first and fall back to
-#: the collection's first member when it answers 404 or is not that kind of resource (HPE
-#: iLO ``Systems/1``, Dell iDRAC ``System.Embedded.1``, sushy-tools' uuids): one request
-#: more there, one less on bmcweb.
-WELL_KNOWN = types.MappingProxyType({
-    SYSTEMS: (SYSTEMS + '/system', '#ComputerSystem.'),
-    MANAGERS: (MANAGERS + '/bmc', '#Manager.'),
-})
+SYSTEM_RESET_ACTION = '#ComputerSystem.Reset'
+MANAGER_RESET_ACTION = '#Manager.Reset'
 
-#: Statuses of a request to a well-known path meaning "the member is not there": bmcweb and
-#: sushy-tools answer 404; a BMC whose router knows the path pattern may answer 405.
+#: Collection -> (``@odata.type`` prefix of its members, their Reset action).
+KINDS = types.MappingProxyType({SYSTEMS: ('#ComputerSystem.', SYSTEM_RESET_ACTION),
+                                MANAGERS: ('#Manager.', MANAGER_RESET_ACTION)})
+
+#: NOTE: OpenBMC's bmcweb names its one system ``system`` and its manager ``bmc``, with the
+#: action targets below, fixed in its source. Every command starts from this guess; the
+#: first node of another layout replaces it for the rest (``FleetShape``).
+#: Keys of a ``FleetShape``: the session collection, each member (its collection's path), each
+#: member's Reset target, and how the fleet takes a boot override.
+SESSIONS_KEY = 'sessions'
+RESET_KEYS = types.MappingProxyType({SYSTEMS: 'system reset', MANAGERS: 'manager reset'})
+BOOT_KEY = 'boot'
+BMCWEB_SHAPE = (
+    (SESSIONS_KEY, SESSIONS),
+    (SYSTEMS, SYSTEMS + '/system'),
+    (MANAGERS, MANAGERS + '/bmc'),
+    (RESET_KEYS[SYSTEMS], SYSTEMS + '/system/Actions/ComputerSystem.Reset'),
+    (RESET_KEYS[MANAGERS], MANAGERS + '/bmc/Actions/Manager.Reset'),
+)
+
+#: Statuses meaning "not at this path": bmcweb and sushy-tools answer 404; a BMC whose
+#: router knows the path pattern may answer 405.
 NOT_HERE_STATUSES = frozenset({404, 405})
 
 #: Success statuses of any Redfish request: 201 for a new session, 202 for an accepted task,
@@ -59,24 +81,175 @@ OK_STATUSES = (200, 201, 202, 204)
 REDIRECT_STATUSES = (301, 302, 307, 308)
 #: Redirects followed (once) by other methods: these two keep the method and body (RFC 9110).
 KEEP_METHOD_REDIRECTS = (307, 308)
-#: Statuses of the session POST meaning "no session service here"; 401 is ambiguous (see login).
+#: Statuses of the session POST meaning "no session service here" (Dell iDRAC 8 and 9 3.x
+#: answer 405 at the specification's path); 401 is ambiguous (see login).
 NO_SESSION_STATUSES = frozenset({404, 405, 501})
-
-SYSTEM_RESET_ACTION = '#ComputerSystem.Reset'
-MANAGER_RESET_ACTION = '#Manager.Reset'
-
-#: Collection -> (Reset action of its member, where bmcweb's member takes that action).
-#: NOTE: bmcweb's action targets are fixed in its source as its member paths are, so the
-#: Reset POST goes there without reading the member first: rpower on/off/softoff and
-#: bmcreboot cost 3 requests per node (login, POST, logout) instead of 4 or 5. The member
-#: is read only when that POST answers 404 (the action is elsewhere) or is refused.
-RESET_ACTIONS = types.MappingProxyType({
-    SYSTEMS: (SYSTEM_RESET_ACTION, SYSTEMS + '/system/Actions/ComputerSystem.Reset'),
-    MANAGERS: (MANAGER_RESET_ACTION, MANAGERS + '/bmc/Actions/Manager.Reset'),
-})
+#: Statuses of a PATCH asking for ``If-Match`` (428) or refusing a stale one (412).
+PRECONDITION_STATUSES = frozenset({412, 428})
 
 ALLOWABLE = '@Redfish.AllowableValues'
 ACTION_INFO = '@Redfish.ActionInfo'
+#: Override properties of ``Boot``.
+ENABLED, TARGET, MODE = 'BootSourceOverrideEnabled', 'BootSourceOverrideTarget', 'BootSourceOverrideMode'
+#: NOTE: HPE iLO 4 lists the allowed targets under this name instead of the annotation.
+ILO4_TARGETS = 'BootSourceOverrideSupported'
+
+#: ``MemberRecord.reset_types`` not read yet (None means "the BMC does not say").
+UNREAD = Ellipsis
+
+#: Bound in seconds on waiting for another node of the command to find a path (``FleetShape``).
+SCOUT_WAIT = 5.0
+
+
+def _link(resource, *keys):
+    """The ``@odata.id`` string at ``resource[keys...]``, or None."""
+    for key in keys:
+        if not isinstance(resource, dict):
+            return None
+        resource = resource.get(key)
+    link = resource.get('@odata.id') if isinstance(resource, dict) else None
+    return link if isinstance(link, str) else None
+
+
+def _holds(seen, enabled, target):
+    """Whether ``(enabled, target)`` read from the BMC is the override asked for.
+
+    ``Disabled`` holds when the override is off or its target is ``None``. Otherwise the
+    target must be the one asked, and the override on: NOTE: sushy-tools reports every
+    override as ``Continuous``, which still boots the target next, so ``Once`` accepts it;
+    ``Continuous`` does not accept ``Once`` (the admin asked for it to last). A BMC without
+    ``BootSourceOverrideEnabled`` holds the target alone.
+    """
+    held_enabled, held_target = seen
+    if enabled == 'Disabled':
+        return held_enabled == 'Disabled' or held_target == 'None'
+    accepted = ('Once', 'Continuous', None) if enabled == 'Once' else (enabled, None)
+    return held_target == target and held_enabled in accepted
+
+
+class FleetShape:
+    """Where the nodes of one command keep their session collection, members and Reset targets.
+
+    One per command (the executor's), shared by its clients; never module state. Each key
+    starts as bmcweb's guess (a *seed*). A path one node found by reading its collection is
+    tentative until a second node finds it where it was told; a seed or a tentative path
+    that is not there on the next node means the path differs per node (Cisco CIMC names
+    its system after the serial number): the key becomes None and every node reads its
+    collection. While one node works an unconfirmed key out, the others wait for it (at
+    most ``SCOUT_WAIT`` seconds a round, then they try on their own), so a fleet of 1000
+    iLOs sends one failing probe, not 1000.
+
+    Also kept: how a boot override must be sent on this fleet (``boot``).
+    """
+
+    #: Rounds a node waits for other nodes' scouts before it tries on its own.
+    SCOUT_ROUNDS = 3
+
+    def __init__(self):
+        self._paths = dict(BMCWEB_SHAPE)
+        self._seeds = set(self._paths)
+        self._confirmed = set()
+        self._scouts = {}
+        #: How set-boot PATCHes go on this fleet (learned from the first node that needed it).
+        self.boot = BootPlan()
+
+    def guess(self, key):
+        """:returns: the path tried first for ``key`` (None: read the collection)."""
+        return self._paths.get(key)
+
+    def confirmed(self, key):
+        """Whether a node found ``key`` where the shape said."""
+        return key in self._confirmed
+
+    def is_seed(self, key):
+        """Whether ``key`` still holds bmcweb's guess, untried by any node."""
+        return key in self._seeds
+
+    def learn(self, key, path, sure=True):
+        """Record what a node found for ``key`` (None: it differs per node).
+
+        :param sure: the node found it where the shape said (confirmed); False for a path
+            it found on its own, which the next node tries alone first.
+        """
+        if self._paths.get(key) != path:
+            LOG.info('fleet shape: %s is %s', key, path)
+        self._paths[key] = path
+        self._seeds.discard(key)
+        if sure:
+            self._confirmed.add(key)
+        else:
+            self._confirmed.discard(key)
+
+    @contextlib.contextmanager
+    def scout(self, key):
+        """Work out ``key`` alone, or wait (bounded) for the node already doing it.
+
+        Re-entrant for the node that is the scout.
+        """
+        me = gevent.getcurrent()
+        for _round in range(self.SCOUT_ROUNDS):
+            if key in self._confirmed:
+                break
+            owner, event = self._scouts.get(key, (None, None))
+            if owner is me:
+                break
+            if event is None:
+                event = gevent.event.Event()
+                self._scouts[key] = (me, event)
+                try:
+                    yield
+                finally:
+                    del self._scouts[key]
+                    event.set()
+                return
+            event.wait(SCOUT_WAIT)
+        yield
+
+
+@dataclasses.dataclass
+class BootPlan:
+    """What the boot PATCH of a fleet needs beyond the plain PATCH of the system.
+
+    :ivar send_mode: the BMC drops the override unless ``BootSourceOverrideMode`` is sent.
+    :ivar if_match: the BMC wants ``If-Match`` with the system's ETag.
+    :ivar settings: PATCH the system's settings object (``@Redfish.Settings``).
+    """
+
+    send_mode: bool = False
+    if_match: bool = False
+    settings: bool = False
+
+    @property
+    def read_first(self):
+        """Whether the system must be read before the PATCH."""
+        return self.send_mode or self.if_match or self.settings
+
+
+@dataclasses.dataclass
+class MemberRecord:
+    """What a client knows about the node's system or manager."""
+
+    #: Where it is, once found.
+    path: typing.Optional[str] = None
+    #: Its last read (``None``: not read by this client).
+    body: typing.Optional[dict] = None
+    #: ETag of that read, from the header or ``@odata.etag``.
+    etag: typing.Optional[str] = None
+    #: Reset types it allows (frozenset, or None when the BMC does not say); ``UNREAD`` until read.
+    reset_types: typing.Any = dataclasses.field(default=UNREAD)
+
+
+@dataclasses.dataclass
+class NodeRecord:
+    """Everything a client knows about its node: its session, system and manager."""
+
+    #: ``@odata.id`` of our session, deleted by ``logout``.
+    session: typing.Optional[str] = None
+    system: MemberRecord = dataclasses.field(default_factory=MemberRecord)
+    manager: MemberRecord = dataclasses.field(default_factory=MemberRecord)
+
+    def member(self, collection):
+        return self.system if collection == SYSTEMS else self.manager
 
 
 class RedfishClient(RestClient):
@@ -84,16 +257,22 @@ class RedfishClient(RestClient):
 
     TRACE_TAG = 'redfish_debug'
 
-    def __init__(self, node, host, username, password, *, ctx, session=None, trace=None):
+    def __init__(self, node, host, username, password, *, ctx, session=None, trace=None, shape=None):
+        """:param shape: the command's ``FleetShape`` (a client of its own when None)."""
         super().__init__(node, host, username, password, ctx=ctx, session=session, trace=trace)
-        #: ``@odata.id`` of our session, deleted by ``logout``.
-        self._session_path = None
         #: True when the service has no session service and every request carries Basic.
         self.basic_auth = False
-        self._cache = {}
+        self.shape = shape if shape is not None else FleetShape()
+        self.record = NodeRecord()
 
     def _error_message(self, status, payload):
-        """``error.@Message.ExtendedInfo[0].Message``, else ``error.message``, else ``HTTP <status>``."""
+        """The most specific words of an error body.
+
+        ``error.@Message.ExtendedInfo[0].Message``; else ``error.message`` unless it only
+        points at the ExtendedInfo; else the ExtendedInfo's ``MessageId`` (NOTE: HPE iLO 5
+        sends only the id, iLO 4 spells it ``MessageID``, and their ``error.message`` is
+        such a pointer); else ``HTTP <status>``.
+        """
         try:
             error = payload['error']
         except (TypeError, KeyError):
@@ -101,55 +280,64 @@ class RedfishClient(RestClient):
         if not isinstance(error, dict):
             return str(error)
         info = error.get('@Message.ExtendedInfo')
-        if isinstance(info, list) and info and isinstance(info[0], dict) and info[0].get('Message'):
-            return str(info[0]['Message'])
-        return str(error.get('message') or 'HTTP %d' % status)
+        first = info[0] if isinstance(info, list) and info and isinstance(info[0], dict) else {}
+        message = error.get('message')
+        candidates = (first.get('Message'),
+                      message if isinstance(message, str) and 'ExtendedInfo' not in message else None,
+                      first.get('MessageId'), first.get('MessageID'), message)
+        for text in candidates:
+            if isinstance(text, str) and text:
+                return text
+        return 'HTTP %d' % status
 
-    def _call(self, method, path, body=None, *, login=False):
+    # -- requests --------------------------------------------------------------------------------
+
+    def _call_at(self, method, path, body=None, *, login=False, if_match=None):
         """One request with Redfish's success statuses, following one redirect.
-
-        :returns: ``(status, payload or None, headers)``.
-        """
-        _final, status, payload, headers = self._call_at(method, path, body, login=login)
-        return status, payload, headers
-
-    def _call_at(self, method, path, body=None, *, login=False):
-        """As ``_call``, and the path that answered (the redirect's target when redirected).
 
         GET follows any redirect, other methods only 307 and 308. The ``Location`` is
         resolved on the BMC's origin and refused when it points anywhere else
         (``RestClient.resolve``): credentials never go to another host.
 
-        :returns: ``(path, status, payload or None, headers)``.
+        :param if_match: an ETag sent as ``If-Match``.
+        :returns: ``(path that answered, status, payload or None, headers)``.
         """
         ok = OK_STATUSES + (REDIRECT_STATUSES if method == 'GET' else KEEP_METHOD_REDIRECTS)
-        status, payload, headers = self._request(method, path, body, login=login, ok=ok)
-        if status in REDIRECT_STATUSES:
-            location = headers.get('Location')
-            if not location:
-                raise exc.BmcBadResponse(node=self.node, detail='%s %s answered %d without Location'
-                                         % (method, path, status))
-            path = self.resolve_path(location, 'Location', base=self.resolve(path))
-            status, payload, headers = self._request(method, path, body, login=login, ok=OK_STATUSES)
+        if if_match is not None:
+            self._headers['If-Match'] = if_match
+        try:
+            status, payload, headers = self._request(method, path, body, login=login, ok=ok)
+            if status in REDIRECT_STATUSES:
+                location = headers.get('Location')
+                if not location:
+                    raise exc.BmcBadResponse(node=self.node, detail='%s %s answered %d without Location'
+                                             % (method, path, status))
+                path = self.resolve_path(location, 'Location', base=self.resolve(path))
+                status, payload, headers = self._request(method, path, body, login=login, ok=OK_STATUSES)
+        finally:
+            self._headers.pop('If-Match', None)
         return path, status, payload, headers
 
-    def _get(self, path):
-        """GET a resource and return its JSON object."""
-        return self._get_at(path)[1]
-
     def _get_at(self, path):
-        """GET a resource: ``(the path that answered, its JSON object)``."""
-        path_read, _status, payload, _headers = self._call_at('GET', path)
+        """GET a resource: ``(the path that answered, its JSON object, its ETag or None)``."""
+        path_read, _status, payload, headers = self._call_at('GET', path)
         if not isinstance(payload, dict):
             raise exc.BmcBadResponse(node=self.node, detail='GET %s: reply is not a JSON object' % path)
-        return path_read, payload
+        etag = headers.get('ETag') or payload.get('@odata.etag')
+        return path_read, payload, etag if isinstance(etag, str) else None
+
+    def _get(self, path):
+        return self._get_at(path)[1]
+
+    # -- session ---------------------------------------------------------------------------------
 
     def login(self):
         """Open a session, or switch to HTTP Basic when the service has no session service.
 
-        The session POST goes straight to ``/redfish/v1/SessionService/Sessions``. Only when
-        that answers 401, 404, 405 or 501 is the service root read: if it links a session
-        collection elsewhere we post there; a 401 from a service that has a
+        The session POST goes where the command's shape says (the specification's path at
+        first). Only when that answers 401, 404, 405 or 501 is the service root read: if it
+        links a session collection elsewhere (Dell iDRAC 8 and 9 3.x: ``/redfish/v1/Sessions``)
+        we post there and the shape learns it; a 401 from a service that has a
         ``SessionService`` is a refusal of the credentials; otherwise the service has no
         usable session service and every request carries HTTP Basic.
 
@@ -158,20 +346,25 @@ class RedfishClient(RestClient):
         :raises BmcBadResponse: a session was created without an ``X-Auth-Token``.
         """
         credentials = {'UserName': self.username, 'Password': self._password}
-        try:
-            self._post_session(SESSIONS, credentials)
-            return
-        except (exc.BmcAuthError, exc.BmcHTTPError) as error:
-            if error.kwargs.get('status') not in NO_SESSION_STATUSES | {401}:
-                raise
-            first = error
-        # NOTE: sushy-tools has no SessionService and checks Basic on every path except
-        # the service root, so our session POST gets 401 there, not 404.
-        root = self._get_root()
-        sessions = _link(root, 'Links', 'Sessions')
-        if sessions is not None and self.resolve_path(sessions, '@odata.id') != SESSIONS:
-            self._post_session(self.resolve_path(sessions, '@odata.id'), credentials)
-            return
+        with self.shape.scout(SESSIONS_KEY):
+            sessions = self.shape.guess(SESSIONS_KEY) or SESSIONS
+            try:
+                self._post_session(sessions, credentials)
+                self.shape.learn(SESSIONS_KEY, sessions)
+                return
+            except (exc.BmcAuthError, exc.BmcHTTPError) as error:
+                if error.kwargs.get('status') not in NO_SESSION_STATUSES | {401}:
+                    raise
+                first = error
+            # NOTE: sushy-tools has no SessionService and checks Basic on every path except
+            # the service root, so our session POST gets 401 there, not 404.
+            root = self._get_root()
+            linked = _link(root, 'Links', 'Sessions')
+            linked = None if linked is None else self.resolve_path(linked, '@odata.id')
+            if linked is not None and linked.rstrip('/') != sessions.rstrip('/'):
+                self._post_session(linked, credentials)
+                self.shape.learn(SESSIONS_KEY, linked)
+                return
         if first.kwargs['status'] == 401 and 'SessionService' in root:
             raise first
         LOG.info('%s: no session service (%s), using HTTP Basic', self.node, first)
@@ -199,58 +392,77 @@ class RedfishClient(RestClient):
             location, what = payload.get('@odata.id'), '@odata.id'
         if isinstance(location, str) and location:
             # A session location off the BMC fails the node: its DELETE would carry the token away.
-            self._session_path = self.resolve_path(location, what, base=self.resolve(path))
+            self.record.session = self.resolve_path(location, what, base=self.resolve(path))
 
     def logout(self):
         """DELETE our session (xCAT never does, and sessions pile up until they time out)."""
         self.logged_in = False
-        if self._session_path is None:
+        if self.record.session is None:
             LOG.info('%s: the BMC gave no session location; session left to time out', self.node)
             return
-        self._call('DELETE', self._session_path)
+        self._call_at('DELETE', self.record.session)
         self._headers.pop('X-Auth-Token', None)
 
+    # -- members ---------------------------------------------------------------------------------
+
     def _first_member(self, collection):
-        """``@odata.id`` of the first member of a collection, cached per client.
+        """``@odata.id`` of the first member of a collection.
 
         NOTE: a node is one BMC address; a service with several members (sushy-tools with
-        many fake systems, a chassis manager) is driven through its first member, as xCAT does.
+        many fake systems, a chassis manager, Cisco CIMC's NIC managers) is driven through
+        its first member, as xCAT does.
         """
-        key = 'member ' + collection
-        if key not in self._cache:
-            members = self._get(collection).get('Members')
-            try:
-                link = members[0]['@odata.id']
-            except (TypeError, KeyError, IndexError):
-                raise exc.BmcBadResponse(node=self.node, detail='%s has no members' % collection)
-            path = self.resolve_path(link, '@odata.id', base=self.resolve(collection))
-            if len(members) > 1:
-                LOG.info('%s: %s has %d members, using %s', self.node, collection, len(members), path)
-            self._cache[key] = path
-        return self._cache[key]
-
-    def _resource(self, collection):
-        """The member of ``collection`` we drive, read once: the well-known path, else the first member.
-
-        The path that answered (after a redirect) becomes the member's path for later
-        PATCHes, so they go where the resource really is.
-        """
-        key = 'resource ' + collection
-        if key not in self._cache:
-            member = 'member ' + collection
-            resource = None
-            if member not in self._cache and not self._cache.get('elsewhere ' + collection):
-                resource = self._well_known(collection)
-            if resource is None:
-                self._cache[member], resource = self._get_at(self._first_member(collection))
-            self._cache[key] = resource
-        return self._cache[key]
-
-    def _well_known(self, collection):
-        """The resource at bmcweb's path for ``collection``'s member, or None when it is not there."""
-        path, odata_type = WELL_KNOWN[collection]
+        members = self._get(collection).get('Members')
         try:
-            path_read, resource = self._get_at(path)
+            link = members[0]['@odata.id']
+        except (TypeError, KeyError, IndexError):
+            raise exc.BmcBadResponse(node=self.node, detail='%s has no members' % collection)
+        path = self.resolve_path(link, '@odata.id', base=self.resolve(collection))
+        if len(members) > 1:
+            LOG.info('%s: %s has %d members, using %s', self.node, collection, len(members), path)
+        return path
+
+    def _read(self, collection, fresh=False, guess=True):
+        """The member of ``collection`` we drive (``MemberRecord`` with ``body``), read once.
+
+        Where to look: this node's known path, else the command's shape (bmcweb's path at
+        first; skipped when ``guess`` is false because it just answered 404), else the
+        collection's first member. The path that answered (after a redirect) is the
+        member's path for later requests.
+        """
+        record = self.record.member(collection)
+        if record.body is not None and not fresh:
+            return record
+        if record.path is not None:
+            record.path, record.body, record.etag = self._get_at(record.path)
+            return record
+        with self.shape.scout(collection):
+            tried = self.shape.guess(collection) if guess else None
+            found = self._try_member(collection, tried) if tried else None
+            if found is not None:
+                self.shape.learn(collection, found[0])
+            else:
+                found = self._get_at(self._first_member(collection))
+                self._learn_member(collection, tried, found[0])
+        record.path, record.body, record.etag = found
+        return record
+
+    def _learn_member(self, collection, tried, path):
+        """Teach the shape where this node's member is, found through its collection.
+
+        A path another node found that is not this node's means member names differ per
+        node (Cisco CIMC's serial numbers): every node reads its collection. Otherwise the
+        path is this node's finding, for the next node to try.
+        """
+        if tried and not self.shape.is_seed(collection):
+            self.shape.learn(collection, None)
+        else:
+            self.shape.learn(collection, path, sure=False)
+
+    def _try_member(self, collection, path):
+        """``(path, body, etag)`` of the member at ``path``, or None when it is not there."""
+        try:
+            found = self._get_at(path)
         except exc.BmcHTTPError as error:
             if error.status not in NOT_HERE_STATUSES:
                 raise
@@ -261,27 +473,27 @@ class RedfishClient(RestClient):
         except exc.BmcBadResponse as error:
             LOG.info('%s: %s, reading %s', self.node, error, collection)
             return None
-        kind = resource.get('@odata.type')
-        if not (isinstance(kind, str) and kind.startswith(odata_type)):
+        kind = found[1].get('@odata.type')
+        if not (isinstance(kind, str) and kind.startswith(KINDS[collection][0])):
             LOG.info('%s: %s is a %s, reading %s', self.node, path, kind, collection)
             return None
-        self._cache['member ' + collection] = path_read
-        return resource
+        return found
 
     def get_system(self):
-        """The node's ComputerSystem resource (read once per client).
-
-        :returns: the resource as a dict.
-        """
-        return self._resource(SYSTEMS)
+        """The node's ComputerSystem resource (read once per client)."""
+        return self._read(SYSTEMS).body
 
     def get_manager(self):
         """The node's Manager resource, the BMC itself (read once per client)."""
-        return self._resource(MANAGERS)
+        return self._read(MANAGERS).body
 
-    def get_power_state(self):
-        """:returns: the system's ``PowerState`` (``On``, ``Off``, ``PoweringOn``...)."""
-        return self._property(self.get_system(), 'PowerState', SYSTEMS)
+    def get_power_state(self, fresh=False):
+        """:param fresh: read again (polls). :returns: the system's ``PowerState``."""
+        system = self._read(SYSTEMS, fresh=fresh).body
+        try:
+            return system['PowerState']
+        except KeyError:
+            raise exc.BmcBadResponse(node=self.node, detail='%s member has no PowerState' % SYSTEMS)
 
     def get_manager_state(self):
         """:returns: ``(PowerState or None, Status.State or None)`` of the manager, as the BMC gives them."""
@@ -289,56 +501,56 @@ class RedfishClient(RestClient):
         status = manager.get('Status')
         return manager.get('PowerState'), status.get('State') if isinstance(status, dict) else None
 
-    def _property(self, resource, name, what):
-        try:
-            return resource[name]
-        except KeyError:
-            raise exc.BmcBadResponse(node=self.node, detail='%s member has no %s' % (what, name))
+    # -- Reset -----------------------------------------------------------------------------------
 
-    def _action(self, resource, action, what):
+    def _action(self, collection):
+        """``(action dict, target path)`` of the member's Reset action, from its read."""
+        body = self._read(collection).body
+        name = KINDS[collection][1]
         try:
-            found = resource['Actions'][action]
+            found = body['Actions'][name]
             target = found['target']
             if not isinstance(target, str):
                 raise TypeError(target)
         except (TypeError, KeyError):
-            raise exc.BmcBadResponse(node=self.node, detail='%s member has no %s action' % (what, action))
+            raise exc.BmcBadResponse(node=self.node, detail='%s member has no %s action' % (collection, name))
         return found, self.resolve_path(target, 'target')
 
     def get_reset_types(self, target='system'):
         """The reset types the BMC allows for the system or the manager.
 
-        Read inline from ``ResetType@Redfish.AllowableValues`` or, when the action links
-        ``@Redfish.ActionInfo``, from that resource's ``ResetType`` parameter (one more GET,
-        cached).
+        NOTE: Supermicro X12 puts a malformed inline list (``GracefulShutdownGracefulRestart``)
+        next to an ``@Redfish.ActionInfo`` link; when both exist the ActionInfo is the truth
+        (one more GET). Otherwise the inline ``ResetType@Redfish.AllowableValues`` is used.
 
         :param target: ``system`` or ``manager``.
-        :returns: a frozenset of reset types (empty when the resource has no Reset action,
-            as sushy-tools' managers), or None when the BMC does not say.
-        :raises BmcBadResponse: the action has no target, or its annotations are malformed;
-            checked here so that a Reset POST after this read fails only at the BMC.
+        :returns: a frozenset of reset types (empty when the member has no Reset action, as
+            sushy-tools' managers), or None when the BMC does not say.
+        :raises BmcBadResponse: the action has no target, or its annotations are malformed.
         """
-        key = 'reset types ' + target
-        if key in self._cache:
-            return self._cache[key]
         collection = SYSTEMS if target == 'system' else MANAGERS
-        resource, name = self._resource(collection), RESET_ACTIONS[collection][0]
-        actions = resource.get('Actions')
-        action = actions.get(name) if isinstance(actions, dict) else None
+        record = self._read(collection)
+        if record.reset_types is not UNREAD:
+            return record.reset_types
+        actions = record.body.get('Actions')
+        action = actions.get(KINDS[collection][1]) if isinstance(actions, dict) else None
         if not isinstance(action, dict):
-            self._cache[key] = frozenset()
-            return self._cache[key]
-        self._action(resource, name, collection)
-        allowed = action.get('ResetType' + ALLOWABLE)
+            record.reset_types = frozenset()
+            return record.reset_types
+        self._action(collection)
+        allowed = None
         info = action.get(ACTION_INFO)
-        if allowed is None and info:
+        if info:
             if not isinstance(info, str):
-                raise exc.BmcBadResponse(node=self.node, detail='%s of %s is not a URI' % (ACTION_INFO, name))
+                raise exc.BmcBadResponse(node=self.node, detail='%s of %s is not a URI'
+                                         % (ACTION_INFO, KINDS[collection][1]))
             allowed = self._action_info_values(self.resolve_path(info, ACTION_INFO), 'ResetType')
+        if allowed is None:
+            allowed = action.get('ResetType' + ALLOWABLE)
         if allowed is not None and not isinstance(allowed, list):
             raise exc.BmcBadResponse(node=self.node, detail='allowable reset types are not a list')
-        self._cache[key] = None if allowed is None else frozenset(str(v) for v in allowed)
-        return self._cache[key]
+        record.reset_types = None if allowed is None else frozenset(str(v) for v in allowed)
+        return record.reset_types
 
     def _action_info_values(self, path, name):
         """``AllowableValues`` of parameter ``name`` in an ActionInfo resource, or None."""
@@ -352,127 +564,280 @@ class RedfishClient(RestClient):
 
     @staticmethod
     def reset_falls_back(error):
-        """Whether a refused Reset POST is worth reading the resource for (and maybe a second POST).
+        """Whether a refused Reset POST is worth reading the member for (and maybe a second POST).
 
-        True for a 404 (the action is not where bmcweb has it) and for a refusal of the
-        request as sent: any other 4xx (400 for a ResetType not in the list, 405, 409 for
-        HPE iLO's On when on) and 501 (sushy-tools' unimplemented types). False for
-        credentials (401, 403) and for server failures (5xx), which a read would not change.
-
-        :param error: a ``BmcError`` raised by ``reset_system`` or ``reset_manager``.
-        :returns: bool.
+        True for a 404 (the action is not there) and for a refusal of the request as sent:
+        any other 4xx (400 for a ResetType not in the list, 405, 409 for HPE iLO's On when
+        on) and 501 (sushy-tools' unimplemented types). False for credentials (401, 403)
+        and for server failures (5xx), which a read would not change.
         """
         if not isinstance(error, exc.BmcHTTPError) or not isinstance(error.status, int):
             return False
         return error.status == 501 or (400 <= error.status < 500 and error.status not in (401, 403))
 
+    def reset(self, target, wanted, word, power_state=None, post=None):
+        """Send a Reset: the preferred type at once, the member read only when the BMC says no.
+
+        The one place of the rule "post first, read only if refused":
+
+        - the POST goes to the target this node read, else the command's shape (bmcweb's
+          target at first). A 404 there means the action is elsewhere: the member is read
+          and the same type posted at its own target (the BMC has not said no yet, so no
+          list is consulted), and the shape learns that target;
+        - a refusal at the member's own target is answered from the member: already in
+          ``power_state`` is success (lesson 13); else the next type of ``wanted`` the BMC
+          allows is sent (ActionInfo over a malformed inline list), or simply the next one
+          when the BMC does not list its types; none allowed is ``Unsupported option:
+          <word>``; the refused type being the only one allowed keeps the BMC's own error.
+
+        :param target: ``system`` or ``manager``.
+        :param wanted: ResetTypes in order of preference.
+        :param word: the xCAT word named in ``Unsupported option: <word>``.
+        :param power_state: PowerState that makes a refusal a success, or None.
+        :param post: sends one Reset POST given ``(path, ResetType)`` (default: ``post_reset``).
+        :returns: the ResetType accepted, or None when the system already was in ``power_state``.
+        :raises Unsupported: no type of ``wanted`` is allowed.
+        :raises BmcHTTPError: the BMC's refusal of an allowed type.
+        """
+        collection = SYSTEMS if target == 'system' else MANAGERS
+        post = post or self.post_reset
+        key = RESET_KEYS[collection]
+        record = self.record.member(collection)
+        with self.shape.scout(key):
+            path = self._action(collection)[1] if record.body is not None else self.shape.guess(key)
+            if path is None:
+                path = self._action(collection)[1]
+            try:
+                post(path, wanted[0])
+                self._learn_target(collection, path)
+                return wanted[0]
+            except exc.BmcHTTPError as error:
+                if not self.reset_falls_back(error):
+                    raise
+                LOG.info('%s: %s Reset %s at %s: %s; reading the %s', self.node, target, wanted[0], path,
+                         error, target)
+                refused = error
+            if record.body is None:
+                self._read(collection, guess=refused.status not in NOT_HERE_STATUSES)
+            actions = record.body.get('Actions')
+            if not (isinstance(actions, dict) and isinstance(actions.get(KINDS[collection][1]), dict)):
+                raise exc.Unsupported('Unsupported option: %s' % word, node=self.node)
+            own = self._action(collection)[1]
+            self._learn_target(collection, own)
+        if power_state is not None and self.get_power_state() == power_state:
+            return None
+        if own != path:
+            # The refusal came from a path that was not this BMC's target: it has not said no.
+            try:
+                post(own, wanted[0])
+                return wanted[0]
+            except exc.BmcHTTPError as error:
+                if not self.reset_falls_back(error):
+                    raise
+                LOG.info('%s: %s Reset %s: %s', self.node, target, wanted[0], error)
+                refused = error
+        allowed = self.get_reset_types(target)
+        if allowed is None:
+            # The BMC does not list its types and said no to the first: try the next one.
+            if len(wanted) == 1:
+                raise refused
+            reset_type = wanted[1]
+        else:
+            reset_type = self.pick_reset_type(word, wanted, allowed)
+            if reset_type == wanted[0]:
+                raise refused
+        post(own, reset_type)
+        return reset_type
+
+    def _learn_target(self, collection, path):
+        """Teach the shape a Reset target that worked, if other nodes can share it."""
+        record = self.record.member(collection)
+        if record.path is not None and self.shape.guess(collection) != record.path:
+            self.shape.learn(RESET_KEYS[collection], None)
+            return
+        # As sure as the member's path it hangs off (a target posted without a read is).
+        self.shape.learn(RESET_KEYS[collection], path,
+                         sure=record.path is None or self.shape.confirmed(collection))
+
+    def pick_reset_type(self, word, wanted, allowed):
+        """The first of ``wanted`` the BMC allows (``allowed`` None: the BMC did not say, all are).
+
+        :raises Unsupported: ``Unsupported option: <word>`` when none is allowed.
+        """
+        if allowed is None:
+            return wanted[0]
+        for reset_type in wanted:
+            if reset_type in allowed:
+                return reset_type
+        raise exc.Unsupported('Unsupported option: %s' % word, node=self.node)
+
+    def post_reset(self, path, reset_type):
+        """POST one Reset action to ``path``."""
+        self._call_at('POST', path, {'ResetType': reset_type})
+
     def reset_system(self, reset_type):
-        """POST the system's Reset action, without reading the system unless it is known elsewhere.
+        """POST the system's Reset with ``reset_type`` at the target its read gave."""
+        self.post_reset(self._action(SYSTEMS)[1], reset_type)
 
-        :param reset_type: a ResetType (``ForceOff``, ``On``...).
-        :raises BmcHTTPError: the BMC refused or has no such action there (see ``_reset``).
-        """
-        self._reset(SYSTEMS, reset_type)
+    # -- boot override ---------------------------------------------------------------------------
 
-    def reset_manager(self, reset_type):
-        """POST the manager's Reset action, without reading the manager unless it is known elsewhere.
-
-        :param reset_type: a ResetType (``ForceRestart``, ``GracefulRestart``).
-        :raises BmcHTTPError: the BMC refused or has no such action there (see ``_reset``).
-        """
-        self._reset(MANAGERS, reset_type)
-
-    def _reset(self, collection, reset_type):
-        """POST a Reset action: where the member read says, else straight to bmcweb's target.
-
-        Nothing is read first unless the member is known to live elsewhere. A 404 at bmcweb's
-        target marks the member as elsewhere: the next read or POST goes through the
-        collection. A refusal is remembered per (target, type): asking again for the same
-        type at the same target raises the BMC's first answer without a second POST.
-
-        :raises BmcHTTPError: the BMC refused (``[400] <BMC message>``); ``reset_falls_back``
-            says whether reading the resource may help.
-        :raises BmcBadResponse: the member read has no such action.
-        """
-        action, well_known = RESET_ACTIONS[collection]
-        resource = self._cache.get('resource ' + collection)
-        member = self._cache.get('member ' + collection)
-        if resource is None and ((member is not None and member != WELL_KNOWN[collection][0])
-                                 or self._cache.get('elsewhere ' + collection)):
-            resource = self._resource(collection)
-        target = well_known if resource is None else self._action(resource, action, collection)[1]
-        key = 'refused %s %s' % (target, reset_type)
-        if key in self._cache:
-            raise self._cache[key]
-        try:
-            self._call('POST', target, {'ResetType': reset_type})
-        except exc.BmcHTTPError as error:
-            self._cache[key] = error
-            if resource is None and error.status == 404:
-                LOG.info('%s: no %s, reading %s', self.node, target, collection)
-                self._cache['elsewhere ' + collection] = True
-            raise
-
-    def get_boot(self):
+    def get_boot(self, fresh=False):
         """The system's boot override.
 
         :returns: ``(BootSourceOverrideEnabled, BootSourceOverrideTarget, allowed targets or None)``.
         """
-        boot = self._property(self.get_system(), 'Boot', SYSTEMS)
-        if not isinstance(boot, dict):
-            raise exc.BmcBadResponse(node=self.node, detail='Boot of the system is not an object')
-        allowed = boot.get('BootSourceOverrideTarget' + ALLOWABLE)
+        boot = self._boot_of(self._read(SYSTEMS, fresh=fresh).body)
+        allowed = boot.get(TARGET + ALLOWABLE, boot.get(ILO4_TARGETS))
         if allowed is not None and not isinstance(allowed, list):
             raise exc.BmcBadResponse(node=self.node, detail='allowable boot targets are not a list')
-        return (boot.get('BootSourceOverrideEnabled'), boot.get('BootSourceOverrideTarget'),
-                None if allowed is None else frozenset(str(v) for v in allowed))
+        return (boot.get(ENABLED), boot.get(TARGET), None if allowed is None else frozenset(str(v) for v in allowed))
 
-    def get_known_boot_targets(self):
-        """The allowed boot targets if the system was already read (no request is sent).
-
-        :returns: a frozenset, or None when unknown (not read yet, or the BMC does not say).
-        """
-        system = self._cache.get('resource ' + SYSTEMS)
-        if system is None:
-            return None
-        return self.get_boot()[2]
+    def _boot_of(self, system):
+        boot = system.get('Boot') if isinstance(system, dict) else None
+        if not isinstance(boot, dict):
+            raise exc.BmcBadResponse(node=self.node, detail='the system has no Boot object')
+        return boot
 
     def set_boot(self, target, enabled):
-        """Set the boot override in one PATCH of the system's ``Boot``, without reading the system.
+        """Set the boot override and return what the BMC then holds.
 
-        When the system's path is not known yet the PATCH goes to bmcweb's path; a 404 (or
-        405) there means the system is elsewhere, and the PATCH is sent again to the first
-        member of the Systems collection. The BMC validates the values: a refusal raises
-        ``BmcHTTPError`` with its own message (``[400] <BMC message>``).
+        One PATCH of the system's ``Boot`` (the system's path from the shape, nothing read
+        first), then the values are checked: from the PATCH reply when it carries the
+        system, else from one GET. The vendor branches:
+
+        - NOTE: Supermicro H13 answers the PATCH with success and drops the override
+          unless ``BootSourceOverrideMode`` is in it: a check that finds it dropped sends
+          the PATCH again with the mode the system has, and the shape learns to read the
+          mode first on the other nodes;
+        - NOTE: AMI-based BMCs (Lenovo SR655) answer 428 without ``If-Match`` (412 for a
+          stale one): the system is read for its ETag and the PATCH sent again with it;
+        - NOTE: newer iDRACs refuse a PATCH of ``Boot`` as read-only: when the system
+          has ``@Redfish.Settings``, the PATCH goes to its ``SettingsObject``;
+        - NOTE: Lenovo XCC allows only ``Once`` and ``Disabled``; a refused ``Continuous``
+          with that annotation is said plainly.
 
         :param target: a ``BootSourceOverrideTarget`` value (``Pxe``, ``Hdd``, ``None``...).
         :param enabled: ``Once``, ``Continuous`` or ``Disabled``.
+        :returns: ``(BootSourceOverrideEnabled, BootSourceOverrideTarget)`` the BMC holds.
+        :raises Unsupported: persistent override asked of a BMC that allows none.
         :raises BmcHTTPError: the BMC refused the PATCH.
+        :raises BmcError: the BMC accepted the values but does not hold them.
         """
-        body = {'Boot': {'BootSourceOverrideEnabled': enabled, 'BootSourceOverrideTarget': target}}
-        member = 'member ' + SYSTEMS
-        path = self._cache.get(member)
-        if path is None and self._cache.get('elsewhere ' + SYSTEMS):
-            path = self._first_member(SYSTEMS)
-        if path is not None:
-            path = self._call_at('PATCH', path, body)[0]
+        # The first node works out how this fleet takes an override; the others wait for it.
+        with self.shape.scout(BOOT_KEY):
+            seen = self._set_boot(target, enabled)
+            self.shape.learn(BOOT_KEY, 'known')
+        return seen
+
+    def _set_boot(self, target, enabled):
+        plan = self.shape.boot
+        wanted = {ENABLED: enabled, TARGET: target}
+        # Other nodes of the command may change the plan meanwhile: this node goes by what
+        # it sent itself.
+        send_mode = plan.send_mode
+        if plan.read_first:
+            self._read(SYSTEMS)
+        reply = self._patch_boot(wanted, send_mode)
+        seen = self._boot_seen(reply)
+        if not _holds(seen, enabled, target) and not send_mode and MODE in self._boot_of(self.get_system()):
+            LOG.info('%s: the BMC kept %s after the PATCH; sending it again with %s', self.node, seen, MODE)
+            plan.send_mode = True
+            seen = self._boot_seen(self._patch_boot(wanted, True))
+        if not _holds(seen, enabled, target):
+            raise exc.BmcError('the BMC accepted %s=%s, %s=%s but holds %s, %s'
+                               % (ENABLED, enabled, TARGET, target, seen[0], seen[1]), node=self.node)
+        return seen
+
+    def _boot_seen(self, reply):
+        """``(enabled, target)`` from a PATCH reply carrying the system, else from one GET."""
+        if isinstance(reply, dict) and isinstance(reply.get('Boot'), dict) and ENABLED in reply['Boot']:
+            boot = reply['Boot']
+            self.record.system.body = None
         else:
+            boot = self._boot_of(self._read(SYSTEMS, fresh=True).body)
+        return boot.get(ENABLED), boot.get(TARGET)
+
+    def _patch_boot(self, wanted, send_mode):
+        """PATCH the override where this node or the fleet takes it; the refusal branches live here.
+
+        :returns: the reply's payload (or None).
+        """
+        plan = self.shape.boot
+        record = self.record.system
+        body = dict(wanted)
+        if send_mode:
+            mode = self._boot_of(self._read(SYSTEMS).body).get(MODE)
+            if mode is not None:
+                body[MODE] = mode
+        to_settings = plan.settings
+        path = self._boot_path(to_settings)
+        etag = record.etag if plan.if_match else None
+        try:
             try:
-                path = self._call_at('PATCH', WELL_KNOWN[SYSTEMS][0], body)[0]
+                return self._patch(path, body, etag)
+            except exc.BmcHTTPError as error:
+                if error.status not in PRECONDITION_STATUSES:
+                    raise
+                LOG.info('%s: PATCH %s: %s; sending it with If-Match', self.node, path, error)
+                plan.if_match = True
+                etag = self._read(SYSTEMS, fresh=True).etag or '*'
+                return self._patch(self._boot_path(to_settings), body, etag)
+        except exc.BmcHTTPError as error:
+            if error.status not in (400, 405) or to_settings:
+                raise
+            refusal = error
+        system = self._read(SYSTEMS, fresh=True).body
+        settings = _link(system, '@Redfish.Settings', 'SettingsObject')
+        if settings is not None:
+            LOG.info('%s: PATCH %s: %s; sending it to the settings object %s', self.node, path, refusal, settings)
+            plan.settings = True
+            return self._patch(self.resolve_path(settings, 'SettingsObject'), body, None)
+        allowed = self._boot_of(system).get(ENABLED + ALLOWABLE)
+        if isinstance(allowed, list) and wanted[ENABLED] not in allowed:
+            raise exc.Unsupported('Unsupported option: this BMC does not keep a %s boot override '
+                                  '(%s allows %s)' % ('persistent' if wanted[ENABLED] == 'Continuous'
+                                                      else wanted[ENABLED], ENABLED, ', '.join(map(str, allowed))),
+                                  node=self.node)
+        raise refusal
+
+    def _boot_path(self, to_settings):
+        """Where the override is PATCHed: the settings object when the fleet needs it, else the system."""
+        if to_settings:
+            link = _link(self._read(SYSTEMS).body, '@Redfish.Settings', 'SettingsObject')
+            if link is not None:
+                return self.resolve_path(link, 'SettingsObject')
+        if self.record.system.path is not None:
+            return self.record.system.path
+        guess = self.shape.guess(SYSTEMS)
+        if guess is None:
+            # Member names differ per node: the collection names this node's; the PATCH
+            # needs no read of the member itself.
+            self.record.system.path = self._first_member(SYSTEMS)
+            return self.record.system.path
+        return guess
+
+    def _patch(self, path, body, etag):
+        """One PATCH of ``{"Boot": body}``; a 404 at a guessed path finds the system and tries there.
+
+        :returns: the reply's payload (or None).
+        """
+        record = self.record.system
+        if record.path is not None:
+            return self._call_at('PATCH', path, {'Boot': body}, if_match=etag)[2]
+        with self.shape.scout(SYSTEMS):
+            # What another node found while this one waited is worth more than the old guess.
+            path = self._boot_path(False)
+            if record.path is not None:
+                return self._call_at('PATCH', path, {'Boot': body}, if_match=etag)[2]
+            try:
+                path, _status, payload, _headers = self._call_at('PATCH', path, {'Boot': body}, if_match=etag)
             except exc.BmcHTTPError as error:
                 if error.status not in NOT_HERE_STATUSES:
                     raise
-                LOG.info('%s: no %s (%s), reading %s', self.node, WELL_KNOWN[SYSTEMS][0], error, SYSTEMS)
-                path = self._call_at('PATCH', self._first_member(SYSTEMS), body)[0]
-        self._cache[member] = path
-        self._cache.pop('resource ' + SYSTEMS, None)
-
-
-def _link(resource, *keys):
-    """The ``@odata.id`` string at ``resource[keys...]``, or None."""
-    for key in keys:
-        if not isinstance(resource, dict):
-            return None
-        resource = resource.get(key)
-    link = resource.get('@odata.id') if isinstance(resource, dict) else None
-    return link if isinstance(link, str) else None
+                LOG.info('%s: no %s (%s), reading %s', self.node, path, error, SYSTEMS)
+                record.path = self._first_member(SYSTEMS)
+                self._learn_member(SYSTEMS, path, record.path)
+                return self._call_at('PATCH', record.path, {'Boot': body}, if_match=etag)[2]
+            record.path = path
+            self.shape.learn(SYSTEMS, path)
+            return payload

@@ -4,10 +4,9 @@ import logging
 import types
 
 from common import exceptions as exc
-from common.task import NodeResult
+from common.task import NodeResult, wait_for
 from hwctl import power
-from hwctl.executor.base import ExecutorBase
-from hwctl.redfish_client import RedfishClient
+from hwctl.executor.redfish_base import RedfishExecutorBase
 
 LOG = logging.getLogger(__name__)
 
@@ -29,8 +28,15 @@ GET_POWER_STATE_MAP = types.MappingProxyType({
 SET_POWER_STATE_MAP = types.MappingProxyType({
     'on': (('ForceOn', 'On'), power.STATUS_POWERING_ON),
     'off': (('ForceOff',), power.STATUS_POWERING_OFF),
-    'softoff': (('GracefulShutdown',), power.STATUS_POWERING_OFF),
+    'softoff': (('GracefulShutdown', 'PushPowerButton'), power.STATUS_POWERING_OFF),
 })
+#: NOTE: HPE iLO 4 and early iLO 5 and Dell iDRAC 8 offer no GracefulShutdown; their
+#: PushPowerButton is a graceful shutdown request to a running host, so softoff uses it
+#: when GracefulShutdown is missing. The client sends it only when the system is not
+#: already off (``RedfishClient.reset``), since a press powers an off host on.
+
+#: ResetTypes of the off step of a reset on a BMC without a restart type.
+OFF_TYPES = ('ForceOff',)
 
 #: PowerState a set-state word leaves the system in; a BMC refusing the Reset while the
 #: system is already there means success (lesson 13).
@@ -77,7 +83,7 @@ def bmc_word(node, power_state, status_state):
     NotReady for every BMC state but Ready: the admin learns the BMC is not usable yet,
     which is true, rather than an error about our parser.
 
-    :raises BmcBadResponse: a value that is not a string, or neither property present.
+    :raises BmcBadResponse: a value that is not a string.
     """
     words = []
     for value, known in ((power_state, BMC_POWER_STATE_MAP), (status_state, BMC_STATUS_STATE_MAP)):
@@ -90,33 +96,23 @@ def bmc_word(node, power_state, status_state):
             LOG.info('%s: unknown manager state %r, taken as %s', node, value, power.BMC_NOT_READY)
         words.append(known.get(value, power.BMC_NOT_READY))
     if not words:
+        if power_state is None and status_state is None:
+            # NOTE: a Supermicro X13 manager has neither; it answered an authenticated
+            # GET and says nothing against it, so it is ready.
+            return power.BMC_READY
         raise exc.BmcBadResponse(node=node, detail='unknown manager state PowerState=%s Status.State=%s'
                                  % (power_state, status_state))
     return power.BMC_READY if set(words) == {power.BMC_READY} else power.BMC_NOT_READY
 
 
-def pick_reset_type(node, word, wanted, allowed):
-    """The first of ``wanted`` the BMC allows (``allowed`` None: the BMC did not say, all are).
-
-    :raises Unsupported: ``Unsupported option: <word>`` when none is allowed.
-    """
-    if allowed is None:
-        return wanted[0]
-    for reset_type in wanted:
-        if reset_type in allowed:
-            return reset_type
-    raise exc.Unsupported('Unsupported option: %s' % word, node=node)
-
-
-class RedfishPowerExecutor(ExecutorBase, power.PowerInterface):
+class RedfishPowerExecutor(RedfishExecutorBase, power.PowerInterface):
     """PowerInterface for Redfish BMCs.
 
-    Redfish resets are single actions: no off-wait is needed, so ``reboot`` sends one
-    ForceRestart instead of OpenBMC's off, poll, on. ``set_state`` and ``reboot_bmc`` send
-    their Reset without reading first (``_reset``); ``reboot`` reads the state it needs.
+    Redfish resets are single actions: ``reboot`` sends one ForceRestart (or PowerCycle)
+    instead of OpenBMC's off, poll, on, unless the BMC offers neither. ``set_state`` and
+    ``reboot_bmc`` send their Reset without reading first (``RedfishClient.reset``);
+    ``reboot`` reads the state it needs.
     """
-
-    CLIENT = RedfishClient
 
     def validate_set_state(self, state):
         if state not in SET_POWER_STATE_MAP:
@@ -130,45 +126,10 @@ class RedfishPowerExecutor(ExecutorBase, power.PowerInterface):
         with self.session(node, nodeinfo) as client:
             return power_word(node, client.get_power_state())
 
-    @staticmethod
-    def _reset(node, client, target, word, wanted, post, power_state=None):
-        """Send the preferred Reset at once; read the resource only when the BMC says no.
-
-        NOTE: on bmcweb the action's target is known and the preferred type is allowed, so
-        the POST goes out without a read (one request less per node). A 404 means the
-        action lives elsewhere (HPE iLO, Dell iDRAC, sushy-tools): the member is found
-        through its collection, as it was before. A refusal (400 type not in the list,
-        409 HPE iLO's On for a system already on, 501...) is answered from the resource:
-        already in ``power_state`` is success (lesson 13); else the next type of
-        ``wanted`` the BMC allows is sent, none allowed is ``Unsupported option: <word>``,
-        and a type the BMC allows yet refused keeps the BMC's own error.
-
-        :param target: ``system`` or ``manager``.
-        :param word: the xCAT word named in ``Unsupported option: <word>``.
-        :param wanted: ResetTypes in order of preference.
-        :param post: sends one Reset POST, given the ResetType.
-        :param power_state: PowerState that makes a refusal a success, or None.
-        :returns: the ResetType accepted, or None when the system already was in ``power_state``.
-        :raises Unsupported: no type of ``wanted`` is allowed.
-        :raises BmcHTTPError: the BMC's refusal of an allowed type.
-        """
-        try:
-            post(wanted[0])
-            return wanted[0]
-        except exc.BmcHTTPError as error:
-            if not client.reset_falls_back(error):
-                raise
-            LOG.info('%s: %s Reset %s: %s; reading the %s', node, target, wanted[0], error, target)
-        if power_state is not None and client.get_power_state() == power_state:
-            return None
-        reset_type = pick_reset_type(node, word, wanted, client.get_reset_types(target))
-        post(reset_type)
-        return reset_type
-
     def set_state(self, node, nodeinfo, state):
         wanted, status = SET_POWER_STATE_MAP[state]
         with self.session(node, nodeinfo) as client:
-            self._reset(node, client, 'system', state, wanted, client.reset_system, TARGET_STATE_MAP[state])
+            client.reset('system', wanted, state, TARGET_STATE_MAP[state])
         return NodeResult(state, status)
 
     def reboot(self, node, nodeinfo, optype):
@@ -176,9 +137,37 @@ class RedfishPowerExecutor(ExecutorBase, power.PowerInterface):
             word = power_word(node, client.get_power_state())
             if word == power.POWER_OFF and optype == 'reset':
                 return power.POWER_OFF
-            wanted = SET_POWER_STATE_MAP['on'][0] if word == power.POWER_OFF else RESTART_TYPES
-            client.reset_system(pick_reset_type(node, optype, wanted, client.get_reset_types('system')))
+            allowed = client.get_reset_types('system')
+            on_types = SET_POWER_STATE_MAP['on'][0]
+            if word == power.POWER_OFF:
+                client.reset_system(client.pick_reset_type(optype, on_types, allowed))
+            elif allowed is None or set(RESTART_TYPES) & allowed:
+                client.reset_system(client.pick_reset_type(optype, RESTART_TYPES, allowed))
+            else:
+                # NOTE: Dell iDRAC 8 offers neither ForceRestart nor PowerCycle: the node is
+                # reset as ForceOff, a wait for Off (bounded by state_wait), then On.
+                client.reset_system(client.pick_reset_type(optype, OFF_TYPES, allowed))
+                self.messager.update_node_attributes('status', node, power.STATUS_POWERING_OFF)
+                self._wait_off(node, client)
+                client.reset_system(client.pick_reset_type(optype, on_types, allowed))
         return NodeResult(power.POWER_RESET, power.STATUS_POWERING_ON)
+
+    def _wait_off(self, node, client):
+        """Poll the system until it is Off, bounded by ``ctx.state_wait``."""
+        last = {}
+
+        def is_off():
+            try:
+                last['state'] = client.get_power_state(fresh=True)
+            except exc.BmcUnreachable as error:
+                LOG.info('%s: state poll failed: %s', node, error)
+                return False
+            return last['state'] == 'Off'
+
+        off, elapsed = wait_for(is_off, timeout=self.ctx.state_wait, interval=self.ctx.poll_interval)
+        if not off:
+            raise exc.BmcStateTimeout(node=node, action='power-off', target='off', seconds=int(elapsed),
+                                      state=last.get('state', 'unknown'))
 
     def get_bmc_state(self, node, nodeinfo):
         with self.session(node, nodeinfo) as client:
@@ -193,14 +182,14 @@ class RedfishPowerExecutor(ExecutorBase, power.PowerInterface):
     def reboot_bmc(self, node, nodeinfo):
         with self.session(node, nodeinfo) as client:
 
-            def post(reset_type):
+            def post(path, reset_type):
                 try:
-                    client.reset_manager(reset_type)
+                    client.post_reset(path, reset_type)
                 except (exc.BmcUnreachable, exc.BmcBadResponse) as error:
                     # NOTE: a rebooting BMC may drop the connection before it answers; the
                     # request was delivered, so this is not a failure (xcat-core#3832).
                     LOG.info('%s: BMC reboot request: %s', node, error)
                     client.logged_in = False
 
-            self._reset(node, client, 'manager', 'bmcreboot', BMC_RESTART_TYPES, post)
+            client.reset('manager', BMC_RESTART_TYPES, 'bmcreboot', post=post)
         return power.BMC_REBOOT

@@ -4,8 +4,7 @@ import types
 
 from common import exceptions as exc
 from hwctl import setboot
-from hwctl.executor.base import ExecutorBase
-from hwctl.redfish_client import RedfishClient
+from hwctl.executor.redfish_base import RedfishExecutorBase
 
 #: xCAT device word -> BootSourceOverrideTarget.
 SET_BOOT_TARGET_MAP = types.MappingProxyType({
@@ -46,10 +45,8 @@ def boot_word(node, enabled, target):
     return GET_BOOT_TARGET_MAP.get(target, 'Can not get valid rsetboot status, the data is %s' % target)
 
 
-class RedfishSetbootExecutor(ExecutorBase, setboot.BootInterface):
+class RedfishSetbootExecutor(RedfishExecutorBase, setboot.BootInterface):
     """BootInterface for Redfish BMCs: one PATCH of the system's Boot sets target and duration."""
-
-    CLIENT = RedfishClient
 
     def validate_set_state(self, device, persistent):
         if device not in SET_BOOT_TARGET_MAP:
@@ -62,20 +59,13 @@ class RedfishSetbootExecutor(ExecutorBase, setboot.BootInterface):
 
     def set_state(self, node, nodeinfo, device, persistent):
         target = SET_BOOT_TARGET_MAP[device]
+        if target == NO_OVERRIDE:
+            enabled = 'Disabled'
+        else:
+            enabled = 'Continuous' if persistent else 'Once'
         with self.session(node, nodeinfo) as client:
-            # NOTE: the system is not read first (on bmcweb the command is login, PATCH,
-            # logout): the BMC checks the target itself, and a refusal prints as
-            # ``[400] <BMC message>``. Our own check runs only when the allowed targets are
-            # already known. Many BMCs (sushy-tools among them) leave None out of the
-            # allowable targets although Disabled always switches the override off, so def
-            # is never refused here.
-            allowed = client.get_known_boot_targets()
-            if target != NO_OVERRIDE and allowed is not None and target not in allowed:
-                raise exc.Unsupported('Unsupported option: %s' % device, node=node)
-            if target == NO_OVERRIDE:
-                enabled = 'Disabled'
-            else:
-                enabled = 'Continuous' if persistent else 'Once'
-            client.set_boot(target, enabled)
-        # NOTE: as on OpenBMC, the accepted PATCH is not read back (one request less per node).
-        return boot_word(node, enabled, target)
+            # NOTE: nothing is read first: the BMC checks the target itself, and a refusal
+            # prints as ``[400] <BMC message>``. The word printed is what the BMC holds
+            # afterwards (``set_boot`` checks it), never only what was asked.
+            held_enabled, held_target = client.set_boot(target, enabled)
+        return boot_word(node, held_enabled, held_target)
