@@ -8,6 +8,7 @@ Auth: the ``sid`` cookie from ``POST /login`` or HTTP Basic on any request (xCAT
 import json
 from types import MappingProxyType
 
+from sim import openbmc_leds, openbmc_logging
 from sim.wire import REASONS, Response
 
 #: Root of every D-Bus object path.
@@ -53,7 +54,9 @@ def envelope(status, data):
     """
     word = 'ok' if status == 200 else 'error'
     body = {'data': data, 'message': '%d %s' % (status, REASONS.get(status, 'Unknown')), 'status': word}
-    return Response(status, json.dumps(body).encode())
+    # NOTE: phosphor-rest-server writes every reply with indent 2 and sorted keys, and
+    # xCAT's output order depends on it (docs/DESIGN.md).
+    return Response(status, json.dumps(body, indent=2, sort_keys=True).encode())
 
 
 def error(status, description):
@@ -204,6 +207,35 @@ ACTIONS = MappingProxyType({
     (DUMP, 'DeleteAll'): _action_delete_all,
 })
 
+#: Objects of other command families: ``(root path, objects(bmc))``, built only for requests
+#: at or below their root (or above it, for an enumerate).
+EXTENSIONS = (
+    (openbmc_leds.ROOT, lambda bmc: openbmc_leds.objects(bmc, openbmc_logging.fault_lit(bmc))),
+    (openbmc_logging.LOGGING, openbmc_logging.objects),
+)
+
+
+def _all_objects(bmc, path):
+    """``_objects`` plus the extension objects a request for ``path`` may touch."""
+    objs = _objects(bmc)
+    for root, provider in EXTENSIONS:
+        if path == root or path.startswith(root + '/') or root.startswith(path + '/'):
+            objs.update(provider(bmc))
+    return objs
+
+
+def _setter(bmc, obj, prop):
+    """The setter of a writable property, or ``None``."""
+    setter = SETTERS.get((obj, prop)) or openbmc_leds.SETTERS.get((obj, prop))
+    if setter is None and obj.startswith(openbmc_logging.ENTRY):
+        setter = openbmc_logging.setters(bmc).get((obj, prop))
+    return setter
+
+
+def _action(obj, method):
+    """The action of a method, or ``None``."""
+    return ACTIONS.get((obj, method)) or openbmc_logging.ACTIONS.get((obj, method))
+
 
 class OpenBMCDialect:
     """Answers OpenBMC REST requests for one BMC at a time (stateless itself)."""
@@ -247,7 +279,7 @@ class OpenBMCDialect:
             if req.method != 'GET':
                 return error(405, 'Method not allowed')
             prefix = path[:-len('/enumerate')]
-            objs = _objects(bmc)
+            objs = _all_objects(bmc, prefix)
             found = {k: v for k, v in objs.items() if k.startswith(prefix + '/')}
             if not found:
                 return error(404, 'org.freedesktop.DBus.Error.FileNotFound: path or object not found: '
@@ -260,7 +292,7 @@ class OpenBMCDialect:
             obj, _, method = path.rpartition('/action/')
             if req.method != 'POST':
                 return error(405, 'Method not allowed')
-            action = ACTIONS.get((obj, method))
+            action = _action(obj, method)
             if action is None:
                 return error(404, 'org.freedesktop.DBus.Error.UnknownMethod: %s not found' % method)
             args, bad = self._data(req)
@@ -270,7 +302,7 @@ class OpenBMCDialect:
             return envelope(200, None)
         if req.method != 'GET':
             return error(405, 'Method not allowed')
-        props = _objects(bmc).get(path)
+        props = _all_objects(bmc, path).get(path)
         if props is None:
             return error(404, 'org.freedesktop.DBus.Error.FileNotFound: path or object not found: '
                          + path)
@@ -289,15 +321,15 @@ class OpenBMCDialect:
 
     def _attr(self, bmc, req, obj, prop):
         if req.method == 'GET':
-            props = _objects(bmc).get(obj)
+            props = _all_objects(bmc, obj).get(obj)
             if props is None or prop not in props:
                 return error(404, 'org.freedesktop.DBus.Error.UnknownProperty: %s' % prop)
             return envelope(200, props[prop])
         if req.method != 'PUT':
             return error(405, 'Method not allowed')
-        setter = SETTERS.get((obj, prop))
+        setter = _setter(bmc, obj, prop)
         if setter is None:
-            props = _objects(bmc).get(obj)
+            props = _all_objects(bmc, obj).get(obj)
             if props is not None and prop in props:
                 return error(403, 'org.freedesktop.DBus.Error.PropertyReadOnly: %s' % prop)
             return error(404, 'org.freedesktop.DBus.Error.UnknownProperty: %s' % prop)

@@ -31,6 +31,11 @@ BMC_REBOOT_TRANSITION = 'xyz.openbmc_project.State.BMC.Transition.Reboot'
 BOOT_SOURCE_PREFIX = 'xyz.openbmc_project.Control.Boot.Source.Sources.'
 #: Boot sources OpenBMC knows.
 BOOT_SOURCES = frozenset({'Default', 'Disk', 'ExternalMedia', 'Network'})
+LED_IDENTIFY = PROJECT + '/led/groups/enclosure_identify'
+#: Physical LEDs whose states the BMC reports to rbeacon stat and rvitals leds.
+PHYSICAL_LEDS = frozenset({'fan0', 'fan1', 'fan2', 'fan3', 'front_id', 'front_fault', 'front_power',
+                           'rear_id', 'rear_fault', 'rear_power'})
+LOGGING = PROJECT + '/logging'
 
 
 def _last(value):
@@ -158,6 +163,63 @@ class OpenBMCClient(RestClient):
         path = ONE_TIME if one_time else BOOT
         self._data('PUT', path + '/attr/BootSource', {'data': BOOT_SOURCE_PREFIX + source})
 
+    # -- rbeacon (docs/DESIGN.md "rbeacon and reventlog") --------------------------------------
+
+    def set_identify_led(self, asserted):
+        """Assert or deassert the ``enclosure_identify`` LED group (the front and rear blue LEDs).
+
+        :param asserted: True to light (blink) them, False to switch them off.
+        """
+        self._data('PUT', LED_IDENTIFY + '/attr/Asserted', {'data': bool(asserted)})
+
+    def get_physical_leds(self):
+        """The physical LEDs' states, by LED name.
+
+        :returns: ``{name: state}`` for every physical LED whose last path component is a
+            name of ``PHYSICAL_LEDS``, the state being the action's last component
+            (``Off``, ``On``, ``Blink``).
+        :raises BmcBadResponse: the reply is not an object, or a listed LED has no ``State``.
+        """
+        data = self._data('GET', PROJECT + '/led/physical/enumerate')
+        if not isinstance(data, dict):
+            raise exc.BmcBadResponse(node=self.node, detail='%s/led/physical/enumerate is not an object: %s'
+                                     % (PROJECT, _short(data)))
+        states = {}
+        for path, props in data.items():
+            name = str(path).rsplit('/', 1)[-1]
+            if name not in PHYSICAL_LEDS:
+                continue
+            if not isinstance(props, dict) or 'State' not in props:
+                raise exc.BmcBadResponse(node=self.node, detail=_short(data))
+            states[name] = _last(props['State'])
+        return states
+
+    # -- reventlog --------------------------------------------------------------------------------
+
+    def get_event_log(self):
+        """Every object below the logging path, as the BMC sends them (entries, callouts, manager).
+
+        :returns: ``{path: properties}``.
+        :raises BmcBadResponse: the reply is not an object.
+        """
+        data = self._data('GET', LOGGING + '/enumerate')
+        if not isinstance(data, dict):
+            raise exc.BmcBadResponse(node=self.node, detail='%s/enumerate is not an object: %s'
+                                     % (LOGGING, _short(data)))
+        return data
+
+    def clear_event_log(self):
+        """Delete every event log entry."""
+        self._data('POST', LOGGING + '/action/DeleteAll', {'data': []})
+
+    def resolve_event(self, entry_id):
+        """Mark one event log entry resolved.
+
+        NOTE: xCAT sends the string ``"1"``; phosphor-rest-server turns it into the D-Bus
+        boolean, and we keep the body every deployed BMC has seen from xCAT.
+        """
+        self._data('PUT', '%s/entry/%s/attr/Resolved' % (LOGGING, entry_id), {'data': '1'})
+
 
 def _session_cookie(set_cookie):
     """The ``name=value`` pair of the session cookie in a Set-Cookie header, or ''."""
@@ -166,3 +228,9 @@ def _session_cookie(set_cookie):
         if part.lower().startswith(('sid=', 'session=')):
             return part
     return ''
+
+
+def _short(data, limit=512):
+    """The ``%s`` form of a reply for an error line, cut to ``limit`` characters."""
+    text = '%s' % (data,)
+    return text if len(text) <= limit else text[:limit] + '...'
