@@ -20,6 +20,11 @@ CHASSIS = PROJECT + '/state/chassis0'
 BMC = PROJECT + '/state/bmc0'
 BOOT = PROJECT + '/control/host0/boot'
 ONE_TIME = BOOT + '/one_time'
+INVENTORY = PROJECT + '/inventory'
+INVENTORY_SYSTEM = INVENTORY + '/system'
+MOTHERBOARD = INVENTORY_SYSTEM + '/chassis/motherboard'
+SENSORS = PROJECT + '/sensors'
+LED_PHYSICAL = PROJECT + '/led/physical'
 
 #: Values of the host transition attribute, by our name.
 HOST_TRANSITIONS = types.MappingProxyType({'On': 'xyz.openbmc_project.State.Host.Transition.On',
@@ -157,6 +162,38 @@ class OpenBMCClient(RestClient):
         self._data('PUT', ONE_TIME + '/attr/Enabled', {'data': 1 if one_time else 0})
         path = ONE_TIME if one_time else BOOT
         self._data('PUT', path + '/attr/BootSource', {'data': BOOT_SOURCE_PREFIX + source})
+
+    def _object_map(self, path):
+        """GET ``path`` and return its ``data`` when it is a JSON object.
+
+        :raises BmcBadResponse: the data is not an object.
+        """
+        data = self._data('GET', path)
+        if not isinstance(data, dict):
+            raise exc.BmcBadResponse(node=self.node, detail='%s is not an object: %r' % (path, data))
+        return data
+
+    def get_inventory(self, scope):
+        """Inventory objects, in the BMC's (sorted) order.
+
+        :param scope: ``all`` (every object below ``/inventory``, one enumerate),
+            ``system`` (the system object's own properties only) or ``motherboard``
+            (every object below the motherboard: CPUs, cores, DIMMs...).
+        :returns: ``{path: {property: value}}``; for ``system``, ``{property: value}``.
+        """
+        if scope == 'system':
+            return self._object_map(INVENTORY_SYSTEM)
+        if scope == 'motherboard':
+            return self._object_map(MOTHERBOARD + '/enumerate')
+        return self._object_map(INVENTORY + '/enumerate')
+
+    def get_sensors(self):
+        """Every sensor object (and sensor association) below ``/sensors``: ``{path: properties}``."""
+        return self._object_map(SENSORS + '/enumerate')
+
+    def get_physical_leds(self):
+        """Every physical LED object: ``{path: properties}`` (``State`` holds the full enum)."""
+        return self._object_map(LED_PHYSICAL + '/enumerate')
 
 
 def _session_cookie(set_cookie):
