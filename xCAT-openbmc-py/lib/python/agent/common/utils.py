@@ -8,6 +8,7 @@ any of its body is read, so a garbage prefix cannot make us allocate gigabytes.
 """
 
 import json
+import re
 import struct
 
 from common.exceptions import FrameError
@@ -91,6 +92,31 @@ def recv_frame(sock, max_frame=MAX_FRAME):
         header += more
     size = decode_length(header, max_frame)
     return decode_body(recv_exact(sock, size))
+
+
+_DIGITS = re.compile(r'(\d+)')
+
+
+def natural_key(text):
+    """Sort key of xCAT's natural order (docs/COMMANDS.md "Natural order").
+
+    Runs of digits compare as integers, the runs between them as strings (code points);
+    equal keys fall back to the raw text. ``P0 Core10 Temp`` sorts after ``P0 Core1 Temp``.
+    The split always starts with a text run, so integers only ever meet integers.
+    """
+    parts = _DIGITS.split(text)
+    parts[1::2] = [int(p) for p in parts[1::2]]
+    return parts, text
+
+
+def sort_natural(lines):
+    """:returns: a new list of ``lines`` in xCAT's natural order."""
+    return sorted(lines, key=natural_key)
+
+
+def value_text(value):
+    """A BMC value as xCAT prints it (Python's ``%s``): ``True``, ``None``, ``[['a', 'b']]``."""
+    return '%s' % (value,)
 
 
 def sanitize(obj):

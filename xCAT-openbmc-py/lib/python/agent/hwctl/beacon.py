@@ -7,10 +7,6 @@ the contract of ``hwctl/power.py``: ``(node, nodeinfo)`` first, the node's text 
 
 import abc
 
-from common import exceptions as exc
-
-#: rbeacon subcommands, in xCAT's usage order.
-RBEACON_ACTIONS = ('on', 'off', 'stat')
 #: Subcommands that switch the identify LEDs.
 SET_ACTIONS = frozenset({'on', 'off'})
 
@@ -48,22 +44,3 @@ class BeaconInterface(abc.ABC):
         Idempotent, changes nothing.
         """
 
-
-def parse_rbeacon(args):
-    """Parse rbeacon's arguments (after the broker's validation, or raw from client.py).
-
-    ``-V``/``--verbose`` may appear anywhere, repeated (xCAT's agent hangs on a repeat).
-
-    :returns: ``(action, verbose)``.
-    :raises InvalidRequest: no subcommand or more than one.
-    :raises Unsupported: an unknown subcommand.
-    """
-    verbose = any(a in ('-V', '--verbose') for a in args)
-    words = [a for a in args if a not in ('-V', '--verbose')]
-    if not words:
-        raise exc.InvalidRequest('Subcommand for rbeacon was not specified')
-    if len(words) > 1:
-        raise exc.InvalidRequest('Only one option is supported at the same time for rbeacon')
-    if words[0] not in RBEACON_ACTIONS:
-        raise exc.Unsupported('Not supported subcommand for rbeacon: %s' % words[0])
-    return words[0], verbose

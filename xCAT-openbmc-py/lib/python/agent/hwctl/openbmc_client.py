@@ -20,6 +20,11 @@ CHASSIS = PROJECT + '/state/chassis0'
 BMC = PROJECT + '/state/bmc0'
 BOOT = PROJECT + '/control/host0/boot'
 ONE_TIME = BOOT + '/one_time'
+INVENTORY = PROJECT + '/inventory'
+INVENTORY_SYSTEM = INVENTORY + '/system'
+MOTHERBOARD = INVENTORY_SYSTEM + '/chassis/motherboard'
+SENSORS = PROJECT + '/sensors'
+LED_PHYSICAL = PROJECT + '/led/physical'
 
 #: Values of the host transition attribute, by our name.
 HOST_TRANSITIONS = types.MappingProxyType({'On': 'xyz.openbmc_project.State.Host.Transition.On',
@@ -32,9 +37,6 @@ BOOT_SOURCE_PREFIX = 'xyz.openbmc_project.Control.Boot.Source.Sources.'
 #: Boot sources OpenBMC knows.
 BOOT_SOURCES = frozenset({'Default', 'Disk', 'ExternalMedia', 'Network'})
 LED_IDENTIFY = PROJECT + '/led/groups/enclosure_identify'
-#: Physical LEDs whose states the BMC reports to rbeacon stat and rvitals leds.
-PHYSICAL_LEDS = frozenset({'fan0', 'fan1', 'fan2', 'fan3', 'front_id', 'front_fault', 'front_power',
-                           'rear_id', 'rear_fault', 'rear_power'})
 LOGGING = PROJECT + '/logging'
 
 
@@ -163,6 +165,38 @@ class OpenBMCClient(RestClient):
         path = ONE_TIME if one_time else BOOT
         self._data('PUT', path + '/attr/BootSource', {'data': BOOT_SOURCE_PREFIX + source})
 
+    def _object_map(self, path):
+        """GET ``path`` and return its ``data`` when it is a JSON object.
+
+        :raises BmcBadResponse: the data is not an object.
+        """
+        data = self._data('GET', path)
+        if not isinstance(data, dict):
+            raise exc.BmcBadResponse(node=self.node, detail='%s is not an object: %r' % (path, data))
+        return data
+
+    def get_inventory(self, scope):
+        """Inventory objects, in the BMC's (sorted) order.
+
+        :param scope: ``all`` (every object below ``/inventory``, one enumerate),
+            ``system`` (the system object's own properties only) or ``motherboard``
+            (every object below the motherboard: CPUs, cores, DIMMs...).
+        :returns: ``{path: {property: value}}``; for ``system``, ``{property: value}``.
+        """
+        if scope == 'system':
+            return self._object_map(INVENTORY_SYSTEM)
+        if scope == 'motherboard':
+            return self._object_map(MOTHERBOARD + '/enumerate')
+        return self._object_map(INVENTORY + '/enumerate')
+
+    def get_sensors(self):
+        """Every sensor object (and sensor association) below ``/sensors``: ``{path: properties}``."""
+        return self._object_map(SENSORS + '/enumerate')
+
+    def get_physical_leds(self):
+        """Every physical LED object: ``{path: properties}`` (``State`` holds the full enum)."""
+        return self._object_map(LED_PHYSICAL + '/enumerate')
+
     # -- rbeacon (docs/DESIGN.md "rbeacon and reventlog") --------------------------------------
 
     def set_identify_led(self, asserted):
@@ -172,28 +206,6 @@ class OpenBMCClient(RestClient):
         """
         self._data('PUT', LED_IDENTIFY + '/attr/Asserted', {'data': bool(asserted)})
 
-    def get_physical_leds(self):
-        """The physical LEDs' states, by LED name.
-
-        :returns: ``{name: state}`` for every physical LED whose last path component is a
-            name of ``PHYSICAL_LEDS``, the state being the action's last component
-            (``Off``, ``On``, ``Blink``).
-        :raises BmcBadResponse: the reply is not an object, or a listed LED has no ``State``.
-        """
-        data = self._data('GET', PROJECT + '/led/physical/enumerate')
-        if not isinstance(data, dict):
-            raise exc.BmcBadResponse(node=self.node, detail='%s/led/physical/enumerate is not an object: %s'
-                                     % (PROJECT, _short(data)))
-        states = {}
-        for path, props in data.items():
-            name = str(path).rsplit('/', 1)[-1]
-            if name not in PHYSICAL_LEDS:
-                continue
-            if not isinstance(props, dict) or 'State' not in props:
-                raise exc.BmcBadResponse(node=self.node, detail=_short(data))
-            states[name] = _last(props['State'])
-        return states
-
     # -- reventlog --------------------------------------------------------------------------------
 
     def get_event_log(self):
@@ -202,11 +214,7 @@ class OpenBMCClient(RestClient):
         :returns: ``{path: properties}``.
         :raises BmcBadResponse: the reply is not an object.
         """
-        data = self._data('GET', LOGGING + '/enumerate')
-        if not isinstance(data, dict):
-            raise exc.BmcBadResponse(node=self.node, detail='%s/enumerate is not an object: %s'
-                                     % (LOGGING, _short(data)))
-        return data
+        return self._object_map(LOGGING + '/enumerate')
 
     def clear_event_log(self):
         """Delete every event log entry."""
@@ -229,8 +237,3 @@ def _session_cookie(set_cookie):
             return part
     return ''
 
-
-def _short(data, limit=512):
-    """The ``%s`` form of a reply for an error line, cut to ``limit`` characters."""
-    text = '%s' % (data,)
-    return text if len(text) <= limit else text[:limit] + '...'

@@ -198,16 +198,16 @@ class OpenBMCEventlogExecutor(ExecutorBase, eventlog.EventlogInterface):
             self.messager.info(POLICY_HINT)
         self.events = types.MappingProxyType(events)
 
-    def pre_list_entries(self, count):
+    def pre_get_logs(self, count):
         self._load_table()
 
-    def pre_resolve_entries(self, ids):
+    def pre_resolve_logs(self, ids):
         self._load_table()
 
     def _entries(self, client):
         return parse_log(client.get_event_log(), self.events)
 
-    def list_entries(self, node, nodeinfo, count):
+    def get_logs(self, node, nodeinfo, count):
         with self.session(node, nodeinfo) as client:
             entries = self._entries(client)
         if not entries:
@@ -217,12 +217,12 @@ class OpenBMCEventlogExecutor(ExecutorBase, eventlog.EventlogInterface):
             keep = keep[-count:]
         return NodeResult(lines=tuple(entry.line for entry in keep))
 
-    def clear_entries(self, node, nodeinfo):
+    def clear_logs(self, node, nodeinfo):
         with self.session(node, nodeinfo) as client:
             client.clear_event_log()
         return eventlog.LOGS_CLEARED
 
-    def resolve_entries(self, node, nodeinfo, ids):
+    def resolve_logs(self, node, nodeinfo, ids):
         lines = []
         with self.session(node, nodeinfo) as client:
             entries = self._entries(client)
