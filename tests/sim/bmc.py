@@ -127,6 +127,8 @@ class BMC:
         self.manager_reset_types = None
         self.refuse_on_when_on = False
         self.sessions = {}
+        # Encoded answers of static object trees (sim.openbmc.TREES), by request path.
+        self.cache = {}
         # State of other command families (LEDs, event log...), by module key, built lazily.
         self.extras = {}
         self.set_credentials(*self.initial_credentials)
