@@ -119,6 +119,10 @@ def openbmc(conn, base, info, command):
                       {'data': 'xyz.openbmc_project.Control.Boot.Source.Sources.Network'})
     elif command == 'rsetboot stat':
         result = call(conn, 'GET', base + OBMC + '/control/host0/enumerate')[1]['data']
+    elif command == 'rbeacon on':
+        result = call(conn, 'PUT', base + OBMC + '/led/groups/enclosure_identify/attr/Asserted', {'data': True})
+    elif command == 'reventlog all':
+        result = call(conn, 'GET', base + OBMC + '/logging/enumerate')[1]['data']
     else:
         raise ValueError(command)
     call(conn, 'POST', base + '/logout', {'data': []})

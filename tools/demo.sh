@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: a 64-BMC simulated fleet per protocol, driven through the Perl runner
-# (perl/bin/rpower, perl/bin/rsetboot -> plugin -> forked agent), then straight through the
+# (perl/bin/rpower, rsetboot, rbeacon, reventlog -> plugin -> forked agent), then straight through the
 # debug client (client.py --spawn -> agent) with no broker.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +62,22 @@ for proto in openbmc redfish; do
   run perl/bin/rsetboot "$range" default
   run perl/bin/rpower "$range" bmcstate
   run perl/bin/rpower "$first" dance
+  if [ "$proto" = openbmc ]; then
+    three="node[${first#node}-$(printf '%0*d' ${#first#node} 3)]"
+    run perl/bin/rbeacon "$range" stat
+    run perl/bin/rbeacon "$range" on
+    run perl/bin/rbeacon "$three" stat
+    run perl/bin/rbeacon "$range" off
+    run perl/bin/rbeacon "$first" blink
+    run perl/bin/reventlog "$three" all
+    run perl/bin/reventlog "$three" 2
+    run perl/bin/reventlog "$first" resolved=1,100
+    run perl/bin/reventlog "$first" resolved=LED
+    run perl/bin/reventlog "$first"
+    run perl/bin/reventlog "$three" clear
+    run perl/bin/reventlog "$three"
+    XCAT_RAS_POLICY_TABLE=tests/fixtures/openbmc/policy_table_small.json run perl/bin/reventlog "$(printf 'node%0*d' ${#first#node} 2)" all
+  fi
   echo
   echo "--- the same fleet straight through the debug client (no broker) ---"
   client=("$PY" xCAT-openbmc-py/lib/python/agent/client.py --spawn --module "$proto"
@@ -74,5 +90,9 @@ for proto in openbmc redfish; do
   run "${client[@]}" rsetboot "$range" net
   run "${client[@]}" rsetboot "$range" stat
   run "${client[@]}" rsetboot "$range" default
+  if [ "$proto" = openbmc ]; then
+    run "${client[@]}" rbeacon "$range" stat
+    run "${client[@]}" reventlog "$first" all
+  fi
   stop_fleet
 done
