@@ -55,7 +55,9 @@ NEEDS = {
                 'xCAT-openbmc-py/lib/python/agent/hwctl/executor/redfish_power.py',
                 'xCAT-openbmc-py/lib/python/agent/hwctl/executor/redfish_setboot.py'),
 }
-COMMANDS = ('rpower state', 'rpower on', 'rpower off', 'rsetboot net', 'rsetboot stat')
+COMMANDS = ('rpower state', 'rpower on', 'rpower off', 'rsetboot net', 'rsetboot stat', 'rinv all', 'rvitals all')
+#: Commands a protocol's agent does not implement (skipped for that protocol).
+UNSUPPORTED = {'openbmc': frozenset(), 'redfish': frozenset({'rinv all', 'rvitals all'})}
 EXIT_LINE = re.compile(r'exit: cpu_user=([\d.]+) cpu_sys=([\d.]+) maxrss_kb=(\d+)')
 NODE_LINE = re.compile(r'^(\S+): (.*)$')
 COUNTERS = ('requests', 'handshakes', 'connections', 'logins', 'logouts')
@@ -206,10 +208,11 @@ class Bench:
         started = time.monotonic()
         fleet.start()
         log('%s: fleet of %d BMCs ready in %.1f s' % (protocol, opts.nodes, time.monotonic() - started))
-        runs = {command: {'ours': [], 'floor': []} for command in opts.commands}
+        commands = [c for c in opts.commands if c not in UNSUPPORTED[protocol]]
+        runs = {command: {'ours': [], 'floor': []} for command in commands}
         try:
             for rep in range(opts.reps):
-                for group in self._schedule(opts.commands):
+                for group in self._schedule(commands):
                     if any(c in ('rpower on', 'rpower off') for _who, c in group):
                         # Every "on" starts from off (and the "off" after it from on).
                         fleet.control.reset(counters=False, states=True, faults=False)
@@ -227,7 +230,7 @@ class Bench:
                             log('    ' + sample)
         finally:
             fleet.stop()
-        return [self._row(protocol, command, runs[command]) for command in opts.commands]
+        return [self._row(protocol, command, runs[command]) for command in commands]
 
     @staticmethod
     def _schedule(commands):

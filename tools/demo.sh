@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: a 64-BMC simulated fleet per protocol, driven through the Perl runner
-# (perl/bin/rpower, perl/bin/rsetboot -> plugin -> forked agent), then straight through the
+# (perl/bin/rpower, rsetboot, rinv, rvitals -> plugin -> forked agent), then straight through the
 # debug client (client.py --spawn -> agent) with no broker.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +62,19 @@ for proto in openbmc redfish; do
   run perl/bin/rsetboot "$range" default
   run perl/bin/rpower "$range" bmcstate
   run perl/bin/rpower "$first" dance
+  if [ "$proto" = openbmc ]; then
+    second=$(printf 'node%0*d' $(( ${#NODES} > 3 ? ${#NODES} : 3 )) 2)
+    run perl/bin/rinv "$range" model serial
+    run perl/bin/rinv "$first,$second" firm
+    run perl/bin/rinv "$first" firm -V
+    run perl/bin/rinv "$first" all
+    run perl/bin/rinv "$first" dimm
+    run perl/bin/rinv "$first" bogus
+    run perl/bin/rvitals "$range" wattage
+    run perl/bin/rvitals "$first,$second" altitude
+    run perl/bin/rvitals "$first" all
+    run perl/bin/rvitals "$first" temp leds
+  fi
   echo
   echo "--- the same fleet straight through the debug client (no broker) ---"
   client=("$PY" xCAT-openbmc-py/lib/python/agent/client.py --spawn --module "$proto"
@@ -74,5 +87,9 @@ for proto in openbmc redfish; do
   run "${client[@]}" rsetboot "$range" net
   run "${client[@]}" rsetboot "$range" stat
   run "${client[@]}" rsetboot "$range" default
+  if [ "$proto" = openbmc ]; then
+    run "${client[@]}" rinv "$first" model serial firm
+    run "${client[@]}" rvitals "$first,$second" power
+  fi
   stop_fleet
 done
