@@ -55,10 +55,11 @@ NEEDS = {
                 'xCAT-openbmc-py/lib/python/agent/hwctl/executor/redfish_power.py',
                 'xCAT-openbmc-py/lib/python/agent/hwctl/executor/redfish_setboot.py'),
 }
-COMMANDS = ('rpower state', 'rpower on', 'rpower off', 'rsetboot net', 'rsetboot stat', 'rbeacon on',
-            'reventlog all')
-#: Commands only the OpenBMC path implements (a Redfish fleet skips them).
-OPENBMC_ONLY = frozenset({'rbeacon on', 'reventlog all'})
+COMMANDS = ('rpower state', 'rpower on', 'rpower off', 'rsetboot net', 'rsetboot stat', 'rinv all', 'rvitals all',
+            'rbeacon on', 'reventlog all')
+#: Commands a protocol's agent does not implement (skipped for that protocol).
+UNSUPPORTED = {'openbmc': frozenset(),
+               'redfish': frozenset({'rinv all', 'rvitals all', 'rbeacon on', 'reventlog all'})}
 #: Lines without a node the runner may print that are notes, not errors (reventlog's hint
 #: when no RAS policy table is installed).
 NOTES = ('Install the openbmctool rpm from ',)
@@ -212,7 +213,7 @@ class Bench:
         started = time.monotonic()
         fleet.start()
         log('%s: fleet of %d BMCs ready in %.1f s' % (protocol, opts.nodes, time.monotonic() - started))
-        commands = [c for c in opts.commands if protocol == 'openbmc' or c not in OPENBMC_ONLY]
+        commands = [c for c in opts.commands if c not in UNSUPPORTED[protocol]]
         runs = {command: {'ours': [], 'floor': []} for command in commands}
         try:
             for rep in range(opts.reps):

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: a 64-BMC simulated fleet per protocol, driven through the Perl runner
-# (perl/bin/rpower, rsetboot, rbeacon, reventlog -> plugin -> forked agent), then straight through the
+# (perl/bin/rpower, rsetboot, rinv, rvitals, rbeacon, reventlog -> plugin -> forked agent), then straight through the
 # debug client (client.py --spawn -> agent) with no broker.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -63,7 +63,19 @@ for proto in openbmc redfish; do
   run perl/bin/rpower "$range" bmcstate
   run perl/bin/rpower "$first" dance
   if [ "$proto" = openbmc ]; then
-    three="node[${first#node}-$(printf '%0*d' ${#first#node} 3)]"
+    second=$(printf 'node%0*d' $(( ${#NODES} > 3 ? ${#NODES} : 3 )) 2)
+    run perl/bin/rinv "$range" model serial
+    run perl/bin/rinv "$first,$second" firm
+    run perl/bin/rinv "$first" firm -V
+    run perl/bin/rinv "$first" all
+    run perl/bin/rinv "$first" dimm
+    run perl/bin/rinv "$first" bogus
+    run perl/bin/rvitals "$range" wattage
+    run perl/bin/rvitals "$first,$second" altitude
+    run perl/bin/rvitals "$first" all
+    run perl/bin/rvitals "$first" temp leds
+    digits=${first#node}
+    three="node[$digits-$(printf '%0*d' ${#digits} 3)]"
     run perl/bin/rbeacon "$range" stat
     run perl/bin/rbeacon "$range" on
     run perl/bin/rbeacon "$three" stat
@@ -76,7 +88,7 @@ for proto in openbmc redfish; do
     run perl/bin/reventlog "$first"
     run perl/bin/reventlog "$three" clear
     run perl/bin/reventlog "$three"
-    XCAT_RAS_POLICY_TABLE=tests/fixtures/openbmc/policy_table_small.json run perl/bin/reventlog "$(printf 'node%0*d' ${#first#node} 2)" all
+    XCAT_RAS_POLICY_TABLE="$PWD/tests/fixtures/openbmc/policy_table_small.json" run perl/bin/reventlog "$second" all
   fi
   echo
   echo "--- the same fleet straight through the debug client (no broker) ---"
@@ -91,6 +103,8 @@ for proto in openbmc redfish; do
   run "${client[@]}" rsetboot "$range" stat
   run "${client[@]}" rsetboot "$range" default
   if [ "$proto" = openbmc ]; then
+    run "${client[@]}" rinv "$first" model serial firm
+    run "${client[@]}" rvitals "$first,$second" power
     run "${client[@]}" rbeacon "$range" stat
     run "${client[@]}" reventlog "$first" all
   fi
