@@ -54,6 +54,7 @@ install:
 	    mode=644; [ "$$f" = ./agent.py ] && mode=755; \
 	    install -D -m $$mode "$$f" "$(DESTDIR)$(PREFIX)/lib/python/agent/$$f"; \
 	  done
-	install -d $(DESTDIR)$(PREFIX)/lib/perl/xCAT_plugin $(DESTDIR)$(PREFIX)/lib/perl/xCAT
+	install -d $(DESTDIR)$(PREFIX)/lib/perl/xCAT_plugin $(DESTDIR)$(PREFIX)/lib/perl/xCAT/PyAgent
 	install -m 644 perl/xCAT_plugin/openbmc2.pm perl/xCAT_plugin/redfish.pm $(DESTDIR)$(PREFIX)/lib/perl/xCAT_plugin/
 	install -m 644 perl/xCAT/PyAgent.pm $(DESTDIR)$(PREFIX)/lib/perl/xCAT/
+	install -m 644 perl/xCAT/PyAgent/*.pm $(DESTDIR)$(PREFIX)/lib/perl/xCAT/PyAgent/

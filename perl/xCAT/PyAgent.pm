@@ -149,11 +149,12 @@ sub preprocess {
         return;
     }
 
-    my ($error, $verbose) = check_args($command, \@args, $spec->{commands});
+    my ($error, $verbose, $notes) = check_args($command, \@args, $spec->{commands}, \@nodes);
     if (defined $error) {
         $callback->({ errorcode => [1], data => [ join("\n", map { "$_: Error: $error" } @nodes) ] });
         return;
     }
+    $callback->({ data => [$_] }) for @$notes;
     if ($verbose) {
         $callback->({ data => [ { contents => ['Running command in Python'] } ] });
     }
@@ -178,18 +179,22 @@ sub usage_text {
     return $text;
 }
 
-=head3 check_args($command, \@args, \%rules)
+=head3 check_args($command, \@args, \%rules, \@nodes)
 
 Validates a copy of C<@args> against the rule of C<$command> (XCAT_REFERENCE.md 2.1).
-Returns C<(undef, $verbose)> when the arguments are accepted, or C<($message)> with the exact
-message. C<$verbose> is true when C<-V>/C<--verbose> was given. C<@args> is not modified.
+Returns C<(undef, $verbose, \@notes)> when the arguments are accepted, or C<($message)> with the
+exact message. C<$verbose> is true when C<-V>/C<--verbose> was given; C<@notes> are lines to
+print once, without a node, before the agent runs. A rule with C<check> (a code reference
+called with the words left after C<-V> is removed and C<\@nodes>, see
+C<xCAT::PyAgent::Rules>) decides on the words itself after the common prefix. C<@args> is not
+modified.
 
 Getopt::Long's global configuration is restored on return.
 
 =cut
 
 sub check_args {
-    my ($command, $args, $rules) = @_;
+    my ($command, $args, $rules, $nodes) = @_;
     my $rule = $rules->{$command};
     return ("Unsupported command: $command") unless $rule;
 
@@ -197,24 +202,30 @@ sub check_args {
     my $verbose = 0;
     my $saved   = Getopt::Long::Configure(qw(pass_through no_ignore_case));
     my $ok = 1;
+    my @notes;
     my $error = do {
         local $SIG{__WARN__} = sub { };
         $ok = eval { GetOptionsFromArray(\@words, 'V|verbose' => \$verbose) } ? 1 : 0;
-        _check_words($command, \@words, $rule, $ok);
+        _check_words($command, \@words, $rule, $ok, $nodes || [], \@notes);
     };
     Getopt::Long::Configure($saved);
-    return defined $error ? ($error) : (undef, $verbose);
+    return defined $error ? ($error) : (undef, $verbose, \@notes);
 }
 
-# The word rules after -V has been removed; returns the message or undef.
+# The word rules after -V has been removed; returns the message or undef (notes to @$notes).
 sub _check_words {
-    my ($command, $words, $rule, $ok) = @_;
+    my ($command, $words, $rule, $ok, $nodes, $notes) = @_;
     return 'Error parsing arguments.' unless $ok;
     if (@$words >= 2 && $ONE_WORD_ONLY{$command}) {
         return "Only one option is supported at the same time for $command";
     }
     if (!@$words && $WORD_REQUIRED{$command}) {
         return "No option specified for $command";
+    }
+    if ($rule->{check}) {
+        my ($error, @found) = $rule->{check}->($words, $nodes);
+        push @$notes, @found unless defined $error;
+        return $error;
     }
     # NOTE: xCAT takes the subcommand before removing the flags (-p), so `rsetboot n -p net`
     # is rejected as `Unsupported command: rsetboot -p`; we keep that for compatibility.
