@@ -45,7 +45,8 @@ clean:
 	rm -rf $(VENV) bench/results.json
 
 # Agent tree to PREFIX/lib/python/agent (agent.py 755, the rest 644, no tests, no caches);
-# broker plugins to PREFIX/lib/perl/xCAT_plugin and its helper to PREFIX/lib/perl/xCAT.
+# broker plugins to PREFIX/lib/perl/xCAT_plugin and its helper modules to PREFIX/lib/perl/xCAT
+# (xCAT/PyAgent.pm and xCAT/PyAgent/*.pm).
 # The runner's stand-ins for xCAT core modules (perl/runner) are never installed.
 install:
 	install -d $(DESTDIR)$(PREFIX)/lib/python/agent

@@ -121,4 +121,24 @@ is_deeply(rewrite_reventlog([qw(--verbose 5)]), [ 'list', '5', '-V' ], 'rewrite:
 is_deeply(rewrite_reventlog(['clear']), ['clear'], 'rewrite: clear');
 is_deeply(rewrite_reventlog(['resolved=LED']), [ 'resolved', 'resolved=LED' ], 'rewrite: resolved');
 
+# The broker's fast path for the agent's info frames gives what JSON::PP gives.
+{
+    require xCAT::PyAgent;
+    my $json = JSON::PP->new->utf8;
+    my @bodies = (
+        '{"type":"message","msg":{"type":"info","data":"n1: a\\nn1: b \\"q\\" \\\\u0041 \\/ \\t"}}',
+        qq({"type":"message","msg":{"type":"info","data":"n1: caf\xc3\xa9 \xe2\x98\x83"}}),
+        '{"type":"message","msg":{"type":"info","data":"n1: \\u00e9 ctl \\u0001"}}',
+        '{"type":"message","msg":{"type":"info","data":""}}',
+        '{"type":"message","msg":{"type":"error","data":"x","node":"n1"}}',
+        '{"type":"message","msg":{"type":"info","data":"bad \\x escape"}}',
+    );
+    for my $body (@bodies) {
+        my $want = eval { $json->decode($body) };
+        is_deeply(xCAT::PyAgent::decode_reply($json, $body), $want, "decode_reply: $body");
+    }
+    is(xCAT::PyAgent::decode_reply($json, '{"type":"message","msg":{"type":"info","data":"n1: a\\nb"}}')->{msg}{data},
+        "n1: a\nb", 'decode_reply: escapes undone');
+}
+
 done_testing();
