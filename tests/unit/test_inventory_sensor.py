@@ -360,3 +360,11 @@ def test_inventory_groups_need_present():
                                '/i/system/chassis/motherboard/cpu3/core12': {'Present': False},
                                '/i/system/chassis/motherboard/gv100card4': {'Present': True}})
     assert groups == {'CPU': ['CPU3 CORE12 Present : False'], 'GVCARD': ['GV100CARD4 Present : True']}
+
+
+def test_lines_are_not_kept_after_they_went_out(bmc, make_ctx, messager):
+    """A 10,000-node rinv must not hold every node's lines until the end."""
+    ctx = make_ctx(retries=0)
+    results = Task(OpenBMCSensorExecutor(ctx, messager), NODEINFO, messager, ctx).run('get_sensor_info', 'temp')
+    assert set(results) == {'n1'} and results['n1'].lines == ()
+    assert node_output(messager.frames) == (SENSOR_LINES['temp'], [])

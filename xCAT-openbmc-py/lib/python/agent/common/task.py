@@ -196,11 +196,15 @@ class Task:
         action = self._hook(None, op)
         ends_at = None if self.ctx.deadline is None else time.monotonic() + self.ctx.deadline
         results = {}
+        post = self._hook('post', op)
         pool = Pool(self.ctx.pool_size)
         for node, result in pool.imap_unordered(lambda n: self._per_node(action, n, ends_at, args), nodes):
             if result is not None:
-                results[node] = result
-        post = self._hook('post', op)
+                # Lines already went out; without a post hook nobody reads them again, and
+                # keeping every node's inventory until the end would grow with the fleet.
+                results[node] = result if post is not None or not result.lines else \
+                    dataclasses.replace(result, lines=())
+
         if post is not None:
             try:
                 post(results)
