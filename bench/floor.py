@@ -119,6 +119,16 @@ def openbmc(conn, base, info, command):
                       {'data': 'xyz.openbmc_project.Control.Boot.Source.Sources.Network'})
     elif command == 'rsetboot stat':
         result = call(conn, 'GET', base + OBMC + '/control/host0/enumerate')[1]['data']
+    elif command == 'rinv all':
+        result = (call(conn, 'GET', base + OBMC + '/inventory/enumerate')[1]['data'],
+                  call(conn, 'GET', base + OBMC + '/software/enumerate')[1]['data'])
+    elif command == 'rvitals all':
+        result = (call(conn, 'GET', base + OBMC + '/sensors/enumerate')[1]['data'],
+                  call(conn, 'GET', base + OBMC + '/led/physical/enumerate')[1]['data'])
+    elif command == 'rbeacon on':
+        result = call(conn, 'PUT', base + OBMC + '/led/groups/enclosure_identify/attr/Asserted', {'data': True})
+    elif command == 'reventlog all':
+        result = call(conn, 'GET', base + OBMC + '/logging/enumerate')[1]['data']
     else:
         raise ValueError(command)
     call(conn, 'POST', base + '/logout', {'data': []})

@@ -40,6 +40,9 @@ class RecordingMessager:
     def info(self, text):
         self._msg('info', text)
 
+    def info_lines(self, texts):
+        self._msg('info', '\n'.join(texts))
+
     def warn(self, text):
         self._msg('warning', text)
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make demo: a 64-BMC simulated fleet per protocol, driven through the Perl runner
-# (perl/bin/rpower, perl/bin/rsetboot -> plugin -> forked agent), then straight through the
+# (perl/bin/rpower, rsetboot, rinv, rvitals, rbeacon, reventlog -> plugin -> forked agent), then straight through the
 # debug client (client.py --spawn -> agent) with no broker.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -62,6 +62,34 @@ for proto in openbmc redfish; do
   run perl/bin/rsetboot "$range" default
   run perl/bin/rpower "$range" bmcstate
   run perl/bin/rpower "$first" dance
+  if [ "$proto" = openbmc ]; then
+    second=$(printf 'node%0*d' $(( ${#NODES} > 3 ? ${#NODES} : 3 )) 2)
+    run perl/bin/rinv "$range" model serial
+    run perl/bin/rinv "$first,$second" firm
+    run perl/bin/rinv "$first" firm -V
+    run perl/bin/rinv "$first" all
+    run perl/bin/rinv "$first" dimm
+    run perl/bin/rinv "$first" bogus
+    run perl/bin/rvitals "$range" wattage
+    run perl/bin/rvitals "$first,$second" altitude
+    run perl/bin/rvitals "$first" all
+    run perl/bin/rvitals "$first" temp leds
+    digits=${first#node}
+    three="node[$digits-$(printf '%0*d' ${#digits} 3)]"
+    run perl/bin/rbeacon "$range" stat
+    run perl/bin/rbeacon "$range" on
+    run perl/bin/rbeacon "$three" stat
+    run perl/bin/rbeacon "$range" off
+    run perl/bin/rbeacon "$first" blink
+    run perl/bin/reventlog "$three" all
+    run perl/bin/reventlog "$three" 2
+    XCAT_RAS_POLICY_TABLE="$PWD/tests/fixtures/openbmc/policy_table_small.json" run perl/bin/reventlog "$second" all
+    run perl/bin/reventlog "$first" resolved=1,100
+    run perl/bin/reventlog "$first" resolved=LED
+    run perl/bin/reventlog "$first"
+    run perl/bin/reventlog "$three" clear
+    run perl/bin/reventlog "$three"
+  fi
   echo
   echo "--- the same fleet straight through the debug client (no broker) ---"
   client=("$PY" xCAT-openbmc-py/lib/python/agent/client.py --spawn --module "$proto"
@@ -74,5 +102,11 @@ for proto in openbmc redfish; do
   run "${client[@]}" rsetboot "$range" net
   run "${client[@]}" rsetboot "$range" stat
   run "${client[@]}" rsetboot "$range" default
+  if [ "$proto" = openbmc ]; then
+    run "${client[@]}" rinv "$first" model serial firm
+    run "${client[@]}" rvitals "$first,$second" power
+    run "${client[@]}" rbeacon "$range" stat
+    run "${client[@]}" reventlog "$first" all
+  fi
   stop_fleet
 done

@@ -137,7 +137,8 @@ for my $case (@cases) {
     require xCAT_plugin::redfish;
 
     is_deeply(xCAT_plugin::openbmc2::handled_commands(),
-        { rpower => 'nodehm:mgt=openbmc', rsetboot => 'nodehm:mgt=openbmc' }, 'openbmc2 handled_commands');
+        { map { $_ => 'nodehm:mgt=openbmc' } qw(rpower rsetboot rinv rvitals rbeacon reventlog) },
+        'openbmc2 handled_commands');
     is_deeply(xCAT_plugin::redfish::handled_commands(),
         { rpower => 'nodehm:mgt=redfish', rsetboot => 'nodehm:mgt=redfish' }, 'redfish handled_commands');
 

@@ -132,6 +132,10 @@ class BMC:
         self.manager_reset_types = None
         self.refuse_on_when_on = False
         self.sessions = {}
+        # Encoded answers of static object trees (sim.openbmc.TREES), by request path.
+        self.cache = {}
+        # State of other command families (LEDs, event log...), by module key, built lazily.
+        self.extras = {}
         self.set_credentials(*self.initial_credentials)
 
     def _cancel_timers(self):
@@ -334,4 +338,6 @@ class BMC:
         }
         for name in COUNTERS:
             out[name] = getattr(self, name)
+        for key, extra in self.extras.items():
+            out[key] = extra.to_dict()
         return out

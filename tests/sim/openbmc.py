@@ -8,6 +8,7 @@ Auth: the ``sid`` cookie from ``POST /login`` or HTTP Basic on any request (xCAT
 import json
 from types import MappingProxyType
 
+from sim import openbmc_inventory, openbmc_leds, openbmc_logging, openbmc_sensors
 from sim.wire import REASONS, Response
 
 #: Root of every D-Bus object path.
@@ -38,10 +39,13 @@ HOST_TRANSITIONS = frozenset(('On', 'Off', 'Reboot', 'GracefulWarmReboot', 'Forc
 CHASSIS_TRANSITIONS = frozenset(('On', 'Off', 'PowerCycle'))
 BMC_TRANSITIONS = frozenset(('Reboot', 'None'))
 
-#: Image ids of the software inventory (stable, so clients can compare runs).
-BMC_IMAGE = SOFTWARE + '/5ff5b0a1'
-HOST_IMAGE = SOFTWARE + '/8c0c1f0b'
-PENDING_IMAGE = SOFTWARE + '/f00dcafe'
+#: Object trees served by their own modules: ``(path prefix, objects(bmc))``, where ``objects``
+#: returns ``{path: {property: value}}`` of everything below the prefix. The trees are static
+#: per BMC, so their enumerate answers are encoded once and kept in ``bmc.cache``.
+TREES = (
+    (P + '/inventory', openbmc_inventory.inventory_objects),
+    (P + '/sensors', openbmc_sensors.sensor_objects),
+)
 
 
 def envelope(status, data):
@@ -53,7 +57,8 @@ def envelope(status, data):
     """
     word = 'ok' if status == 200 else 'error'
     body = {'data': data, 'message': '%d %s' % (status, REASONS.get(status, 'Unknown')), 'status': word}
-    return Response(status, json.dumps(body).encode())
+    # phosphor-rest-server writes every reply indented and with sorted keys; clients rely on the order.
+    return Response(status, json.dumps(body, indent=2, sort_keys=True).encode())
 
 
 def error(status, description):
@@ -101,31 +106,26 @@ def _objects(bmc):
             # D-Bus booleans come out of phosphor-rest-server as 0/1.
             'Enabled': 1 if bmc.one_time_enabled else 0,
         },
-        BMC_IMAGE: {
-            'Activation': ACTIVATION + 'Active', 'ExtendedVersion': '', 'Path': '', 'Priority': 0,
-            'Progress': 100, 'Purpose': PURPOSE + 'BMC', 'RequestedActivation':
-                'xyz.openbmc_project.Software.Activation.RequestedActivations.None',
-            'Version': 'ibm-v2.0-sim-%s' % bmc.name,
-        },
-        HOST_IMAGE: {
-            'Activation': ACTIVATION + 'Active', 'ExtendedVersion': 'buildroot-sim,skiboot-sim',
-            'Path': '', 'Priority': 0, 'Progress': 100, 'Purpose': PURPOSE + 'Host',
-            'RequestedActivation': 'xyz.openbmc_project.Software.Activation.RequestedActivations.None',
-            'Version': 'open-power-sim-v1',
-        },
-        SOFTWARE + '/functional': {'endpoints': [BMC_IMAGE, HOST_IMAGE]},
-        SOFTWARE + '/active': {'endpoints': [BMC_IMAGE, HOST_IMAGE]},
         DUMP: {},
     }
-    if bmc.pending_firmware:
-        # A non-functional image with Priority 0 is what makes xCAT's bmcreboot clear the dumps.
-        objs[PENDING_IMAGE] = {
-            'Activation': ACTIVATION + 'Active', 'ExtendedVersion': '', 'Path': '', 'Priority': 0,
-            'Progress': 100, 'Purpose': PURPOSE + 'BMC', 'RequestedActivation':
-                'xyz.openbmc_project.Software.Activation.RequestedActivations.None',
-            'Version': 'ibm-v2.1-sim-pending',
-        }
+    # A non-functional image with Priority 0 (bmc.pending_firmware) is what makes xCAT's
+    # bmcreboot clear the dumps.
+    objs.update(openbmc_inventory.software_objects(bmc))
     return objs
+
+
+def _tree(path):
+    """The builder of the tree ``path`` lies in, or ``None`` for the objects of ``_objects``."""
+    for prefix, build in TREES:
+        if path == prefix or path.startswith(prefix + '/'):
+            return build
+    return None
+
+
+def _objects_at(bmc, path):
+    """The objects a request for ``path`` is answered from."""
+    build = _tree(path)
+    return _all_objects(bmc, path) if build is None else build(bmc)
 
 
 def _set_host_transition(bmc, value):
@@ -204,6 +204,35 @@ ACTIONS = MappingProxyType({
     (DUMP, 'DeleteAll'): _action_delete_all,
 })
 
+#: Objects of other command families: ``(root path, objects(bmc))``, built only for requests
+#: at or below their root (or above it, for an enumerate).
+EXTENSIONS = (
+    (openbmc_leds.ROOT, lambda bmc: openbmc_leds.objects(bmc, openbmc_logging.fault_lit(bmc))),
+    (openbmc_logging.LOGGING, openbmc_logging.objects),
+)
+
+
+def _all_objects(bmc, path):
+    """``_objects`` plus the extension objects a request for ``path`` may touch."""
+    objs = _objects(bmc)
+    for root, provider in EXTENSIONS:
+        if path == root or path.startswith(root + '/') or root.startswith(path + '/'):
+            objs.update(provider(bmc))
+    return objs
+
+
+def _setter(bmc, obj, prop):
+    """The setter of a writable property, or ``None``."""
+    setter = SETTERS.get((obj, prop)) or openbmc_leds.SETTERS.get((obj, prop))
+    if setter is None and obj.startswith(openbmc_logging.ENTRY):
+        setter = openbmc_logging.setters(bmc).get((obj, prop))
+    return setter
+
+
+def _action(obj, method):
+    """The action of a method, or ``None``."""
+    return ACTIONS.get((obj, method)) or openbmc_logging.ACTIONS.get((obj, method))
+
 
 class OpenBMCDialect:
     """Answers OpenBMC REST requests for one BMC at a time (stateless itself)."""
@@ -254,12 +283,18 @@ class OpenBMCDialect:
             if req.method != 'GET':
                 return error(405, 'Method not allowed')
             prefix = path[:-len('/enumerate')]
-            objs = _objects(bmc)
+            static = _tree(prefix) is not None
+            if static and path in bmc.cache:
+                return Response(200, bmc.cache[path])
+            objs = _objects_at(bmc, prefix)
             found = {k: v for k, v in objs.items() if k.startswith(prefix + '/')}
             if not found:
                 return error(404, 'org.freedesktop.DBus.Error.FileNotFound: path or object not found: '
                              + prefix)
-            return envelope(200, found)
+            resp = envelope(200, found)
+            if static:
+                bmc.cache[path] = resp.body
+            return resp
         if '/attr/' in path:
             obj, _, prop = path.rpartition('/attr/')
             return self._attr(bmc, req, obj, prop)
@@ -267,7 +302,7 @@ class OpenBMCDialect:
             obj, _, method = path.rpartition('/action/')
             if req.method != 'POST':
                 return error(405, 'Method not allowed')
-            action = ACTIONS.get((obj, method))
+            action = _action(obj, method)
             if action is None:
                 return error(404, 'org.freedesktop.DBus.Error.UnknownMethod: %s not found' % method)
             args, bad = self._data(req)
@@ -277,7 +312,7 @@ class OpenBMCDialect:
             return envelope(200, None)
         if req.method != 'GET':
             return error(405, 'Method not allowed')
-        props = _objects(bmc).get(path)
+        props = _objects_at(bmc, path).get(path)
         if props is None:
             return error(404, 'org.freedesktop.DBus.Error.FileNotFound: path or object not found: '
                          + path)
@@ -296,15 +331,15 @@ class OpenBMCDialect:
 
     def _attr(self, bmc, req, obj, prop):
         if req.method == 'GET':
-            props = _objects(bmc).get(obj)
+            props = _objects_at(bmc, obj).get(obj)
             if props is None or prop not in props:
                 return error(404, 'org.freedesktop.DBus.Error.UnknownProperty: %s' % prop)
             return envelope(200, props[prop])
         if req.method != 'PUT':
             return error(405, 'Method not allowed')
-        setter = SETTERS.get((obj, prop))
+        setter = _setter(bmc, obj, prop)
         if setter is None:
-            props = _objects(bmc).get(obj)
+            props = _objects_at(bmc, obj).get(obj)
             if props is not None and prop in props:
                 return error(403, 'org.freedesktop.DBus.Error.PropertyReadOnly: %s' % prop)
             return error(404, 'org.freedesktop.DBus.Error.UnknownProperty: %s' % prop)

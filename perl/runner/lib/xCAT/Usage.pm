@@ -2,7 +2,7 @@ package xCAT::Usage;
 
 =head1 NAME
 
-xCAT::Usage - runner stand-in: usage and version texts for rpower and rsetboot
+xCAT::Usage - runner stand-in: usage and version texts of the commands our plugins claim
 
 =cut
 
@@ -24,10 +24,35 @@ my %USAGE = (
       . "rpower noderange [on|off|softoff|reset|boot|bmcreboot|bmcstate|stat|state|status]",
     'rsetboot' => "Usage: rsetboot <noderange> [net|hd|cd|floppy|def|stat] [-u] [-p]\n"
       . "       rsetboot [-h|--help|-v|--version]",
+    # rbeacon, rinv and rvitals end with a line of four blanks, reventlog has no .openbmc
+    # text (docs/COMMANDS.md "Broker").
+    'rbeacon.openbmc' => "Usage:\n"
+      . "    Common:\n"
+      . "       rbeacon [-h|--help|-v|--version|-V|--verbose]\n"
+      . "    OpenPOWER (OpenBMC) specific:\n"
+      . "       rbeacon [on|off|stat]\n"
+      . "    ",
+    'rinv.openbmc' => "Usage:\n"
+      . "    Common:\n"
+      . "       rinv <noderange> [all|model|serial] [-V|--verbose]\n"
+      . "       rinv [-h|--help|-v|--version]\n"
+      . "    OpenPOWER (OpenBMC) server specific:\n"
+      . "       rinv <noderange> [model][serial][firm][cpu][dimm][all] [-V|--verbose]\n"
+      . "    ",
+    'rvitals.openbmc' => "Usage:\n"
+      . "    Common:\n"
+      . "       rvitals [-h|--help|-v|--version]\n"
+      . "    OpenPOWER (OpenBMC) specific:\n"
+      . "       rvitals noderange [temp|voltage|wattage|fanspeed|power|leds|altitude|all]\n"
+      . "    ",
+    'reventlog' => "Usage: reventlog <noderange> [all [-s]|clear|<number of entries to retrieve> [-s]] [-V|--verbose]\n"
+      . "       reventlog <noderange> [resolved={<id list>|LED}]\n"
+      . "       reventlog [-h|--help|-v|--version]",
 );
+$USAGE{$_} = $USAGE{"$_.openbmc"} for qw(rbeacon rinv rvitals);
 
 # Commands with a version string. Read-only.
-my %VERSIONED = map { $_ => 1 } qw(rpower rsetboot);
+my %VERSIONED = map { $_ => 1 } qw(rpower rsetboot rinv rvitals rbeacon reventlog);
 
 =head3 getUsage($class, $command)
 

@@ -123,6 +123,31 @@ def recv_frame(sock, max_frame=MAX_FRAME):
     return decode_body(recv_exact(sock, size))
 
 
+_DIGITS = re.compile(r'(\d+)')
+
+
+def natural_key(text):
+    """Sort key of xCAT's natural order (docs/COMMANDS.md "Natural order").
+
+    Runs of digits compare as integers, the runs between them as strings (code points);
+    equal keys fall back to the raw text. ``P0 Core10 Temp`` sorts after ``P0 Core1 Temp``.
+    The split always starts with a text run, so integers only ever meet integers.
+    """
+    parts = _DIGITS.split(text)
+    parts[1::2] = [int(p) for p in parts[1::2]]
+    return parts, text
+
+
+def sort_natural(lines):
+    """:returns: a new list of ``lines`` in xCAT's natural order."""
+    return sorted(lines, key=natural_key)
+
+
+def value_text(value):
+    """A BMC value as xCAT prints it (Python's ``%s``): ``True``, ``None``, ``[['a', 'b']]``."""
+    return '%s' % (value,)
+
+
 def sanitize(obj):
     """Return a copy of ``obj`` (dict, list or scalar) with secret values masked."""
     if isinstance(obj, dict):
@@ -169,6 +194,14 @@ class Messager:
     def info(self, text):
         """An info line; ``text`` already carries the ``node: `` prefix."""
         self._message('info', text)
+
+    def info_lines(self, texts):
+        """Several info lines of one node in one frame (each ``node: ...``, each made one line).
+
+        The only line breaks in the frame are the ones between ``texts``: what a BMC said
+        inside one of them is escaped as in every other frame.
+        """
+        self._send({'type': 'message', 'msg': {'type': 'info', 'data': '\n'.join(one_line(t) for t in texts)}})
 
     def warn(self, text):
         self._message('warning', text)

@@ -20,6 +20,11 @@ CHASSIS = PROJECT + '/state/chassis0'
 BMC = PROJECT + '/state/bmc0'
 BOOT = PROJECT + '/control/host0/boot'
 ONE_TIME = BOOT + '/one_time'
+INVENTORY = PROJECT + '/inventory'
+INVENTORY_SYSTEM = INVENTORY + '/system'
+MOTHERBOARD = INVENTORY_SYSTEM + '/chassis/motherboard'
+SENSORS = PROJECT + '/sensors'
+LED_PHYSICAL = PROJECT + '/led/physical'
 
 #: Values of the host transition attribute, by our name.
 HOST_TRANSITIONS = types.MappingProxyType({'On': 'xyz.openbmc_project.State.Host.Transition.On',
@@ -31,6 +36,8 @@ BMC_REBOOT_TRANSITION = 'xyz.openbmc_project.State.BMC.Transition.Reboot'
 BOOT_SOURCE_PREFIX = 'xyz.openbmc_project.Control.Boot.Source.Sources.'
 #: Boot sources OpenBMC knows.
 BOOT_SOURCES = frozenset({'Default', 'Disk', 'ExternalMedia', 'Network'})
+LED_IDENTIFY = PROJECT + '/led/groups/enclosure_identify'
+LOGGING = PROJECT + '/logging'
 
 
 def _last(value):
@@ -158,6 +165,69 @@ class OpenBMCClient(RestClient):
         path = ONE_TIME if one_time else BOOT
         self._data('PUT', path + '/attr/BootSource', {'data': BOOT_SOURCE_PREFIX + source})
 
+    def _object_map(self, path):
+        """GET ``path`` and return its ``data`` when it is a JSON object.
+
+        :raises BmcBadResponse: the data is not an object.
+        """
+        data = self._data('GET', path)
+        if not isinstance(data, dict):
+            raise exc.BmcBadResponse(node=self.node, detail='%s is not an object: %r' % (path, data))
+        return data
+
+    def get_inventory(self, scope):
+        """Inventory objects, in the BMC's (sorted) order.
+
+        :param scope: ``all`` (every object below ``/inventory``, one enumerate),
+            ``system`` (the system object's own properties only) or ``motherboard``
+            (every object below the motherboard: CPUs, cores, DIMMs...).
+        :returns: ``{path: {property: value}}``; for ``system``, ``{property: value}``.
+        """
+        if scope == 'system':
+            return self._object_map(INVENTORY_SYSTEM)
+        if scope == 'motherboard':
+            return self._object_map(MOTHERBOARD + '/enumerate')
+        return self._object_map(INVENTORY + '/enumerate')
+
+    def get_sensors(self):
+        """Every sensor object (and sensor association) below ``/sensors``: ``{path: properties}``."""
+        return self._object_map(SENSORS + '/enumerate')
+
+    def get_physical_leds(self):
+        """Every physical LED object: ``{path: properties}`` (``State`` holds the full enum)."""
+        return self._object_map(LED_PHYSICAL + '/enumerate')
+
+    # -- rbeacon (docs/DESIGN.md "rbeacon and reventlog") --------------------------------------
+
+    def set_identify_led(self, asserted):
+        """Assert or deassert the ``enclosure_identify`` LED group (the front and rear blue LEDs).
+
+        :param asserted: True to light (blink) them, False to switch them off.
+        """
+        self._data('PUT', LED_IDENTIFY + '/attr/Asserted', {'data': bool(asserted)})
+
+    # -- reventlog --------------------------------------------------------------------------------
+
+    def get_event_log(self):
+        """Every object below the logging path, as the BMC sends them (entries, callouts, manager).
+
+        :returns: ``{path: properties}``.
+        :raises BmcBadResponse: the reply is not an object.
+        """
+        return self._object_map(LOGGING + '/enumerate')
+
+    def clear_event_log(self):
+        """Delete every event log entry."""
+        self._data('POST', LOGGING + '/action/DeleteAll', {'data': []})
+
+    def resolve_event(self, entry_id):
+        """Mark one event log entry resolved.
+
+        NOTE: xCAT sends the string ``"1"``; phosphor-rest-server turns it into the D-Bus
+        boolean, and we keep the body every deployed BMC has seen from xCAT.
+        """
+        self._data('PUT', '%s/entry/%s/attr/Resolved' % (LOGGING, entry_id), {'data': '1'})
+
 
 def _session_cookie(set_cookie):
     """The ``name=value`` pair of the session cookie in a Set-Cookie header, or ''."""
@@ -166,3 +236,4 @@ def _session_cookie(set_cookie):
         if part.lower().startswith(('sid=', 'session=')):
             return part
     return ''
+

@@ -1,30 +1,148 @@
 """BaseManager: parses a command's xCAT arguments and runs it through the executor table.
 
 The executor for a node is chosen from ``EXECUTORS``, a read-only table keyed by
-``(mgt, interface)``. A pair missing from the table gives ``Unsupported`` on every node.
+``(mgt, interface)`` whose values name the executor class (``module.Class`` below
+``hwctl.executor``); a command imports only the executor it runs. A pair missing from the
+table, or an executor that cannot be imported, gives ``Unsupported`` on every node.
+
+The parse functions accept what the broker sends (after its validation and rewriting,
+docs/COMMANDS.md "Broker") and what client.py sends raw. Whatever they refuse becomes one
+clear error line per node: never a hang (xCAT's agent hangs on some of these inputs).
 """
 
+import importlib
 import logging
 import types
 
 from common import exceptions as exc
 from common.task import Task
 from hwctl import power, setboot
-from hwctl.executor.openbmc_power import OpenBMCPowerExecutor
-from hwctl.executor.openbmc_setboot import OpenBMCSetbootExecutor
-from hwctl.executor.redfish_power import RedfishPowerExecutor
-from hwctl.executor.redfish_setboot import RedfishSetbootExecutor
 
 LOG = logging.getLogger(__name__)
 
 EXECUTORS = types.MappingProxyType({
-    ('openbmc', 'power'): OpenBMCPowerExecutor,
-    ('openbmc', 'setboot'): OpenBMCSetbootExecutor,
-    ('redfish', 'power'): RedfishPowerExecutor,
-    ('redfish', 'setboot'): RedfishSetbootExecutor,
+    ('openbmc', 'power'): 'openbmc_power.OpenBMCPowerExecutor',
+    ('openbmc', 'setboot'): 'openbmc_setboot.OpenBMCSetbootExecutor',
+    ('openbmc', 'inventory'): 'openbmc_inventory.OpenBMCInventoryExecutor',
+    ('openbmc', 'sensor'): 'openbmc_sensor.OpenBMCSensorExecutor',
+    ('openbmc', 'beacon'): 'openbmc_beacon.OpenBMCBeaconExecutor',
+    ('openbmc', 'eventlog'): 'openbmc_eventlog.OpenBMCEventlogExecutor',
+    ('redfish', 'power'): 'redfish_power.RedfishPowerExecutor',
+    ('redfish', 'setboot'): 'redfish_setboot.RedfishSetbootExecutor',
 })
 
 _VERBOSE = frozenset({'-V', '--verbose'})
+
+#: rinv keywords, in the order xCAT scans them (docs/COMMANDS.md "rinv").
+RINV_KEYWORDS = ('all', 'cpu', 'dimm', 'firm', 'model', 'serial')
+#: rvitals subcommands (docs/COMMANDS.md "rvitals").
+RVITALS_KINDS = ('all', 'altitude', 'fanspeed', 'leds', 'power', 'temp', 'voltage', 'wattage')
+#: rbeacon subcommands.
+RBEACON_ACTIONS = ('on', 'off', 'stat')
+
+
+def executor_class(mgt, interface):
+    """The executor class for ``(mgt, interface)``.
+
+    :raises Unsupported: no such pair, or its module cannot be imported.
+    """
+    name = EXECUTORS.get((mgt, interface))
+    if name is None:
+        raise exc.Unsupported(detail='%s for %s' % (interface, mgt))
+    module, _, cls = name.rpartition('.')
+    try:
+        return getattr(importlib.import_module('hwctl.executor.' + module), cls)
+    except (ImportError, AttributeError) as error:
+        LOG.error('executor %s: %s', name, error)
+        raise exc.Unsupported(detail='%s for %s' % (interface, mgt))
+
+
+def _split_verbose(args):
+    """``(words without -V/--verbose, whether one was given)``; repeats are harmless."""
+    return [a for a in args if a not in _VERBOSE], any(a in _VERBOSE for a in args)
+
+
+def parse_rinv(args):
+    """Parse rinv's arguments; none means ``all``. Repeats and order do not matter.
+
+    :returns: ``(keywords, verbose)``: the keywords given, in ``RINV_KEYWORDS`` order.
+    :raises Unsupported: a word that is no rinv keyword (xCAT's broker message).
+    """
+    words, verbose = _split_verbose(args)
+    for word in words:
+        if word not in RINV_KEYWORDS:
+            raise exc.Unsupported(detail='rinv %s' % word)
+    given = set(words) or {'all'}
+    return tuple(k for k in RINV_KEYWORDS if k in given), verbose
+
+
+def parse_rvitals(args):
+    """Parse rvitals's arguments; none means ``all``.
+
+    :returns: ``(kind, verbose)``.
+    :raises InvalidRequest: two or more subcommands.
+    :raises Unsupported: an unknown subcommand.
+    """
+    words, verbose = _split_verbose(args)
+    if len(words) > 1:
+        raise exc.InvalidRequest('Only one option is supported at the same time for rvitals')
+    kind = words[0] if words else 'all'
+    if kind not in RVITALS_KINDS:
+        raise exc.Unsupported(detail='rvitals %s' % kind)
+    return kind, verbose
+
+
+def parse_rbeacon(args):
+    """Parse rbeacon's arguments.
+
+    :returns: ``(action, verbose)``, action one of ``RBEACON_ACTIONS``.
+    :raises InvalidRequest: no subcommand, two or more, or an unknown one.
+    """
+    words, verbose = _split_verbose(args)
+    if not words:
+        raise exc.InvalidRequest('Subcommand for rbeacon was not specified')
+    if len(words) > 1:
+        raise exc.InvalidRequest('Only one option is supported at the same time for rbeacon')
+    if words[0] not in RBEACON_ACTIONS:
+        raise exc.InvalidRequest("Only 'on', 'off' and 'stat' are supported for OpenBMC managed nodes.")
+    return words[0], verbose
+
+
+def parse_reventlog(args):
+    """Parse reventlog's arguments, rewritten by the broker or raw.
+
+    Broker forms: ``list all``, ``list <n>``, ``clear``, ``resolved resolved=<ids>`` (each
+    possibly with ``-V``); raw forms: nothing, ``all``, ``<n>``, ``clear``, ``resolved=<ids>``.
+
+    :returns: ``(action, value, verbose)``: ``('list', None or n)`` (None = all),
+        ``('clear', None)``, ``('resolved', '<ids>')`` (the text after ``=``).
+    :raises InvalidRequest: anything else.
+    """
+    words, verbose = _split_verbose(args)
+    if words and words[0] == 'list':
+        words = words[1:]
+        if not words:
+            words = ['all']
+    elif len(words) == 2 and words[0] == 'resolved' and words[1].startswith('resolved='):
+        words = words[1:]
+    if not words or words == ['all']:
+        return 'list', None, verbose
+    if len(words) > 1:
+        raise exc.InvalidRequest('Only one option is supported at the same time for reventlog')
+    word = words[0]
+    if word.isdigit():
+        count = int(word)
+        return 'list', (count or None), verbose
+    if word == 'clear':
+        return 'clear', None, verbose
+    if word.startswith('resolved='):
+        ids = word[len('resolved='):]
+        if ids and ids != '0':
+            return 'resolved', ids, verbose
+    if 'resolved' in word:
+        raise exc.InvalidRequest("Usage error. Provide a comma separated list of IDs to be resolved. "
+                                 "Example: 'resolved=x,y,z'")
+    raise exc.Unsupported(detail='reventlog %s' % word)
 
 
 def parse_rpower(args):
@@ -78,9 +196,7 @@ class BaseManager:
         self.ctx = ctx
 
     def _task(self, interface, nodeinfo):
-        executor = EXECUTORS.get((self.MGT, interface))
-        if executor is None:
-            raise exc.Unsupported(detail='%s for %s' % (interface, self.MGT))
+        executor = executor_class(self.MGT, interface)
         return Task(executor(self.ctx, self.messager), nodeinfo, self.messager, self.ctx)
 
     def fail_all(self, nodeinfo, error):
@@ -120,3 +236,27 @@ class BaseManager:
         if action in setboot.GET_BOOT_ACTIONS:
             return task.run('get_state')
         return task.run('set_state', action, persistent)
+
+    def rinv(self, nodeinfo, args):
+        keywords, verbose = parse_rinv(args)
+        return self._task('inventory', nodeinfo).run('get_info', keywords, verbose)
+
+    def rvitals(self, nodeinfo, args):
+        kind, _verbose = parse_rvitals(args)
+        return self._task('sensor', nodeinfo).run('get_sensor_info', kind)
+
+    def rbeacon(self, nodeinfo, args):
+        action, _verbose = parse_rbeacon(args)
+        task = self._task('beacon', nodeinfo)
+        if action == 'stat':
+            return task.run('get_state')
+        return task.run('set_state', action)
+
+    def reventlog(self, nodeinfo, args):
+        action, value, _verbose = parse_reventlog(args)
+        task = self._task('eventlog', nodeinfo)
+        if action == 'list':
+            return task.run('get_logs', value)
+        if action == 'clear':
+            return task.run('clear_logs')
+        return task.run('resolve_logs', value)

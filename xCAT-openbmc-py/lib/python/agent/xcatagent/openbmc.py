@@ -4,6 +4,7 @@ from xcatagent.base import BaseManager
 
 
 class OpenBMCManager(BaseManager):
-    """rpower and rsetboot for nodes with nodehm.mgt=openbmc."""
+    """rpower, rsetboot, rinv, rvitals, rbeacon and reventlog for nodes with nodehm.mgt=openbmc."""
 
     MGT = 'openbmc'
+    COMMANDS = frozenset({'rpower', 'rsetboot', 'rinv', 'rvitals', 'rbeacon', 'reventlog'})

@@ -3,6 +3,9 @@
 import contextlib
 import logging
 
+from common import exceptions as exc
+from common.task import NodeResult
+
 LOG = logging.getLogger(__name__)
 
 
@@ -36,3 +39,34 @@ class ExecutorBase:
         with client:
             client.login()
             yield client
+
+    @staticmethod
+    def gather(client, steps, empty):
+        """Run a node's read steps in order and make its result from what they gave.
+
+        A step that fails with an HTTP or format error does not stop the others: the node
+        gets the lines that could be made, then that error (the first one) as its last line.
+        A transport failure stops the remaining steps (the BMC is gone; each further step
+        would cost another timeout) and no logout is tried.
+
+        :param steps: callables taking no argument, each returning a list of lines.
+        :param empty: the line printed when every step succeeded and gave no line, or None.
+        :returns: a ``NodeResult`` with ``lines`` (and ``error``).
+        :raises AgentError: every step failed; the first error is the node's one line.
+        """
+        lines = []
+        error = None
+        for step in steps:
+            try:
+                lines.extend(step())
+            except exc.BmcUnreachable as failure:
+                client.logged_in = False
+                error = error or failure
+                break
+            except exc.AgentError as failure:
+                error = error or failure
+        if error is not None and not lines:
+            raise error
+        if not lines and empty is not None:
+            lines.append(empty)
+        return NodeResult(lines=tuple(lines), error=error)
