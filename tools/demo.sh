@@ -83,12 +83,12 @@ for proto in openbmc redfish; do
     run perl/bin/rbeacon "$first" blink
     run perl/bin/reventlog "$three" all
     run perl/bin/reventlog "$three" 2
+    XCAT_RAS_POLICY_TABLE="$PWD/tests/fixtures/openbmc/policy_table_small.json" run perl/bin/reventlog "$second" all
     run perl/bin/reventlog "$first" resolved=1,100
     run perl/bin/reventlog "$first" resolved=LED
     run perl/bin/reventlog "$first"
     run perl/bin/reventlog "$three" clear
     run perl/bin/reventlog "$three"
-    XCAT_RAS_POLICY_TABLE="$PWD/tests/fixtures/openbmc/policy_table_small.json" run perl/bin/reventlog "$second" all
   fi
   echo
   echo "--- the same fleet straight through the debug client (no broker) ---"
