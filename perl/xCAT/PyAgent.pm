@@ -30,8 +30,10 @@ use Cwd ();
 use Getopt::Long qw(GetOptionsFromArray);
 use JSON::PP ();
 use Scalar::Util qw(looks_like_number);
+use Time::HiRes ();
 
-use xCAT::PyAgent::Frame qw(encode_frame write_all frame_reader read_frame frame_buffered MAX_FRAME);
+use xCAT::PyAgent::Frame qw(encode_frame write_all frame_reader read_frame MAX_FRAME);
+use xCAT::PyAgent::Batch;
 use xCAT::PyAgent::Run;
 
 use xCAT::Table;
@@ -53,8 +55,6 @@ use constant {
     SILENT_REQUESTS  => 6,
     SILENCE_MARGIN   => 60,
 
-    # Most node status updates queued before they are handed to xcatd in one call.
-    STATUS_BATCH => 1000,
 
     # Bound on the agent's exit after it closed the socket.
     REAP_WAIT => 10,
@@ -298,19 +298,21 @@ sub process {
         return 1;
     }
     my $settings = agent_settings($request);
+    my $batch = xCAT::PyAgent::Batch->new($callback);
     unless (-e $settings->{agent}) {
         xCAT::MsgUtils->message('S', "xCAT Python agent $settings->{agent} not found");
         if (@nodes) {
-            xCAT::SvrUtils::sendmsg([ 1, AGENT_MISSING ], $callback, $_) for @nodes;
+            $batch->sendmsg([ 1, AGENT_MISSING ], $_) for @nodes;
         } else {
-            xCAT::SvrUtils::sendmsg([ 1, AGENT_MISSING ], $callback);
+            $batch->sendmsg([ 1, AGENT_MISSING ]);
         }
+        $batch->flush;
         return 1;
     }
-    my ($nodeinfo, $failed) = node_info(\@nodes, $spec->{module}, $callback);
-    $callback->({ errorcode => [1] }) if $failed;
-    return $failed ? 1 : 0 unless %$nodeinfo;
-    my $rc = run_agent($request, $callback, $nodeinfo, $spec, $settings);
+    my ($nodeinfo, $failed) = node_info(\@nodes, $spec->{module}, $batch);
+    $batch->response({ errorcode => [1] }) if $failed;
+    my $rc = %$nodeinfo ? run_agent($request, $batch, $nodeinfo, $spec, $settings) : 0;
+    $batch->flush;
     return ($rc || $failed) ? 1 : 0;
 }
 
@@ -364,7 +366,7 @@ sub _visible {
 
 sub _finite { return $_[0] < 9**9**9 }
 
-=head3 node_info(\@nodes, $module, $callback)
+=head3 node_info(\@nodes, $module, $out)
 
 Gathers C<{bmc, bmcip, username, password}> per node from the C<openbmc> table (group
 inheritance as xCAT::Table provides it), with the C<passwd> row C<key=$module> as fallback for
@@ -372,12 +374,14 @@ username and password (XCAT_REFERENCE.md 3.1). C<bmc> may be C<host:port>: the h
 resolved and C<:port> kept on C<bmcip>.
 
 Each node that lacks something gets one line through C<xCAT::SvrUtils::sendmsg> with the exact
-xCAT message and is left out. Returns C<(\%nodeinfo, $failed)>.
+xCAT message and is left out; C<$out> is the request's C<xCAT::PyAgent::Batch>, or a callback
+called once per such line. Returns C<(\%nodeinfo, $failed)>.
 
 =cut
 
 sub node_info {
-    my ($nodes, $module, $callback) = @_;
+    my ($nodes, $module, $out) = @_;
+    my $send = ref $out eq 'CODE' ? sub { xCAT::SvrUtils::sendmsg($_[0], $out, $_[1]) } : sub { $out->sendmsg(@_) };
     my %info;
     my $failed = 0;
 
@@ -406,7 +410,7 @@ sub node_info {
             $error = 'Error: Unable to get attribute password';
         }
         if (defined $error) {
-            xCAT::SvrUtils::sendmsg($error, $callback, $node);
+            $send->($error, $node);
             $failed = 1;
             next;
         }
@@ -595,10 +599,11 @@ sub _number {
 # True for a finite number above 0.
 sub _positive { return _number($_[0]) && $_[0] > 0 }
 
-=head3 run_agent($request, $callback, \%nodeinfo, $spec, \%settings)
+=head3 run_agent($request, $out, \%nodeinfo, $spec, \%settings)
 
 Runs one agent for the nodes of C<%nodeinfo>: starts it, sends the request, relays every reply
-frame to C<$callback> and reaps it. Every node that got no final line (an info line
+frame to C<$out> (the request's C<xCAT::PyAgent::Batch>, or xcatd's callback: then a batch of
+its own, flushed before returning) and reaps it. Every node that got no final line (an info line
 C<node: ...> or a node error) gets C<node: Error: E<lt>reasonE<gt>> when the agent could not
 start, died, exited non-zero, sent garbage or stayed silent past C<agent_timeout>.
 C<%settings> defaults to C<agent_settings($request)>.
@@ -614,7 +619,14 @@ Returns 0 when the agent ran cleanly and every node got a line, 1 otherwise.
 =cut
 
 sub run_agent {
-    my ($request, $callback, $nodeinfo, $spec, $settings) = @_;
+    my ($request, $out, $nodeinfo, $spec, $settings) = @_;
+    if (ref $out eq 'CODE') {
+        my $batch = xCAT::PyAgent::Batch->new($out);
+        my $rc = run_agent($request, $batch, $nodeinfo, $spec, $settings);
+        $batch->flush;
+        return $rc;
+    }
+    my $batch = $out;
     $settings ||= agent_settings($request);
     my @nodes = grep { exists $nodeinfo->{$_} } @{ $request->{node} || [] };
     my %seen  = map { $_ => 1 } @nodes;
@@ -622,10 +634,8 @@ sub run_agent {
 
     my $state = { pending => { map { $_ => 1 } @nodes }, global_errors => 0 };
     my $run = xCAT::PyAgent::Run->new($settings);
-    # Loaded before the signal handlers are in place: nothing is compiled while they may fire.
-    require xCAT_monitoring::monitorctrl;
 
-    my $problem = _guarded($run, $request, $callback, $nodeinfo, $spec, $state);
+    my $problem = _guarded($run, $request, $batch, $nodeinfo, $spec, $state);
     if (defined(my $signal = $run->{signal})) {
         # The handlers of whoever runs us (xcatd, the runner) are back: hand them the signal.
         kill($signal, $$);
@@ -638,15 +648,15 @@ sub run_agent {
     my @missing = grep { $state->{pending}->{$_} } @nodes;
     if (defined $problem) {
         if (@missing) {
-            xCAT::SvrUtils::sendmsg([ 1, $problem ], $callback, $_) for @missing;
+            $batch->sendmsg([ 1, $problem ], $_) for @missing;
         } else {
-            xCAT::SvrUtils::sendmsg([ 1, $problem ], $callback);
+            $batch->sendmsg([ 1, $problem ]);
         }
         return 1;
     }
     if (@missing && !$state->{global_errors}) {
         my $text = "The xCAT Python agent sent no result for this node.  See $settings->{log} for details.";
-        xCAT::SvrUtils::sendmsg([ 1, $text ], $callback, $_) for @missing;
+        $batch->sendmsg([ 1, $text ], $_) for @missing;
     }
     return (@missing || $state->{global_errors}) ? 1 : 0;
 }
@@ -654,17 +664,17 @@ sub run_agent {
 # _drive under the broker's own signal handlers, then cleanup, which no signal interrupts.
 # Returns the problem message or undef; a signal is recorded in $run->{signal}.
 sub _guarded {
-    my ($run, $request, $callback, $nodeinfo, $spec, $state) = @_;
+    my ($run, $request, $batch, $nodeinfo, $spec, $state) = @_;
     local $SIG{CHLD} = 'DEFAULT';
     local $SIG{PIPE} = 'IGNORE';
     local $SIG{INT}  = $run->signal_handler('INT');
     local $SIG{TERM} = $run->signal_handler('TERM');
     local $SIG{HUP}  = $run->signal_handler('HUP');
 
-    my $problem = eval { _drive($run, $request, $callback, $nodeinfo, $spec, $state) };
+    my $problem = eval { _drive($run, $request, $batch, $nodeinfo, $spec, $state) };
     my $died = $@;
     $run->hold_signals;
-    eval { flush_status($state) };
+    eval { $batch->flush };
     $run->cleanup;
     if ($died && !defined $run->{signal}) {
         chomp $died;
@@ -675,7 +685,7 @@ sub _guarded {
 
 # Start, connect, send, relay, reap. Returns the problem message or undef.
 sub _drive {
-    my ($run, $request, $callback, $nodeinfo, $spec, $state) = @_;
+    my ($run, $request, $batch, $nodeinfo, $spec, $state) = @_;
     my $settings = $run->{settings};
 
     my $problem = $run->start;
@@ -702,19 +712,27 @@ sub _drive {
     my $json = JSON::PP->new->utf8;
     my $timeout = $settings->{timeout};
     my $reader = frame_reader($sock);
+    my $heard = Time::HiRes::time();
     while (1) {
-        # Status updates wait while more frames are already here, then go to xcatd in one
-        # call: one table write per burst of nodes, not one per node.
-        flush_status($state) unless frame_buffered($reader, MAX_FRAME);
-        my ($status, $data) = read_frame($reader, $timeout, MAX_FRAME);
+        # Lines and status updates go to xcatd in batches (xCAT::PyAgent::Batch); the wait for
+        # the next frame ends in time for the next hand-over, and the silence bound counts from
+        # the last frame.
+        $run->stop_if_signalled;
+        $batch->flush if $batch->due;
+        my $wait = _wait_for($timeout ? $heard + $timeout - Time::HiRes::time() : undef, $batch->time_left);
+        my ($status, $data) = read_frame($reader, $wait, MAX_FRAME);
+        if ($status eq 'timeout' && !($timeout && Time::HiRes::time() >= $heard + $timeout)) {
+            next;
+        }
         if ($status eq 'frame') {
+            $heard = Time::HiRes::time();
             my $msg = eval { $json->decode($data) };
             if (ref $msg ne 'HASH') {
                 $run->stop;
                 return 'Received a malformed reply from the xCAT Python agent (not a JSON object).'
                   . "  See $settings->{log} for details.";
             }
-            relay_frame($msg, $callback, $state);
+            relay_frame($msg, $batch, $state);
             next;
         }
         last if $status eq 'eof';
@@ -740,51 +758,37 @@ sub _drive {
     return undef;
 }
 
+# The wait for read_frame: the smaller of the defined bounds, never 0 (which means none there).
+sub _wait_for {
+    my @bounds = grep { defined } @_;
+    return 0 unless @bounds;
+    my $wait = (sort { $a <=> $b } @bounds)[0];
+    return $wait > 0.001 ? $wait : 0.001;
+}
+
 sub _cwd {
     return Cwd::getcwd() // '/';
 }
 
-=head3 flush_status($state)
+=head3 relay_frame($msg, $batch, $state)
 
-Applies the node status updates C<relay_frame> queued in C<< $state->{status} >>, in their
-order, one C<setNodeStatusAttributes> call per run of nodes taking the same value (forced, as
-xCAT's broker does).
-
-=cut
-
-sub flush_status {
-    my ($state) = @_;
-    my $runs = delete $state->{status};
-    $state->{status_count} = 0;
-    return unless $runs && @$runs;
-    xCAT_monitoring::monitorctrl::setNodeStatusAttributes({ $_->[0] => $_->[1] }, 1) for @$runs;
-    return;
-}
-
-=head3 relay_frame($msg, $callback, $state)
-
-Hands one decoded reply frame to xcatd in the shapes of XCAT_REFERENCE.md 5.4 and records which
-nodes got their final line in C<< $state->{pending} >> (an info line C<node: ...> or an error
-with a node). Node status updates (db frames) are queued for C<flush_status>. O(1) per frame
+Hands one decoded reply frame to the request's C<xCAT::PyAgent::Batch> in xCAT's shapes and
+records which nodes got their final line in C<< $state->{pending} >> (an info line C<node: ...>
+or an error with a node). A node line becomes the node entry C<node: text>; a node error goes
+through C<sendmsg>; node status updates (db frames) are queued in the batch. O(1) per frame
 apart from the text itself.
 
 =cut
 
 sub relay_frame {
-    my ($frame, $callback, $state) = @_;
+    my ($frame, $batch, $state) = @_;
     my $type = $frame->{type} // '';
     if ($type eq 'db') {
         my $attr = $frame->{attribute};
         return unless ref $attr eq 'HASH';
         if (($attr->{name} // '') eq 'status' && ($attr->{method} // '') eq 'set'
             && ($attr->{type} // '') eq 'node' && _filled($attr->{node}) && defined $attr->{value}) {
-            my $runs = $state->{status} ||= [];
-            if (@$runs && $runs->[-1][0] eq $attr->{value}) {
-                push @{ $runs->[-1][1] }, $attr->{node};
-            } else {
-                push @$runs, [ $attr->{value}, [ $attr->{node} ] ];
-            }
-            flush_status($state) if ++$state->{status_count} >= STATUS_BATCH;
+            $batch->status($attr->{node}, $attr->{value});
         }
         return;
     }
@@ -793,27 +797,29 @@ sub relay_frame {
     my $kind = $msg->{type} // '';
     my $text = $msg->{data} // '';
     if ($kind eq 'info') {
-        xCAT::MsgUtils->message('I', { data => [$text] }, $callback);
-        # A debug trace (node: [openbmc_debug] ...) or a progress note (ending in "...")
-        # is not the node's final line.
         if ($text =~ /^([^:\s]+): (.*)\z/s) {
             my ($node, $rest) = ($1, $2);
+            $batch->node_line($node, $rest);
+            # A debug trace (node: [openbmc_debug] ...) or a progress note (ending in "...")
+            # is not the node's final line.
             delete $state->{pending}->{$node} unless $rest =~ /^\[/ || $rest =~ /\.\.\.\z/;
+        } else {
+            $batch->message('I', { data => [$text] });
         }
     } elsif ($kind eq 'warning') {
-        xCAT::MsgUtils->message('W', { data => [$text] }, $callback);
+        $batch->message('W', { data => [$text] });
     } elsif ($kind eq 'error') {
         if (_filled($msg->{node})) {
-            xCAT::SvrUtils::sendmsg([ 1, $text ], $callback, $msg->{node});
+            $batch->sendmsg([ 1, $text ], $msg->{node});
             delete $state->{pending}->{ $msg->{node} };
         } else {
-            xCAT::SvrUtils::sendmsg([ 1, $text ], $callback);
+            $batch->sendmsg([ 1, $text ]);
             $state->{global_errors}++;
         }
     } elsif ($kind eq 'syslog') {
         xCAT::MsgUtils->message('S', $text);
     } elsif ($kind eq 'info_with_host') {
-        xCAT::MsgUtils->message('I', { data => [$text], host => [1] }, $callback);
+        $batch->message('I', { data => [$text], host => [1] });
     }
     return;
 }

@@ -35,6 +35,7 @@ use warnings;
 
 use Cwd ();
 use File::Temp ();
+use Time::HiRes ();
 use xCAT::Table;
 
 =head3 main($command, $repo, @argv)
@@ -75,8 +76,9 @@ runs, then hands the signal back here). The handlers are set for the whole proce
 C<local>: an exit restores C<local> values before END blocks run. Signals are held (recorded,
 acted on by C<release_signals>) while the plugins and xCAT modules are compiled here (an exit
 inside the compiler panics) and while the temporary directories are made. Once the first signal
-is acted on, the others are ignored so the exit's cleanup runs to its end. Returns the state for
-C<release_signals>.
+is acted on, the others are ignored so the exit's cleanup runs to its end. A signal that comes
+while a module is being compiled at run time is acted on 20 ms later (SIGALRM), once the
+compiler is done. Returns the state for C<release_signals>.
 
 =head3 release_signals($state)
 
@@ -93,6 +95,10 @@ sub catch_signals {
             _exit_on_signal($state) unless $state->{hold};
         };
     }
+    # Inside the compiler (a module loaded at run time) an exit panics: try again shortly.
+    $SIG{ALRM} = sub {
+        _exit_on_signal($state) if defined $state->{got} && !$state->{hold};
+    };
     require xCAT::Usage;
     require $_ for sort glob("$plugin_dir/*.pm");
     return $state;
@@ -107,6 +113,10 @@ sub release_signals {
 
 sub _exit_on_signal {
     my ($state) = @_;
+    unless (defined $^S) {
+        Time::HiRes::ualarm(20_000);
+        return;
+    }
     return if $state->{exiting}++;
     $SIG{$_} = 'IGNORE' for keys %{ $state->{number} };
     exit 128 + $state->{number}->{ $state->{got} };
