@@ -109,11 +109,12 @@ passwd row C<openbmc> admin/secret (C<passwd> =E<gt> 0 leaves it out).
 sub write_tables {
     my ($dir, %opts) = @_;
     my $n = $opts{nodes} // 4;
-    my @nodes = map { sprintf('node%03d', $_) } 1 .. $n;
+    my $width = length($n) > 3 ? length($n) : 3;
+    my @nodes = map { sprintf('node%0*d', $width, $_) } 1 .. $n;
     write_csv($dir, 'nodelist', [qw(node groups status comments disable)], map { [ $_, 'all' ] } @nodes);
     write_csv($dir, 'nodehm', [qw(node power mgt comments disable)], [ 'all', undef, $opts{mgt} // 'openbmc' ]);
     write_csv($dir, 'openbmc', [qw(node bmc consport taggedvlan username password comments disable)],
-        map { [ $nodes[$_], '127.0.0.' . ($_ + 1) ] } 0 .. $#nodes);
+        map { [ $nodes[$_], sprintf('127.0.%d.%d', int($_ / 250), $_ % 250 + 1) ] } 0 .. $#nodes);
     if ($opts{passwd} // 1) {
         write_csv($dir, 'passwd', [qw(key username password cryptmethod authdomain comments disable)],
             [ 'openbmc', 'admin', 'secret' ], [ 'redfish', 'rfadmin', 'rfsecret' ]);
@@ -123,8 +124,8 @@ sub write_tables {
 
 =head3 start_cmd(\@cmd, %opts)
 
-Starts a command with C<env> (hash of variables to set; undef deletes) and its stdout and stderr
-going to files, optionally as user C<uid> (with that user's group; needs root). C<timeout>
+Starts a command with C<env> (hash of variables to set; undef deletes; C<XCAT_RUNNER_RELAY> is
+C<xcatd> unless set there) and its stdout and stderr going to files, optionally as user C<uid> (with that user's group; needs root). C<timeout>
 (default 60 s) bounds C<finish_cmd>. C<group> makes the command lead its own process group (as
 xcatd's plugin process and a shell's job are), so a test can signal the group. Returns a handle
 for C<finish_cmd>.
@@ -138,6 +139,9 @@ sub start_cmd {
     my $pid = fork;
     die "fork: $!" unless defined $pid;
     if ($pid == 0) {
+        # The prove suites see the plugin's output through the model of xcatd's relay
+        # (xCAT::Relay), unless a test says otherwise.
+        $ENV{XCAT_RUNNER_RELAY} = 'xcatd';
         for my $k (keys %{ $opts{env} || {} }) {
             if (defined $opts{env}{$k}) { $ENV{$k} = $opts{env}{$k} } else { delete $ENV{$k} }
         }

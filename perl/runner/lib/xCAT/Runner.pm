@@ -27,6 +27,9 @@ temporary directory C<xcat-runner-log.*> that is removed at exit too, unless a p
 names the log (C<... See DIR/agent.log for details.>): then it is kept for the admin to read.
 Every C<XCAT_*> variable is forwarded as the request's C<environment>, as xCAT's client does.
 C<%::XCATSITEVALS> is loaded from site.csv, as xcatd does.
+With C<XCAT_RUNNER_RELAY=xcatd> each C<process_request> runs in a process of its own and its
+output comes back through C<xCAT::Relay>, the model of xcatd's relay (lines a plugin hands over
+too late are lost, as under xcatd).
 
 =cut
 
@@ -36,6 +39,7 @@ use warnings;
 use Cwd ();
 use File::Temp ();
 use Time::HiRes ();
+use xCAT::Relay;
 use xCAT::Table;
 
 =head3 main($command, $repo, @argv)
@@ -187,8 +191,13 @@ sub run_command {
         my $request = { %$base, node => [@$mine] };
         my $parts = $plugin->{package}->can('preprocess_request')->($request, $callback, \&subrequest);
         next unless ref $parts eq 'ARRAY';
+        my $process = $plugin->{package}->can('process_request');
         for my $part (@$parts) {
-            $plugin->{package}->can('process_request')->($part, $callback, \&subrequest);
+            if (xCAT::Relay::enabled()) {    # XCAT_RUNNER_RELAY=xcatd: xcatd's relay, modelled
+                xCAT::Relay::run(sub { $process->($part, $_[0], \&subrequest) }, $callback);
+            } else {
+                $process->($part, $callback, \&subrequest);
+            }
         }
     }
     return;
