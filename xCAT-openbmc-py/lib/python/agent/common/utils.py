@@ -105,7 +105,7 @@ def natural_key(text):
     The split always starts with a text run, so integers only ever meet integers.
     """
     parts = _DIGITS.split(text)
-    parts[1::2] = [int(p) for p in parts[1::2]]
+    parts[1::2] = map(int, parts[1::2])
     return parts, text
 
 
