@@ -667,6 +667,8 @@ sub _restore_handlers {
     my $mask = POSIX::SigSet->new(map { POSIX->can("SIG$_")->() } STOP_SIGNALS);
     my $old = POSIX::SigSet->new;
     POSIX::sigprocmask(POSIX::SIG_BLOCK(), $mask, $old);
+    # A loop step is where Perl runs the handlers of signals it has caught: ours record them.
+    for my $step (1 .. 2) { }
     for my $name (STOP_SIGNALS) {
         if (defined $host->{$name}) { $SIG{$name} = $host->{$name} } else { delete $SIG{$name} }
     }
