@@ -28,6 +28,7 @@ use warnings;
 
 use Cwd ();
 use Getopt::Long qw(GetOptionsFromArray);
+use POSIX ();
 use JSON::PP ();
 use Scalar::Util qw(looks_like_number);
 use Time::HiRes ();
@@ -48,13 +49,11 @@ use constant {
     AGENT_MISSING => 'The xCAT Python agent does not exist. Check if xCAT-openbmc-py package is installed '
       . 'on management node and service nodes.',
 
-    # Default bound on the agent's silence (XCAT_AGENT_TIMEOUT unset), see agent_timeout:
-    # the margin over XCAT_BMC_DEADLINE, the REST requests one node makes one after the other
-    # outside its state wait, and the margin for start-up and retry pauses.
-    DEADLINE_MARGIN  => 30,
-    SILENT_REQUESTS  => 6,
-    SILENCE_MARGIN   => 60,
-
+    # The agent sends an alive frame every ALIVE_EVERY seconds of a run (the request asks for
+    # them); with XCAT_AGENT_TIMEOUT unset, the broker gives up after ALIVE_MISSES intervals
+    # (of the interval the agent's frames report) without any frame. See agent_timeout.
+    ALIVE_EVERY  => 5,
+    ALIVE_MISSES => 6,
 
     # Bound on the agent's exit after it closed the socket.
     REAP_WAIT => 10,
@@ -63,6 +62,9 @@ use constant {
     DEFAULT_LOG    => '/var/log/xcat/agent.log',
     DEFAULT_RUNDIR => '/var/run/xcat',
 };
+
+# The signals that stop a run (docs/DESIGN.md, "Signals and cleanup in the broker").
+use constant STOP_SIGNALS => qw(INT TERM HUP);
 
 # Optional settings forwarded to the agent in the request's envs (docs/DESIGN.md):
 # [envs key, request environment variable, rule of %RULES]. Read-only.
@@ -85,10 +87,6 @@ my @BROKER_SETTINGS = (
     [ XCAT_AGENT_RUNDIR  => 'path' ],
     [ XCAT_AGENT_TIMEOUT => 'nonnegative' ],
 );
-
-# The agent's defaults (common/task.py RunContext) for the settings the default silence bound
-# is derived from; retries is not forwarded, so the agent always uses its default. Read-only.
-my %AGENT_DEFAULTS = (connect_timeout => 10, read_timeout => 30, state_wait => 60, retries => 2);
 
 # Words accepted for a JSON boolean in XCAT_BMC_VERIFY. Read-only.
 my %BOOL_WORDS = (
@@ -551,6 +549,7 @@ sub agent_settings {
         log     => _filled($ENV{XCAT_AGENT_LOG})    ? $ENV{XCAT_AGENT_LOG}    : DEFAULT_LOG,
         rundir  => _filled($ENV{XCAT_AGENT_RUNDIR}) ? $ENV{XCAT_AGENT_RUNDIR} : DEFAULT_RUNDIR,
         timeout => agent_timeout($request || {}),
+        explicit_timeout => (_filled($ENV{XCAT_AGENT_TIMEOUT}) ? 1 : 0),
     };
 }
 
@@ -560,26 +559,12 @@ The longest silence, in seconds, the broker accepts from the agent before it giv
 node still without a line gets C<No response from the xCAT Python agent within N s>). It bounds
 each wait for the agent to accept or send more bytes, so a hung agent can never hang the command.
 
-=over
-
-=item * C<XCAT_AGENT_TIMEOUT> in the broker's environment, a number E<gt>= 0, is taken as it is;
-C<0> means no bound. Any other value is ignored.
-
-=item * Otherwise, with C<XCAT_BMC_DEADLINE> in the request: deadline + 30. The agent ends every
-unfinished node at the deadline, so only a hung agent is silent for longer.
-
-=item * Otherwise a bound above the longest silence of a working agent: one node makes at most six
-REST requests one after the other outside its state wait (login, read, action, power-on, a last
-poll, logout), each bounded by connect + read timeout and tried at most retries + 1 times; then
-the state wait of reset/boot; plus 60 for start-up and retry pauses:
-
-  6 * (connect_timeout + read_timeout) * (retries + 1) + state_wait + 60
-
-with C<XCAT_BMC_CONNECT_TIMEOUT>, C<XCAT_BMC_READ_TIMEOUT> and C<XCAT_BMC_STATE_WAIT> from the
-request, else the agent's defaults (10, 30, 60; retries 2): 840 s. Nodes are worked on in
-parallel and each sends its line when it ends, so the silence never exceeds one node's time.
-
-=back
+C<XCAT_AGENT_TIMEOUT> in the broker's environment, a number E<gt>= 0, is taken as it is; C<0>
+means no bound. Otherwise the bound comes from the agent's own C<alive> frames: the request asks
+for one every C<ALIVE_EVERY> (5) seconds, and the agent's frames say the interval it keeps; six
+intervals without any frame (30 s) mean the agent is hung. A working agent is never silent that
+long whatever its settings (a slow BMC delays a node's line, not the agent's frames), so the
+bound depends on no copy of the agent's defaults or of how many requests a command makes.
 
 =cut
 
@@ -589,16 +574,7 @@ sub agent_timeout {
     if (_filled($explicit) && _number($explicit) && $explicit >= 0) {
         return 0 + $explicit;
     }
-    my $envs = build_envs($request);
-    return $envs->{deadline} + DEADLINE_MARGIN if _positive($envs->{deadline});
-    my %s;
-    for my $key (keys %AGENT_DEFAULTS) {
-        my $value = $envs->{$key};
-        my $usable = _number($value) && ($value > 0 || ($key eq 'state_wait' && $value == 0));
-        $s{$key} = $usable ? $value : $AGENT_DEFAULTS{$key};
-    }
-    return SILENT_REQUESTS * ($s{connect_timeout} + $s{read_timeout}) * ($s{retries} + 1)
-      + $s{state_wait} + SILENCE_MARGIN;
+    return ALIVE_MISSES * ALIVE_EVERY;
 }
 
 # True for a finite number (not a JSON boolean, not a string the agent would refuse).
@@ -678,9 +654,8 @@ sub _guarded {
     my ($run, $request, $batch, $nodeinfo, $spec, $state) = @_;
     local $SIG{CHLD} = 'DEFAULT';
     local $SIG{PIPE} = 'IGNORE';
-    local $SIG{INT}  = $run->signal_handler('INT');
-    local $SIG{TERM} = $run->signal_handler('TERM');
-    local $SIG{HUP}  = $run->signal_handler('HUP');
+    my %host = map { $_ => $SIG{$_} } STOP_SIGNALS;
+    $SIG{$_} = $run->signal_handler($_) for STOP_SIGNALS;
 
     my $problem = eval { _drive($run, $request, $batch, $nodeinfo, $spec, $state) };
     my $died = $@;
@@ -691,7 +666,25 @@ sub _guarded {
         chomp $died;
         $problem = "Internal error in the xCAT Python agent broker: $died";
     }
+    _restore_handlers(\%host);
     return $problem;
+}
+
+# Gives the stop signals back to the host's handlers without losing one on the way: they are
+# blocked while %SIG changes (one Perl has caught but not yet handled is handled by ours, on the
+# statement boundary, and recorded), then unblocked, so one that came meanwhile reaches the host's.
+sub _restore_handlers {
+    my ($host) = @_;
+    my $mask = POSIX::SigSet->new(map { POSIX->can("SIG$_")->() } STOP_SIGNALS);
+    my $old = POSIX::SigSet->new;
+    POSIX::sigprocmask(POSIX::SIG_BLOCK(), $mask, $old);
+    # A loop step is where Perl runs the handlers of signals it has caught: ours record them.
+    for my $step (1 .. 2) { }
+    for my $name (STOP_SIGNALS) {
+        if (defined $host->{$name}) { $SIG{$name} = $host->{$name} } else { delete $SIG{$name} }
+    }
+    POSIX::sigprocmask(POSIX::SIG_SETMASK(), $old);
+    return;
 }
 
 # Start, connect, send, relay, reap. Returns the problem message or undef.
@@ -713,6 +706,7 @@ sub _drive {
         nodes    => [ @{ $request->{node} || [] } ],
         nodeinfo => $nodeinfo,
         envs     => build_envs($request),
+        alive    => ALIVE_EVERY,
     });
     my ($ok, $why) = write_all($sock, $frame, $settings->{timeout});
     unless ($ok) {
@@ -744,6 +738,10 @@ sub _drive {
                   . "  See $settings->{log} for details.";
             }
             relay_frame($msg, $batch, $state);
+            # Without XCAT_AGENT_TIMEOUT, the bound follows the interval the agent reports.
+            if ($state->{alive_every} && !$settings->{explicit_timeout}) {
+                $timeout = ALIVE_MISSES * $state->{alive_every};
+            }
             next;
         }
         last if $status eq 'eof';
@@ -785,7 +783,8 @@ sub _cwd {
 
 Decodes one reply frame body. An info line, the bulk of every reply (rinv prints hundreds of
 lines per node), is taken apart with one regular expression when it has exactly the shape the
-agent writes (C<{"type":"message","msg":{"type":"info","data":"..."}}>, compact): JSON::PP decodes
+agent writes (C<{"type":"message","msg":{"type":"info","data":"..."}}>, compact, optionally with
+C<,"node":"..."> after the data): JSON::PP decodes
 strings one character at a time, about 7 ms for a 22 kB reply, which made JSON decoding most of
 the broker's CPU. Anything else, or a text with a C<\u> escape, goes through C<$json> (a
 JSON::PP object). Returns the decoded value, or undef when the body is not JSON.
@@ -797,11 +796,13 @@ my %JSON_ESCAPES = ('"' => '"', '\\' => '\\', '/' => '/', b => "\b", f => "\f", 
 
 sub decode_reply {
     my ($json, $bytes) = @_;
-    if ($bytes =~ /\A\{"type":"message","msg":\{"type":"info","data":"([^"\\]*(?:\\["\\\/bfnrt][^"\\]*)*)"\}\}\z/) {
-        my $text = $1;
-        if (utf8::decode($text)) {
+    if ($bytes =~ /\A\{"type":"message","msg":\{"type":"info","data":"([^"\\]*(?:\\["\\\/bfnrt][^"\\]*)*)"(?:,"node":"([^"\\]*)")?\}\}\z/) {
+        my ($text, $node) = ($1, $2);
+        if (utf8::decode($text) && (!defined $node || utf8::decode($node))) {
             $text =~ s/\\(.)/$JSON_ESCAPES{$1}/g if index($text, '\\') >= 0;
-            return { type => 'message', msg => { type => 'info', data => $text } };
+            my %msg = (type => 'info', data => $text);
+            $msg{node} = $node if defined $node;
+            return { type => 'message', msg => \%msg };
         }
     }
     my $value = eval { $json->decode($bytes) };
@@ -821,6 +822,10 @@ apart from the text itself.
 sub relay_frame {
     my ($frame, $batch, $state) = @_;
     my $type = $frame->{type} // '';
+    if ($type eq 'alive') {
+        $state->{alive_every} = $frame->{every} if _positive($frame->{every});
+        return;
+    }
     if ($type eq 'db') {
         my $attr = $frame->{attribute};
         return unless ref $attr eq 'HASH';
@@ -835,15 +840,12 @@ sub relay_frame {
     my $kind = $msg->{type} // '';
     my $text = $msg->{data} // '';
     if ($kind eq 'info') {
-        # A node's several lines (rinv, rvitals...) come in one frame and stay one node entry
-        # whose text holds them all, each after its "node: " (as printed): one entry per line
-        # cost the broker 2 ms per node of rinv all.
-        if ($text =~ /^([^:\s]+): (.*)\z/s) {
-            my ($node, $rest) = ($1, $2);
-            $batch->node_line($node, $rest);
-            # A debug trace (node: [openbmc_debug] ...) or a progress note (ending in "...")
-            # is not the node's final line.
-            delete $state->{pending}->{$node} unless $rest =~ /^\[/ || $rest =~ /\.\.\.\z/;
+        # The agent marks a node's final line with the node; a debug trace or a progress note
+        # (node: ...) has none.
+        my $final = _filled($msg->{node}) ? $msg->{node} : undef;
+        delete $state->{pending}->{$final} if defined $final;
+        if ($text =~ /^([^:\s]+): (.*)\z/s && (!defined $final || $1 eq $final)) {
+            $batch->node_line($1, $2);
         } else {
             $batch->message('I', { data => [$text] });
         }

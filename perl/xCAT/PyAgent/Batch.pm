@@ -30,7 +30,7 @@ use xCAT::SvrUtils;
 
 use constant {
     # Longest time a node line waits before it is handed to xcatd, in seconds.
-    FLUSH_INTERVAL => 0.15,
+    FLUSH_INTERVAL => 0.2,
     # Most node lines, and most status updates, in one hand-over.
     MAX_LINES  => 300,
     MAX_STATUS => 1000,

@@ -52,14 +52,20 @@ sub enabled { return (($ENV{XCAT_RUNNER_RELAY} // '') eq 'xcatd') }
 
 Runs C<< $code->($plugin_callback) >> in a child process, as xcatd runs C<process_request>, and
 relays the messages to C<$callback> by xcatd's rules. INT, TERM and HUP that reach the runner
-meanwhile are passed on to the child, and once it has ended, sent again to the runner itself
-(its handlers decide). Returns the child's wait status.
+meanwhile are passed on to the child (SIGKILL if it has not ended 30 s later). Returns the
+child's wait status and the first such signal, for the caller to act on once the child is gone.
 
 =cut
 
 sub run {
     my ($code, $callback) = @_;
     socketpair(my $mine, my $theirs, AF_UNIX, SOCK_STREAM, PF_UNSPEC) or die "socketpair: $!\n";
+    # The handlers are in place before the fork: a signal can never end the runner while the
+    # plugin's process still works in the runner's directories.
+    my $sig = { parent => $$ };
+    local $SIG{INT}  = sub { _pass_on($sig, 'INT') };
+    local $SIG{TERM} = sub { _pass_on($sig, 'TERM') };
+    local $SIG{HUP}  = sub { _pass_on($sig, 'HUP') };
     STDOUT->flush;
     STDERR->flush;
     my $pid = fork;
@@ -69,11 +75,23 @@ sub run {
         _child($code, $theirs);
     }
     close $theirs;
-    my ($status, $counts, $signal) = _relay($pid, $mine, $callback);
+    $sig->{pid} = $pid;
+    _pass_on($sig, $sig->{got}) if defined $sig->{got};
+    my ($status, $counts) = _relay($pid, $mine, $callback, $sig);
     close $mine;
     _stats($counts);
-    kill($signal, $$) if defined $signal;
-    return $status;
+    return ($status, $sig->{got});
+}
+
+# A signal that reaches the runner while the plugin's process runs: recorded, passed on to it.
+sub _pass_on {
+    my ($sig, $name) = @_;
+    return unless $$ == $sig->{parent};    # the child, before it set its own dispositions
+    $sig->{got} //= $name;
+    return unless $sig->{pid};
+    kill($name, $sig->{pid});
+    $sig->{kill_at} //= time + SIGNAL_GRACE;
+    return;
 }
 
 # The plugin's process: each callback call is one message; then exit without the parent's END
@@ -101,14 +119,11 @@ sub _child {
     POSIX::_exit($ok ? 0 : 1);
 }
 
-# xcatd's loop. Returns (wait status, {messages, delivered, dropped}, signal to pass on).
+# xcatd's loop. Returns (wait status, {messages, delivered, dropped}).
 sub _relay {
-    my ($pid, $sock, $callback) = @_;
+    my ($pid, $sock, $callback, $sig) = @_;
     my %counts = (delivered => 0, dropped => 0);
-    my ($status, $reaped, $signal, $kill_at);
-    local $SIG{INT}  = sub { $signal //= 'INT';  kill('INT',  $pid); $kill_at //= time + SIGNAL_GRACE };
-    local $SIG{TERM} = sub { $signal //= 'TERM'; kill('TERM', $pid); $kill_at //= time + SIGNAL_GRACE };
-    local $SIG{HUP}  = sub { $signal //= 'HUP';  kill('HUP',  $pid); $kill_at //= time + SIGNAL_GRACE };
+    my ($status, $reaped);
     my $select = IO::Select->new($sock);
     while (1) {
         for my $fh ($select->can_read(PASS_WAIT)) {    # one message per ready socket per pass
@@ -125,7 +140,7 @@ sub _relay {
         if ($got == $pid || $got < 0) {
             $status = $got == $pid ? $? : 0;
             $reaped = 1;
-        } elsif (defined $kill_at && time > $kill_at) {
+        } elsif (defined $sig->{kill_at} && time > $sig->{kill_at}) {
             kill('KILL', $pid);
         }
     }
@@ -133,7 +148,7 @@ sub _relay {
     $sock->blocking(0);
     $counts{dropped}++ while defined _read_message($sock, 1);
     $counts{messages} = $counts{delivered} + $counts{dropped};
-    return ($status, \%counts, $signal);
+    return ($status, \%counts);
 }
 
 # One message, or undef at the end of the stream (or, with $nowait, when none is queued).

@@ -194,7 +194,8 @@ sub run_command {
         my $process = $plugin->{package}->can('process_request');
         for my $part (@$parts) {
             if (xCAT::Relay::enabled()) {    # XCAT_RUNNER_RELAY=xcatd: xcatd's relay, modelled
-                xCAT::Relay::run(sub { $process->($part, $_[0], \&subrequest) }, $callback);
+                my (undef, $signal) = xCAT::Relay::run(sub { $process->($part, $_[0], \&subrequest) }, $callback);
+                kill($signal, $$) if defined $signal;    # now the runner's own handlers act on it
             } else {
                 $process->($part, $callback, \&subrequest);
             }

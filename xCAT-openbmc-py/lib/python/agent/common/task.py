@@ -249,7 +249,7 @@ class Task:
         if result.lines:
             self._emit_lines(node, result.lines)
         elif result.error is None:
-            self.messager.info('%s: %s' % (node, result.text))
+            self.messager.info('%s: %s' % (node, result.text), node=node)
         if result.error is not None:
             self.messager.error(str(result.error), node)
             return node, None
@@ -263,10 +263,10 @@ class Task:
         for line in lines:
             if isinstance(line, exc.AgentError):
                 if run:
-                    self.messager.info('\n'.join(run))
+                    self.messager.info('\n'.join(run), node=node)
                     run = []
                 self.messager.error(str(line), node)
             else:
                 run.append('%s: %s' % (node, line))
         if run:
-            self.messager.info('\n'.join(run))
+            self.messager.info('\n'.join(run), node=node)
