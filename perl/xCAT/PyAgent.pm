@@ -28,10 +28,13 @@ use warnings;
 
 use Cwd ();
 use Getopt::Long qw(GetOptionsFromArray);
+use POSIX ();
 use JSON::PP ();
 use Scalar::Util qw(looks_like_number);
+use Time::HiRes ();
 
-use xCAT::PyAgent::Frame qw(encode_frame write_all frame_reader read_frame frame_buffered MAX_FRAME);
+use xCAT::PyAgent::Frame qw(encode_frame write_all frame_reader read_frame MAX_FRAME);
+use xCAT::PyAgent::Batch;
 use xCAT::PyAgent::Run;
 
 use xCAT::Table;
@@ -46,15 +49,11 @@ use constant {
     AGENT_MISSING => 'The xCAT Python agent does not exist. Check if xCAT-openbmc-py package is installed '
       . 'on management node and service nodes.',
 
-    # Default bound on the agent's silence (XCAT_AGENT_TIMEOUT unset), see agent_timeout:
-    # the margin over XCAT_BMC_DEADLINE, the REST requests one node makes one after the other
-    # outside its state wait, and the margin for start-up and retry pauses.
-    DEADLINE_MARGIN  => 30,
-    SILENT_REQUESTS  => 6,
-    SILENCE_MARGIN   => 60,
-
-    # Most node status updates queued before they are handed to xcatd in one call.
-    STATUS_BATCH => 1000,
+    # The agent sends an alive frame every ALIVE_EVERY seconds of a run (the request asks for
+    # them); with XCAT_AGENT_TIMEOUT unset, the broker gives up after ALIVE_MISSES intervals
+    # (of the interval the agent's frames report) without any frame. See agent_timeout.
+    ALIVE_EVERY  => 5,
+    ALIVE_MISSES => 6,
 
     # Bound on the agent's exit after it closed the socket.
     REAP_WAIT => 10,
@@ -64,27 +63,52 @@ use constant {
     DEFAULT_RUNDIR => '/var/run/xcat',
 };
 
+# The signals that stop a run (docs/DESIGN.md, "Signals and cleanup in the broker").
+use constant STOP_SIGNALS => qw(INT TERM HUP);
+
 # Optional settings forwarded to the agent in the request's envs (docs/DESIGN.md):
-# [envs key, request environment variable, JSON type]. Read-only.
+# [envs key, request environment variable, rule of %RULES]. Read-only.
 my @ENV_SETTINGS = (
-    [ pool_size       => 'XCAT_BMC_POOL_SIZE',       'int' ],
-    [ connect_timeout => 'XCAT_BMC_CONNECT_TIMEOUT', 'number' ],
-    [ read_timeout    => 'XCAT_BMC_READ_TIMEOUT',    'number' ],
-    [ deadline        => 'XCAT_BMC_DEADLINE',        'number' ],
+    [ pool_size       => 'XCAT_BMC_POOL_SIZE',       'count' ],
+    [ connect_timeout => 'XCAT_BMC_CONNECT_TIMEOUT', 'positive' ],
+    [ read_timeout    => 'XCAT_BMC_READ_TIMEOUT',    'positive' ],
+    [ deadline        => 'XCAT_BMC_DEADLINE',        'positive' ],
     [ verify          => 'XCAT_BMC_VERIFY',          'bool' ],
-    [ ca_bundle       => 'XCAT_BMC_CA_BUNDLE',       'string' ],
-    [ state_wait      => 'XCAT_BMC_STATE_WAIT',      'number' ],
-    [ poll_interval   => 'XCAT_BMC_POLL_INTERVAL',   'number' ],
+    [ ca_bundle       => 'XCAT_BMC_CA_BUNDLE',       'file' ],
+    [ state_wait      => 'XCAT_BMC_STATE_WAIT',      'nonnegative' ],
+    [ poll_interval   => 'XCAT_BMC_POLL_INTERVAL',   'positive' ],
 );
 
-# The agent's defaults (common/task.py RunContext) for the settings the default silence bound
-# is derived from; retries is not forwarded, so the agent always uses its default. Read-only.
-my %AGENT_DEFAULTS = (connect_timeout => 10, read_timeout => 30, state_wait => 60, retries => 2);
+# The broker's own settings, from its environment (docs/DESIGN.md): [variable, rule]. XCAT_AGENT
+# itself is checked by its existence (xCAT's message). Read-only.
+my @BROKER_SETTINGS = (
+    [ XCAT_AGENT_PYTHON  => 'path' ],
+    [ XCAT_AGENT_LOG     => 'path' ],
+    [ XCAT_AGENT_RUNDIR  => 'path' ],
+    [ XCAT_AGENT_TIMEOUT => 'nonnegative' ],
+);
 
 # Words accepted for a JSON boolean in XCAT_BMC_VERIFY. Read-only.
 my %BOOL_WORDS = (
     1 => 1, yes => 1, true => 1, on => 1,
     0 => 0, no => 0, false => 0, off => 0,
+);
+
+# A plain decimal number (no sign, no hex, no inf/nan, no spaces).
+my $DECIMAL = qr/\A(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\z/;
+
+# The JSON type each rule's values are sent as. Read-only.
+my %JSON_TYPE = (count => 'int', positive => 'number', nonnegative => 'number', bool => 'bool', file => 'string');
+
+# Setting rules: name => [what the admin is told, check]. Read-only.
+my %RULES = (
+    count       => [ 'must be a whole number greater than 0', sub { $_[0] =~ /\A\d+\z/ && $_[0] > 0 } ],
+    positive    => [ 'must be a number greater than 0', sub { $_[0] =~ $DECIMAL && _finite($_[0]) && $_[0] > 0 } ],
+    nonnegative => [ 'must be a number of 0 or more', sub { $_[0] =~ $DECIMAL && _finite($_[0]) } ],
+    bool        => [ 'must be one of ' . join(', ', qw(1 0 yes no true false on off)),
+        sub { defined $BOOL_WORDS{ lc $_[0] } } ],
+    file => [ 'must name a readable file', sub { -f $_[0] && -r _ } ],
+    path => [ 'must be an absolute path', sub { $_[0] =~ m{\A/} && $_[0] !~ /[\x00-\x1f\x7f]/ } ],
 );
 
 # Commands whose argument list must hold one word at most / at least one word
@@ -277,24 +301,81 @@ Returns 0 when everything succeeded, 1 otherwise.
 sub process {
     my ($request, $callback, $spec) = @_;
     my @nodes = $request->{node} ? @{ $request->{node} } : ();
+    my @bad = check_settings($request);
+    if (@bad) {
+        xCAT::SvrUtils::sendmsg([ 1, $_ ], $callback) for @bad;
+        return 1;
+    }
     my $settings = agent_settings($request);
+    my $batch = xCAT::PyAgent::Batch->new($callback);
     unless (-e $settings->{agent}) {
         xCAT::MsgUtils->message('S', "xCAT Python agent $settings->{agent} not found");
         if (@nodes) {
-            xCAT::SvrUtils::sendmsg([ 1, AGENT_MISSING ], $callback, $_) for @nodes;
+            $batch->sendmsg([ 1, AGENT_MISSING ], $_) for @nodes;
         } else {
-            xCAT::SvrUtils::sendmsg([ 1, AGENT_MISSING ], $callback);
+            $batch->sendmsg([ 1, AGENT_MISSING ]);
         }
+        $batch->flush;
         return 1;
     }
-    my ($nodeinfo, $failed) = node_info(\@nodes, $spec->{module}, $callback);
-    $callback->({ errorcode => [1] }) if $failed;
-    return $failed ? 1 : 0 unless %$nodeinfo;
-    my $rc = run_agent($request, $callback, $nodeinfo, $spec, $settings);
+    my ($nodeinfo, $failed) = node_info(\@nodes, $spec->{module}, $batch);
+    $batch->response({ errorcode => [1] }) if $failed;
+    my $rc = %$nodeinfo ? run_agent($request, $batch, $nodeinfo, $spec, $settings) : 0;
+    $batch->flush;
     return ($rc || $failed) ? 1 : 0;
 }
 
-=head3 node_info(\@nodes, $module, $callback)
+=head3 check_settings($request)
+
+Checks every C<XCAT_BMC_*> variable of the request's environment and the broker's own
+C<XCAT_AGENT_*> settings by name, before anything starts (docs/DESIGN.md, "Settings").
+Returns one message per bad value, naming the variable and its rule
+(C<XCAT_BMC_READ_TIMEOUT=abc: must be a number greater than 0>), or nothing. An empty value
+counts as unset; an C<XCAT_BMC_*> name that is not a setting is refused too (a misspelt setting
+would otherwise be ignored without a word).
+
+=cut
+
+sub check_settings {
+    my ($request) = @_;
+    my @bad;
+    my %known;
+    for my $setting (@ENV_SETTINGS) {
+        my (undef, $var, $rule) = @$setting;
+        $known{$var} = 1;
+        my $value = request_env($request, $var);
+        push @bad, _rule_broken($var, $value, $rule) if _filled($value);
+    }
+    for my $var (grep { /^XCAT_BMC_/ && !$known{$_} } request_env_names($request)) {
+        push @bad, "$var=" . _visible(request_env($request, $var) // '') . ': not a setting of this command '
+          . '(known: ' . join(', ', sort keys %known) . ')';
+    }
+    for my $setting (@BROKER_SETTINGS) {
+        my ($var, $rule) = @$setting;
+        push @bad, _rule_broken($var, $ENV{$var}, $rule) if _filled($ENV{$var});
+    }
+    return @bad;
+}
+
+# The message for a value that breaks its rule, or nothing.
+sub _rule_broken {
+    my ($var, $value, $rule) = @_;
+    my ($words, $check) = @{ $RULES{$rule} };
+    return () if $check->($value);
+    return "$var=" . _visible($value) . ": $words";
+}
+
+# A value as it can be shown on one line: control characters as \xNN, at most 64 characters.
+sub _visible {
+    my ($value) = @_;
+    my $text = length($value) > 64 ? substr($value, 0, 64) . '...' : $value;
+    $text =~ s/([\x00-\x1f\x7f])/sprintf('\\x%02x', ord $1)/ge;
+    return $text;
+}
+
+sub _finite { return $_[0] < 9**9**9 }
+
+=head3 node_info(\@nodes, $module, $out)
 
 Gathers C<{bmc, bmcip, username, password}> per node from the C<openbmc> table (group
 inheritance as xCAT::Table provides it), with the C<passwd> row C<key=$module> as fallback for
@@ -302,12 +383,14 @@ username and password (XCAT_REFERENCE.md 3.1). C<bmc> may be C<host:port>: the h
 resolved and C<:port> kept on C<bmcip>.
 
 Each node that lacks something gets one line through C<xCAT::SvrUtils::sendmsg> with the exact
-xCAT message and is left out. Returns C<(\%nodeinfo, $failed)>.
+xCAT message and is left out; C<$out> is the request's C<xCAT::PyAgent::Batch>, or a callback
+called once per such line. Returns C<(\%nodeinfo, $failed)>.
 
 =cut
 
 sub node_info {
-    my ($nodes, $module, $callback) = @_;
+    my ($nodes, $module, $out) = @_;
+    my $send = ref $out eq 'CODE' ? sub { xCAT::SvrUtils::sendmsg($_[0], $out, $_[1]) } : sub { $out->sendmsg(@_) };
     my %info;
     my $failed = 0;
 
@@ -336,7 +419,7 @@ sub node_info {
             $error = 'Error: Unable to get attribute password';
         }
         if (defined $error) {
-            xCAT::SvrUtils::sendmsg($error, $callback, $node);
+            $send->($error, $node);
             $failed = 1;
             next;
         }
@@ -385,13 +468,26 @@ sub request_env {
     return ref $value ? undef : $value;
 }
 
+=head3 request_env_names($request)
+
+The names of the client environment variables forwarded in the request.
+
+=cut
+
+sub request_env_names {
+    my ($request) = @_;
+    my $env = $request->{environment};
+    $env = $env->[0] if ref $env eq 'ARRAY';
+    return ref $env eq 'HASH' ? sort keys %$env : ();
+}
+
 =head3 build_envs($request)
 
 Builds the request's C<envs>: C<debugmode> from site C<xcatdebugmode>
 (C<$::XCATSITEVALS{xcatdebugmode}> as xcatd loads it, else the client's C<XCAT_DEBUGMODE>, else 0),
 plus the optional settings of docs/DESIGN.md from the client's C<XCAT_BMC_*> variables, as JSON
-numbers and booleans. A value of the wrong form is passed as a string, so that the agent reports
-it with one clear error.
+numbers and booleans. C<process> has refused bad values already (C<check_settings>); a value of
+the wrong form that reaches here anyway is passed as a string, for the agent to refuse.
 
 =cut
 
@@ -414,6 +510,7 @@ sub build_envs {
 # another form.
 sub _json_scalar {
     my ($value, $type) = @_;
+    $type = $JSON_TYPE{$type} // $type;
     if ($type eq 'int') {
         return $value =~ /^\s*[+-]?\d+\s*$/ ? int($value) : "$value";
     }
@@ -452,6 +549,7 @@ sub agent_settings {
         log     => _filled($ENV{XCAT_AGENT_LOG})    ? $ENV{XCAT_AGENT_LOG}    : DEFAULT_LOG,
         rundir  => _filled($ENV{XCAT_AGENT_RUNDIR}) ? $ENV{XCAT_AGENT_RUNDIR} : DEFAULT_RUNDIR,
         timeout => agent_timeout($request || {}),
+        explicit_timeout => (_filled($ENV{XCAT_AGENT_TIMEOUT}) ? 1 : 0),
     };
 }
 
@@ -461,26 +559,12 @@ The longest silence, in seconds, the broker accepts from the agent before it giv
 node still without a line gets C<No response from the xCAT Python agent within N s>). It bounds
 each wait for the agent to accept or send more bytes, so a hung agent can never hang the command.
 
-=over
-
-=item * C<XCAT_AGENT_TIMEOUT> in the broker's environment, a number E<gt>= 0, is taken as it is;
-C<0> means no bound. Any other value is ignored.
-
-=item * Otherwise, with C<XCAT_BMC_DEADLINE> in the request: deadline + 30. The agent ends every
-unfinished node at the deadline, so only a hung agent is silent for longer.
-
-=item * Otherwise a bound above the longest silence of a working agent: one node makes at most six
-REST requests one after the other outside its state wait (login, read, action, power-on, a last
-poll, logout), each bounded by connect + read timeout and tried at most retries + 1 times; then
-the state wait of reset/boot; plus 60 for start-up and retry pauses:
-
-  6 * (connect_timeout + read_timeout) * (retries + 1) + state_wait + 60
-
-with C<XCAT_BMC_CONNECT_TIMEOUT>, C<XCAT_BMC_READ_TIMEOUT> and C<XCAT_BMC_STATE_WAIT> from the
-request, else the agent's defaults (10, 30, 60; retries 2): 840 s. Nodes are worked on in
-parallel and each sends its line when it ends, so the silence never exceeds one node's time.
-
-=back
+C<XCAT_AGENT_TIMEOUT> in the broker's environment, a number E<gt>= 0, is taken as it is; C<0>
+means no bound. Otherwise the bound comes from the agent's own C<alive> frames: the request asks
+for one every C<ALIVE_EVERY> (5) seconds, and the agent's frames say the interval it keeps; six
+intervals without any frame (30 s) mean the agent is hung. A working agent is never silent that
+long whatever its settings (a slow BMC delays a node's line, not the agent's frames), so the
+bound depends on no copy of the agent's defaults or of how many requests a command makes.
 
 =cut
 
@@ -490,16 +574,7 @@ sub agent_timeout {
     if (_filled($explicit) && _number($explicit) && $explicit >= 0) {
         return 0 + $explicit;
     }
-    my $envs = build_envs($request);
-    return $envs->{deadline} + DEADLINE_MARGIN if _positive($envs->{deadline});
-    my %s;
-    for my $key (keys %AGENT_DEFAULTS) {
-        my $value = $envs->{$key};
-        my $usable = _number($value) && ($value > 0 || ($key eq 'state_wait' && $value == 0));
-        $s{$key} = $usable ? $value : $AGENT_DEFAULTS{$key};
-    }
-    return SILENT_REQUESTS * ($s{connect_timeout} + $s{read_timeout}) * ($s{retries} + 1)
-      + $s{state_wait} + SILENCE_MARGIN;
+    return ALIVE_MISSES * ALIVE_EVERY;
 }
 
 # True for a finite number (not a JSON boolean, not a string the agent would refuse).
@@ -511,10 +586,11 @@ sub _number {
 # True for a finite number above 0.
 sub _positive { return _number($_[0]) && $_[0] > 0 }
 
-=head3 run_agent($request, $callback, \%nodeinfo, $spec, \%settings)
+=head3 run_agent($request, $out, \%nodeinfo, $spec, \%settings)
 
 Runs one agent for the nodes of C<%nodeinfo>: starts it, sends the request, relays every reply
-frame to C<$callback> and reaps it. Every node that got no final line (an info line
+frame to C<$out> (the request's C<xCAT::PyAgent::Batch>, or xcatd's callback: then a batch of
+its own, flushed before returning) and reaps it. Every node that got no final line (an info line
 C<node: ...> or a node error) gets C<node: Error: E<lt>reasonE<gt>> when the agent could not
 start, died, exited non-zero, sent garbage or stayed silent past C<agent_timeout>.
 C<%settings> defaults to C<agent_settings($request)>.
@@ -530,7 +606,14 @@ Returns 0 when the agent ran cleanly and every node got a line, 1 otherwise.
 =cut
 
 sub run_agent {
-    my ($request, $callback, $nodeinfo, $spec, $settings) = @_;
+    my ($request, $out, $nodeinfo, $spec, $settings) = @_;
+    if (ref $out eq 'CODE') {
+        my $batch = xCAT::PyAgent::Batch->new($out);
+        my $rc = run_agent($request, $batch, $nodeinfo, $spec, $settings);
+        $batch->flush;
+        return $rc;
+    }
+    my $batch = $out;
     $settings ||= agent_settings($request);
     my @nodes = grep { exists $nodeinfo->{$_} } @{ $request->{node} || [] };
     my %seen  = map { $_ => 1 } @nodes;
@@ -538,10 +621,8 @@ sub run_agent {
 
     my $state = { pending => { map { $_ => 1 } @nodes }, global_errors => 0 };
     my $run = xCAT::PyAgent::Run->new($settings);
-    # Loaded before the signal handlers are in place: nothing is compiled while they may fire.
-    require xCAT_monitoring::monitorctrl;
 
-    my $problem = _guarded($run, $request, $callback, $nodeinfo, $spec, $state);
+    my $problem = _guarded($run, $request, $batch, $nodeinfo, $spec, $state);
     if (defined(my $signal = $run->{signal})) {
         # The handlers of whoever runs us (xcatd, the runner) are back: hand them the signal.
         kill($signal, $$);
@@ -554,15 +635,15 @@ sub run_agent {
     my @missing = grep { $state->{pending}->{$_} } @nodes;
     if (defined $problem) {
         if (@missing) {
-            xCAT::SvrUtils::sendmsg([ 1, $problem ], $callback, $_) for @missing;
+            $batch->sendmsg([ 1, $problem ], $_) for @missing;
         } else {
-            xCAT::SvrUtils::sendmsg([ 1, $problem ], $callback);
+            $batch->sendmsg([ 1, $problem ]);
         }
         return 1;
     }
     if (@missing && !$state->{global_errors}) {
         my $text = "The xCAT Python agent sent no result for this node.  See $settings->{log} for details.";
-        xCAT::SvrUtils::sendmsg([ 1, $text ], $callback, $_) for @missing;
+        $batch->sendmsg([ 1, $text ], $_) for @missing;
     }
     return (@missing || $state->{global_errors}) ? 1 : 0;
 }
@@ -570,28 +651,45 @@ sub run_agent {
 # _drive under the broker's own signal handlers, then cleanup, which no signal interrupts.
 # Returns the problem message or undef; a signal is recorded in $run->{signal}.
 sub _guarded {
-    my ($run, $request, $callback, $nodeinfo, $spec, $state) = @_;
+    my ($run, $request, $batch, $nodeinfo, $spec, $state) = @_;
     local $SIG{CHLD} = 'DEFAULT';
     local $SIG{PIPE} = 'IGNORE';
-    local $SIG{INT}  = $run->signal_handler('INT');
-    local $SIG{TERM} = $run->signal_handler('TERM');
-    local $SIG{HUP}  = $run->signal_handler('HUP');
+    my %host = map { $_ => $SIG{$_} } STOP_SIGNALS;
+    $SIG{$_} = $run->signal_handler($_) for STOP_SIGNALS;
 
-    my $problem = eval { _drive($run, $request, $callback, $nodeinfo, $spec, $state) };
+    my $problem = eval { _drive($run, $request, $batch, $nodeinfo, $spec, $state) };
     my $died = $@;
     $run->hold_signals;
-    eval { flush_status($state) };
+    eval { $batch->flush };
     $run->cleanup;
     if ($died && !defined $run->{signal}) {
         chomp $died;
         $problem = "Internal error in the xCAT Python agent broker: $died";
     }
+    _restore_handlers(\%host);
     return $problem;
+}
+
+# Gives the stop signals back to the host's handlers without losing one on the way: they are
+# blocked while %SIG changes (one Perl has caught but not yet handled is handled by ours, on the
+# statement boundary, and recorded), then unblocked, so one that came meanwhile reaches the host's.
+sub _restore_handlers {
+    my ($host) = @_;
+    my $mask = POSIX::SigSet->new(map { POSIX->can("SIG$_")->() } STOP_SIGNALS);
+    my $old = POSIX::SigSet->new;
+    POSIX::sigprocmask(POSIX::SIG_BLOCK(), $mask, $old);
+    # A loop step is where Perl runs the handlers of signals it has caught: ours record them.
+    for my $step (1 .. 2) { }
+    for my $name (STOP_SIGNALS) {
+        if (defined $host->{$name}) { $SIG{$name} = $host->{$name} } else { delete $SIG{$name} }
+    }
+    POSIX::sigprocmask(POSIX::SIG_SETMASK(), $old);
+    return;
 }
 
 # Start, connect, send, relay, reap. Returns the problem message or undef.
 sub _drive {
-    my ($run, $request, $callback, $nodeinfo, $spec, $state) = @_;
+    my ($run, $request, $batch, $nodeinfo, $spec, $state) = @_;
     my $settings = $run->{settings};
 
     my $problem = $run->start;
@@ -608,6 +706,7 @@ sub _drive {
         nodes    => [ @{ $request->{node} || [] } ],
         nodeinfo => $nodeinfo,
         envs     => build_envs($request),
+        alive    => ALIVE_EVERY,
     });
     my ($ok, $why) = write_all($sock, $frame, $settings->{timeout});
     unless ($ok) {
@@ -618,19 +717,31 @@ sub _drive {
     my $json = JSON::PP->new->utf8;
     my $timeout = $settings->{timeout};
     my $reader = frame_reader($sock);
+    my $heard = Time::HiRes::time();
     while (1) {
-        # Status updates wait while more frames are already here, then go to xcatd in one
-        # call: one table write per burst of nodes, not one per node.
-        flush_status($state) unless frame_buffered($reader, MAX_FRAME);
-        my ($status, $data) = read_frame($reader, $timeout, MAX_FRAME);
+        # Lines and status updates go to xcatd in batches (xCAT::PyAgent::Batch); the wait for
+        # the next frame ends in time for the next hand-over, and the silence bound counts from
+        # the last frame.
+        $run->stop_if_signalled;
+        $batch->flush if $batch->due;
+        my $wait = _wait_for($timeout ? $heard + $timeout - Time::HiRes::time() : undef, $batch->time_left);
+        my ($status, $data) = read_frame($reader, $wait, MAX_FRAME);
+        if ($status eq 'timeout' && !($timeout && Time::HiRes::time() >= $heard + $timeout)) {
+            next;
+        }
         if ($status eq 'frame') {
+            $heard = Time::HiRes::time();
             my $msg = decode_reply($json, $data);
             if (ref $msg ne 'HASH') {
                 $run->stop;
                 return 'Received a malformed reply from the xCAT Python agent (not a JSON object).'
                   . "  See $settings->{log} for details.";
             }
-            relay_frame($msg, $callback, $state);
+            relay_frame($msg, $batch, $state);
+            # Without XCAT_AGENT_TIMEOUT, the bound follows the interval the agent reports.
+            if ($state->{alive_every} && !$settings->{explicit_timeout}) {
+                $timeout = ALIVE_MISSES * $state->{alive_every};
+            }
             next;
         }
         last if $status eq 'eof';
@@ -656,6 +767,14 @@ sub _drive {
     return undef;
 }
 
+# The wait for read_frame: the smaller of the defined bounds, never 0 (which means none there).
+sub _wait_for {
+    my @bounds = grep { defined } @_;
+    return 0 unless @bounds;
+    my $wait = (sort { $a <=> $b } @bounds)[0];
+    return $wait > 0.001 ? $wait : 0.001;
+}
+
 sub _cwd {
     return Cwd::getcwd() // '/';
 }
@@ -664,7 +783,8 @@ sub _cwd {
 
 Decodes one reply frame body. An info line, the bulk of every reply (rinv prints hundreds of
 lines per node), is taken apart with one regular expression when it has exactly the shape the
-agent writes (C<{"type":"message","msg":{"type":"info","data":"..."}}>, compact): JSON::PP decodes
+agent writes (C<{"type":"message","msg":{"type":"info","data":"..."}}>, compact, optionally with
+C<,"node":"..."> after the data): JSON::PP decodes
 strings one character at a time, about 7 ms for a 22 kB reply, which made JSON decoding most of
 the broker's CPU. Anything else, or a text with a C<\u> escape, goes through C<$json> (a
 JSON::PP object). Returns the decoded value, or undef when the body is not JSON.
@@ -676,58 +796,42 @@ my %JSON_ESCAPES = ('"' => '"', '\\' => '\\', '/' => '/', b => "\b", f => "\f", 
 
 sub decode_reply {
     my ($json, $bytes) = @_;
-    if ($bytes =~ /\A\{"type":"message","msg":\{"type":"info","data":"([^"\\]*(?:\\["\\\/bfnrt][^"\\]*)*)"\}\}\z/) {
-        my $text = $1;
-        if (utf8::decode($text)) {
+    if ($bytes =~ /\A\{"type":"message","msg":\{"type":"info","data":"([^"\\]*(?:\\["\\\/bfnrt][^"\\]*)*)"(?:,"node":"([^"\\]*)")?\}\}\z/) {
+        my ($text, $node) = ($1, $2);
+        if (utf8::decode($text) && (!defined $node || utf8::decode($node))) {
             $text =~ s/\\(.)/$JSON_ESCAPES{$1}/g if index($text, '\\') >= 0;
-            return { type => 'message', msg => { type => 'info', data => $text } };
+            my %msg = (type => 'info', data => $text);
+            $msg{node} = $node if defined $node;
+            return { type => 'message', msg => \%msg };
         }
     }
     my $value = eval { $json->decode($bytes) };
     return $value;
 }
 
-=head3 flush_status($state)
+=head3 relay_frame($msg, $batch, $state)
 
-Applies the node status updates C<relay_frame> queued in C<< $state->{status} >>, in their
-order, one C<setNodeStatusAttributes> call per run of nodes taking the same value (forced, as
-xCAT's broker does).
-
-=cut
-
-sub flush_status {
-    my ($state) = @_;
-    my $runs = delete $state->{status};
-    $state->{status_count} = 0;
-    return unless $runs && @$runs;
-    xCAT_monitoring::monitorctrl::setNodeStatusAttributes({ $_->[0] => $_->[1] }, 1) for @$runs;
-    return;
-}
-
-=head3 relay_frame($msg, $callback, $state)
-
-Hands one decoded reply frame to xcatd in the shapes of XCAT_REFERENCE.md 5.4 and records which
-nodes got their final line in C<< $state->{pending} >> (an info line C<node: ...> or an error
-with a node). Node status updates (db frames) are queued for C<flush_status>. O(1) per frame
+Hands one decoded reply frame to the request's C<xCAT::PyAgent::Batch> in xCAT's shapes and
+records which nodes got their final line in C<< $state->{pending} >> (an info line C<node: ...>
+or an error with a node). A node line becomes the node entry C<node: text>; a node error goes
+through C<sendmsg>; node status updates (db frames) are queued in the batch. O(1) per frame
 apart from the text itself.
 
 =cut
 
 sub relay_frame {
-    my ($frame, $callback, $state) = @_;
+    my ($frame, $batch, $state) = @_;
     my $type = $frame->{type} // '';
+    if ($type eq 'alive') {
+        $state->{alive_every} = $frame->{every} if _positive($frame->{every});
+        return;
+    }
     if ($type eq 'db') {
         my $attr = $frame->{attribute};
         return unless ref $attr eq 'HASH';
         if (($attr->{name} // '') eq 'status' && ($attr->{method} // '') eq 'set'
             && ($attr->{type} // '') eq 'node' && _filled($attr->{node}) && defined $attr->{value}) {
-            my $runs = $state->{status} ||= [];
-            if (@$runs && $runs->[-1][0] eq $attr->{value}) {
-                push @{ $runs->[-1][1] }, $attr->{node};
-            } else {
-                push @$runs, [ $attr->{value}, [ $attr->{node} ] ];
-            }
-            flush_status($state) if ++$state->{status_count} >= STATUS_BATCH;
+            $batch->status($attr->{node}, $attr->{value});
         }
         return;
     }
@@ -736,27 +840,29 @@ sub relay_frame {
     my $kind = $msg->{type} // '';
     my $text = $msg->{data} // '';
     if ($kind eq 'info') {
-        xCAT::MsgUtils->message('I', { data => [$text] }, $callback);
-        # A debug trace (node: [openbmc_debug] ...) or a progress note (ending in "...")
-        # is not the node's final line.
-        if ($text =~ /^([^:\s]+): (.*)\z/s) {
-            my ($node, $rest) = ($1, $2);
-            delete $state->{pending}->{$node} unless $rest =~ /^\[/ || $rest =~ /\.\.\.\z/;
+        # The agent marks a node's final line with the node; a debug trace or a progress note
+        # (node: ...) has none.
+        my $final = _filled($msg->{node}) ? $msg->{node} : undef;
+        delete $state->{pending}->{$final} if defined $final;
+        if ($text =~ /^([^:\s]+): (.*)\z/s && (!defined $final || $1 eq $final)) {
+            $batch->node_line($1, $2);
+        } else {
+            $batch->message('I', { data => [$text] });
         }
     } elsif ($kind eq 'warning') {
-        xCAT::MsgUtils->message('W', { data => [$text] }, $callback);
+        $batch->message('W', { data => [$text] });
     } elsif ($kind eq 'error') {
         if (_filled($msg->{node})) {
-            xCAT::SvrUtils::sendmsg([ 1, $text ], $callback, $msg->{node});
+            $batch->sendmsg([ 1, $text ], $msg->{node});
             delete $state->{pending}->{ $msg->{node} };
         } else {
-            xCAT::SvrUtils::sendmsg([ 1, $text ], $callback);
+            $batch->sendmsg([ 1, $text ]);
             $state->{global_errors}++;
         }
     } elsif ($kind eq 'syslog') {
         xCAT::MsgUtils->message('S', $text);
     } elsif ($kind eq 'info_with_host') {
-        xCAT::MsgUtils->message('I', { data => [$text], host => [1] }, $callback);
+        $batch->message('I', { data => [$text], host => [1] });
     }
     return;
 }

@@ -130,6 +130,8 @@ is_deeply(rewrite_reventlog(['resolved=LED']), [ 'resolved', 'resolved=LED' ], '
         qq({"type":"message","msg":{"type":"info","data":"n1: caf\xc3\xa9 \xe2\x98\x83"}}),
         '{"type":"message","msg":{"type":"info","data":"n1: \\u00e9 ctl \\u0001"}}',
         '{"type":"message","msg":{"type":"info","data":""}}',
+        '{"type":"message","msg":{"type":"info","data":"n1: a\\nn1: b","node":"n1"}}',
+        '{"type":"message","msg":{"type":"info","data":"n1: a","node":"n\\"1"}}',
         '{"type":"message","msg":{"type":"error","data":"x","node":"n1"}}',
         '{"type":"message","msg":{"type":"info","data":"bad \\x escape"}}',
     );

@@ -430,3 +430,46 @@ def test_openbmc_answer_faults(ob, fault, arg, status, check):
                              timeout=WAIT)
     assert resp.status_code == status
     assert check(resp)
+
+
+def test_openbmc_inventory_sensors_software_served_sorted_and_per_node(ob):
+    """The rinv/rvitals trees (docs/COMMANDS.md "Simulated BMC data"): sorted, indented replies
+    as phosphor-rest-server writes them, values that differ per node, and the faults apply."""
+    sess = _session(ob)
+    sess.auth = ('root', '0penBmc')
+    bodies = {}
+    for node in ('node001', 'node002', 'node003'):
+        for path in ('/inventory/enumerate', '/inventory/system', '/sensors/enumerate', '/software/enumerate',
+                     '/inventory/system/chassis/motherboard/enumerate'):
+            resp = sess.get(_url(ob, node, P + path), timeout=WAIT)
+            assert resp.status_code == 200, (node, path)
+            text = resp.text
+            assert text.startswith('{\n  "data": ')
+            data = json.loads(text)['data']
+            assert list(data) == sorted(data)
+            assert all(list(v) == sorted(v) for v in data.values() if isinstance(v, dict))
+            bodies[node, path] = data
+    assert bodies['node001', '/inventory/system']['SerialNumber'] != bodies['node002', '/inventory/system'][
+        'SerialNumber']
+    ambient = P + '/sensors/temperature/ambient'
+    assert bodies['node001', '/sensors/enumerate'][ambient]['Value'] != \
+        bodies['node002', '/sensors/enumerate'][ambient]['Value']
+    assert P + '/sensors/altitude/altitude' in bodies['node002', '/sensors/enumerate']
+    assert P + '/sensors/altitude/altitude' not in bodies['node001', '/sensors/enumerate']
+    board = bodies['node003', '/inventory/system/chassis/motherboard/enumerate']
+    assert board[P + '/inventory/system/chassis/motherboard/dimm12']['Present'] is False
+    functional = bodies['node001', '/software/enumerate'][P + '/software/functional']['endpoints']
+    assert functional == [P + '/software/221d9020', P + '/software/3f07cb6f']
+    ob.control.set_node('node001', pending_firmware=True)
+    assert P + '/software/7ad96a41' in sess.get(_url(ob, 'node001', P + '/software/enumerate'),
+                                                timeout=WAIT).json()['data']
+    # A cached tree still goes through the faults.
+    for fault, check in (('badjson', lambda r: r.status_code == 200 and r.text.startswith('{') and not r.text.endswith('}')),
+                         ('500', lambda r: r.status_code == 500),
+                         ('oversize', lambda r: len(r.content) == 400000 and r.json()['status'] == 'ok')):
+        ob.control.set_fault('node002', fault, arg=400000 if fault == 'oversize' else None)
+        assert check(sess.get(_url(ob, 'node002', P + '/sensors/enumerate'), timeout=WAIT)), fault
+    ob.control.set_fault('node002', None)
+    assert sess.get(_url(ob, 'node002', P + '/sensors/enumerate'), timeout=WAIT).json()['data'] == \
+        bodies['node002', '/sensors/enumerate']
+    assert sess.get(_url(ob, 'node002', P + '/sensors/nothing/enumerate'), timeout=WAIT).status_code == 404

@@ -33,7 +33,10 @@ use constant {
     CONNECT_WAIT => 10,
     CONNECT_POLL => 0.05,
 
-    # Bound on each step of TERM then KILL.
+    # Bound on the agent's exit after SIGTERM: on TERM it logs out every BMC session it holds
+    # (a few seconds at most, docs/DESIGN.md "Bounds"), so it gets this long before SIGKILL.
+    STOP_GRACE => 10,
+    # Bound on the exit after SIGKILL, and on a child whose exec failed.
     KILL_WAIT => 2,
 };
 
@@ -61,10 +64,26 @@ sub signal_handler {
     my ($self, $name) = @_;
     return sub {
         $self->{signal} //= $name;
-        return if $self->{hold};
+        # Inside the compiler a die would be lost or end as a compile error: stop_if_signalled
+        # acts on it at the next step instead.
+        return if $self->{hold} || !defined $^S;
         $self->{hold} = 1;
         die "stopped by SIG$name\n";
     };
+}
+
+=head3 stop_if_signalled($self)
+
+Dies with words, once, when a signal was recorded and signals are not held. Called between the
+steps of the run.
+
+=cut
+
+sub stop_if_signalled {
+    my ($self) = @_;
+    return if $self->{hold} || !defined $self->{signal};
+    $self->{hold} = 1;
+    die "stopped by SIG$self->{signal}\n";
 }
 
 =head3 hold_signals($self)
@@ -83,10 +102,7 @@ sub hold_signals {
 sub _release_signals {
     my ($self) = @_;
     $self->{hold} = 0;
-    if (defined $self->{signal}) {
-        $self->{hold} = 1;
-        die "stopped by SIG$self->{signal}\n";
-    }
+    $self->stop_if_signalled;
     return;
 }
 
@@ -216,6 +232,7 @@ sub connect_agent {
     my ($self, $label) = @_;
     my $deadline = Time::HiRes::time() + CONNECT_WAIT;
     while (1) {
+        $self->stop_if_signalled;
         my $sock = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $self->{sockpath});
         if ($sock) {
             $sock->blocking(0);
@@ -263,7 +280,8 @@ sub reap {
 
 =head3 stop($self)
 
-Ends the agent if it still runs: SIGTERM, then SIGKILL after a bounded wait, and reaps it.
+Ends the agent if it still runs: SIGTERM, then SIGKILL if it has not exited within
+C<STOP_GRACE> (8 s, room for its logouts), and reaps it (at most C<KILL_WAIT> more).
 
 =cut
 
@@ -272,7 +290,7 @@ sub stop {
     $self->close_socket;
     return if !$self->{pid} || $self->reap(0);
     kill('TERM', $self->{pid});
-    return if $self->reap(KILL_WAIT);
+    return if $self->reap(STOP_GRACE);
     kill('KILL', $self->{pid});
     $self->reap(KILL_WAIT);
     return;

@@ -27,6 +27,9 @@ temporary directory C<xcat-runner-log.*> that is removed at exit too, unless a p
 names the log (C<... See DIR/agent.log for details.>): then it is kept for the admin to read.
 Every C<XCAT_*> variable is forwarded as the request's C<environment>, as xCAT's client does.
 C<%::XCATSITEVALS> is loaded from site.csv, as xcatd does.
+With C<XCAT_RUNNER_RELAY=xcatd> each C<process_request> runs in a process of its own and its
+output comes back through C<xCAT::Relay>, the model of xcatd's relay (lines a plugin hands over
+too late are lost, as under xcatd).
 
 =cut
 
@@ -35,6 +38,8 @@ use warnings;
 
 use Cwd ();
 use File::Temp ();
+use Time::HiRes ();
+use xCAT::Relay;
 use xCAT::Table;
 
 =head3 main($command, $repo, @argv)
@@ -53,18 +58,72 @@ sub main {
         print STDERR "Error: XCAT_TABLES must name a directory holding the xCAT tables (tabdump CSV files)\n";
         return 1;
     }
-    # A signal exits through END blocks and destructors, so the temporary directories go too
-    # (the broker handles the signals itself while an agent runs).
-    local $SIG{INT}  = sub { exit 128 + 2 };
-    local $SIG{TERM} = sub { exit 128 + 15 };
+    my $signals = catch_signals("$repo/perl/xCAT_plugin");
     my $templog = set_defaults($repo, $tables);
+    release_signals($signals);
     my $exit = 0;
     my $callback = sub {
         my @printed = print_response($_[0], \$exit);
         $templog->noticed(\@printed) if $templog;
     };
     run_command($command, $repo, $callback, \$exit, @argv);
+    # From here the process only removes its temporary directories and exits.
+    $SIG{$_} = 'IGNORE' for qw(INT TERM HUP);
     return exit_status($exit);
+}
+
+=head3 catch_signals($plugin_dir)
+
+INT, TERM and HUP end the runner with 128 + the signal number through END blocks and
+destructors, so its temporary directories go too (the broker handles them itself while an agent
+runs, then hands the signal back here). The handlers are set for the whole process, not
+C<local>: an exit restores C<local> values before END blocks run. Signals are held (recorded,
+acted on by C<release_signals>) while the plugins and xCAT modules are compiled here (an exit
+inside the compiler panics) and while the temporary directories are made. Once the first signal
+is acted on, the others are ignored so the exit's cleanup runs to its end. A signal that comes
+while a module is being compiled at run time is acted on 20 ms later (SIGALRM), once the
+compiler is done. Returns the state for C<release_signals>.
+
+=head3 release_signals($state)
+
+Ends the hold: a signal that came meanwhile ends the runner now.
+
+=cut
+
+sub catch_signals {
+    my ($plugin_dir) = @_;
+    my $state = { hold => 1, number => { HUP => 1, INT => 2, TERM => 15 } };
+    for my $name (keys %{ $state->{number} }) {
+        $SIG{$name} = sub {
+            $state->{got} //= $name;
+            _exit_on_signal($state) unless $state->{hold};
+        };
+    }
+    # Inside the compiler (a module loaded at run time) an exit panics: try again shortly.
+    $SIG{ALRM} = sub {
+        _exit_on_signal($state) if defined $state->{got} && !$state->{hold};
+    };
+    require xCAT::Usage;
+    require $_ for sort glob("$plugin_dir/*.pm");
+    return $state;
+}
+
+sub release_signals {
+    my ($state) = @_;
+    $state->{hold} = 0;
+    _exit_on_signal($state) if defined $state->{got};
+    return;
+}
+
+sub _exit_on_signal {
+    my ($state) = @_;
+    unless (defined $^S) {
+        Time::HiRes::ualarm(20_000);
+        return;
+    }
+    return if $state->{exiting}++;
+    $SIG{$_} = 'IGNORE' for keys %{ $state->{number} };
+    exit 128 + $state->{number}->{ $state->{got} };
 }
 
 =head3 run_command($command, $repo, $callback, \$exit, @argv)
@@ -132,8 +191,14 @@ sub run_command {
         my $request = { %$base, node => [@$mine] };
         my $parts = $plugin->{package}->can('preprocess_request')->($request, $callback, \&subrequest);
         next unless ref $parts eq 'ARRAY';
+        my $process = $plugin->{package}->can('process_request');
         for my $part (@$parts) {
-            $plugin->{package}->can('process_request')->($part, $callback, \&subrequest);
+            if (xCAT::Relay::enabled()) {    # XCAT_RUNNER_RELAY=xcatd: xcatd's relay, modelled
+                my (undef, $signal) = xCAT::Relay::run(sub { $process->($part, $_[0], \&subrequest) }, $callback);
+                kill($signal, $$) if defined $signal;    # now the runner's own handlers act on it
+            } else {
+                $process->($part, $callback, \&subrequest);
+            }
         }
     }
     return;

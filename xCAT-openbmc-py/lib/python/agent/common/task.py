@@ -351,7 +351,7 @@ class Task:
         if result.lines:
             self._emit_lines(node, result.lines)
         elif result.error is None:
-            self.messager.info('%s: %s' % (node, result.text))
+            self.messager.info('%s: %s' % (node, result.text), node=node)
         if result.error is not None:
             self.messager.error(str(result.error), node)
             return node, None
@@ -394,10 +394,10 @@ class Task:
         for line in lines:
             if isinstance(line, exc.AgentError):
                 if run:
-                    self.messager.info_lines(run)
+                    self.messager.info_lines(run, node=node)
                     run = []
                 self.messager.error(str(line), node)
             else:
                 run.append('%s: %s' % (node, line))
         if run:
-            self.messager.info_lines(run)
+            self.messager.info_lines(run, node=node)

@@ -134,7 +134,7 @@ def natural_key(text):
     The split always starts with a text run, so integers only ever meet integers.
     """
     parts = _DIGITS.split(text)
-    parts[1::2] = [int(p) for p in parts[1::2]]
+    parts[1::2] = map(int, parts[1::2])
     return parts, text
 
 
@@ -191,17 +191,27 @@ class Messager:
         msg.update({key: one_line(value) for key, value in extra.items()})
         self._send({'type': 'message', 'msg': msg})
 
-    def info(self, text):
-        """An info line; ``text`` already carries the ``node: `` prefix."""
-        self._message('info', text)
+    def info(self, text, node=''):
+        """An info line; ``text`` already carries the ``node: `` prefix.
 
-    def info_lines(self, texts):
+        :param node: set on a node's final line only (the broker counts final lines by it,
+            docs/DESIGN.md "Reply frames"); traces and progress notes leave it empty.
+        """
+        if node:
+            self._message('info', text, node=node)
+        else:
+            self._message('info', text)
+
+    def info_lines(self, texts, node=''):
         """Several info lines of one node in one frame (each ``node: ...``, each made one line).
 
         The only line breaks in the frame are the ones between ``texts``: what a BMC said
-        inside one of them is escaped as in every other frame.
+        inside one of them is escaped as in every other frame. ``node`` as for ``info``.
         """
-        self._send({'type': 'message', 'msg': {'type': 'info', 'data': '\n'.join(one_line(t) for t in texts)}})
+        msg = {'type': 'info', 'data': '\n'.join(one_line(t) for t in texts)}
+        if node:
+            msg['node'] = one_line(node)
+        self._send({'type': 'message', 'msg': msg})
 
     def warn(self, text):
         self._message('warning', text)
@@ -216,6 +226,11 @@ class Messager:
 
     def info_with_host(self, text):
         self._message('info_with_host', text)
+
+    def alive(self, every):
+        """An ``alive`` frame: sent every ``every`` seconds while a request that asked for them
+        runs (the broker bounds the agent's silence by a few of them, docs/DESIGN.md)."""
+        self._send({'type': 'alive', 'every': every})
 
     def update_node_attributes(self, attribute, node, value):
         """A db frame: set node attribute ``attribute`` (only ``status`` is used) to ``value``."""

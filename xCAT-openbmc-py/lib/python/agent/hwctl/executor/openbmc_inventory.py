@@ -42,9 +42,8 @@ def inventory_groups(objects):
             source = ('%s %s' % (parts[-2] if len(parts) > 2 else '', ident)).upper()
         else:
             source = ident.upper()
-        lines = groups.setdefault(kind, [])
-        for prop, value in props.items():
-            lines.append('%s %s : %s' % (source, prop, value_text(value)))
+        # '%s' of a JSON value is value_text (JSON never gives a tuple), without a call per line.
+        groups.setdefault(kind, []).extend(['%s %s : %s' % (source, prop, value) for prop, value in props.items()])
     return groups
 
 
