@@ -7,7 +7,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib", "$FindBin::Bin/../../perl/runner/lib", "$FindBin::Bin/../../perl";
 use Test::More;
 use JSON::PP;
-use BrokerTest qw(repo_root write_tables run_cmd fake_agent new_dir);
+use BrokerTest qw(untag repo_root write_tables run_cmd fake_agent new_dir);
 
 my $repo = repo_root();
 my $dir  = new_dir();
@@ -92,23 +92,23 @@ for my $case (@cases) {
     my ($cmd, $args, $out, $rc) = @$case;
     my $r = run_cmd([ "$repo/perl/bin/$cmd", $range, @$args ], env => \%env, timeout => 30);
     my $name = "$cmd @$args";
-    is($r->{out}, $out, "$name: stdout");
-    is($r->{err}, '', "$name: stderr empty");
+    is(untag($r->{out}), $out, "$name: stdout");
+    is(untag($r->{err}), '', "$name: stderr empty");
     is($r->{rc}, $rc, "$name: exit $rc");
 }
 
 # Help and version without a noderange, as `rpower -h`.
 {
     my $r = run_cmd([ "$repo/perl/bin/rpower", '-h' ], env => \%env, timeout => 30);
-    is($r->{out}, $OPENBMC_USAGE, 'rpower -h without noderange');
+    is(untag($r->{out}), $OPENBMC_USAGE, 'rpower -h without noderange');
     is($r->{rc}, 0, 'rpower -h without noderange: exit 0');
     $r = run_cmd([ "$repo/perl/bin/rsetboot", '-v' ], env => \%env, timeout => 30);
-    is($r->{out}, $VERSION, 'rsetboot -v without noderange');
+    is(untag($r->{out}), $VERSION, 'rsetboot -v without noderange');
     for my $case ([ 'rsetboot', '--version', $VERSION ], [ 'rsetboot', '--help', $RSETBOOT_USAGE ],
         [ 'rpower', '--version', $VERSION ], [ 'rpower', '--help', $OPENBMC_USAGE ]) {
         my ($cmd, $flag, $text) = @$case;
         $r = run_cmd([ "$repo/perl/bin/$cmd", $flag ], env => \%env, timeout => 30);
-        is($r->{out}, $text, "$cmd $flag without noderange");
+        is(untag($r->{out}), $text, "$cmd $flag without noderange");
         is($r->{rc}, 0, "$cmd $flag without noderange: exit 0");
     }
 }
@@ -117,16 +117,16 @@ for my $case (@cases) {
 {
     my %rfenv = (%env, XCAT_TABLES => $rfdir);
     my $r = run_cmd([ "$repo/perl/bin/rpower", $range, 'softoff' ], env => \%rfenv, timeout => 30);
-    is($r->{out}, echoed('rpower', 'softoff'), 'redfish rpower softoff accepted');
+    is(untag($r->{out}), echoed('rpower', 'softoff'), 'redfish rpower softoff accepted');
     for my $bad (qw(floppy setup state)) {
         $r = run_cmd([ "$repo/perl/bin/rsetboot", $range, $bad ], env => \%rfenv, timeout => 30);
-        is($r->{out}, per_node("Unsupported command: rsetboot $bad"), "redfish rsetboot $bad rejected");
+        is(untag($r->{out}), per_node("Unsupported command: rsetboot $bad"), "redfish rsetboot $bad rejected");
         is($r->{rc}, 1, "redfish rsetboot $bad: exit 1");
     }
     $r = run_cmd([ "$repo/perl/bin/rpower", $range, '-h' ], env => \%rfenv, timeout => 30);
-    like($r->{out}, qr/^Usage: rpower <noderange>/, 'redfish rpower -h is the generic usage');
+    like(untag($r->{out}), qr/^Usage: rpower <noderange>/, 'redfish rpower -h is the generic usage');
     $r = run_cmd([ "$repo/perl/bin/rsetboot", $range, 'hd', '-p' ], env => \%rfenv, timeout => 30);
-    is($r->{out}, echoed('rsetboot', 'hd', '-p'), 'redfish rsetboot hd -p accepted');
+    is(untag($r->{out}), echoed('rsetboot', 'hd', '-p'), 'redfish rsetboot hd -p accepted');
 }
 
 # In-process, as xcatd calls the plugin: exact callback hashes and returned parts.

@@ -7,7 +7,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib", "$FindBin::Bin/../../perl/runner/lib", "$FindBin::Bin/../../perl";
 use Test::More;
-use BrokerTest qw(repo_root write_csv write_tables run_cmd fake_agent new_dir slurp);
+use BrokerTest qw(untag repo_root write_csv write_tables run_cmd fake_agent new_dir slurp);
 
 use xCAT::Table;
 require xCAT_plugin::openbmc2;
@@ -135,13 +135,13 @@ sub env_shapes {
     site([ 'openbmcperl', 'rsetboot' ]);
     unlink "$dir/fake.argv";
     my $r = run_cmd([ "$repo/perl/bin/rsetboot", 'all', 'net' ], env => \%env, timeout => 30);
-    is($r->{out} . $r->{err}, '', 'runner, openbmcperl=rsetboot: rsetboot left to Perl, nothing printed');
+    is(untag($r->{out}) . $r->{err}, '', 'runner, openbmcperl=rsetboot: rsetboot left to Perl, nothing printed');
     is($r->{rc}, 0, 'runner, openbmcperl=rsetboot: exit 0');
     ok(!-e "$dir/fake.argv", 'runner, openbmcperl=rsetboot: no agent started');
     $r = run_cmd([ "$repo/perl/bin/rpower", 'all', 'on' ], env => \%env, timeout => 30);
-    is($r->{out}, join('', map { "$_: ok rpower [\"on\"]\n" } @nodes), 'runner, openbmcperl=rsetboot: rpower still in Python');
+    is(untag($r->{out}), join('', map { "$_: ok rpower [\"on\"]\n" } @nodes), 'runner, openbmcperl=rsetboot: rpower still in Python');
     $r = run_cmd([ "$repo/perl/bin/rpower", 'all', 'on' ], env => { %env, XCAT_OPENBMC_DEVEL => 'perhaps' }, timeout => 30);
-    is($r->{out} . $r->{err}, '', 'runner, invalid XCAT_OPENBMC_DEVEL: openbmc2 stays silent');
+    is(untag($r->{out}) . $r->{err}, '', 'runner, invalid XCAT_OPENBMC_DEVEL: openbmc2 stays silent');
     unlink "$dir/site.csv";
 }
 

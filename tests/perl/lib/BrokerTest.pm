@@ -20,7 +20,43 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
 our @EXPORT_OK = qw(repo_root write_csv write_tables run_cmd start_cmd finish_cmd fake_agent
-  slurp new_dir lines start_fleet stop_fleet sim_nodes sim_reset sim_set sim_mismatches chain_missing);
+  slurp new_dir lines start_fleet stop_fleet sim_nodes sim_reset sim_set sim_mismatches chain_missing
+  untag node_lines $HOST);
+
+=head3 $HOST
+
+The host name the runner prints as xcatd's source tag in the suites: C<start_cmd> sets
+C<XCAT_RUNNER_HOST> to it unless the test gives C<env =E<gt> {XCAT_RUNNER_HOST =E<gt> ...}>.
+
+=head3 untag($text)
+
+C<$text> with xCAT's source tags taken out, as the runner printed it before it printed them:
+C<node: [host]: Error: e> becomes C<node: Error: e>, C<Error: [host]: e> becomes C<Error: e>,
+C<[host]: line> becomes C<line>. The one place the suites know the tag's form (the runner prints
+it as xCAT's client does, see docs/RUNNER.md).
+
+=head3 node_lines($text)
+
+The lines of C<$text> (untagged) that start with C<node: >, as a hash C<node =E<gt> rest>.
+
+=cut
+
+our $HOST = 'mn01';
+
+sub untag {
+    my ($text) = @_;
+    return $text unless defined $text;
+    $text =~ s/^(\S+: )\[[^\]\n]*\]: (Error|Warning): /$1$2: /mg;
+    $text =~ s/^(Error|Warning): \[[^\]\n]*\]: /$1: /mg;
+    $text =~ s/^\[[^\]\n]*\]: //mg;
+    $text =~ s/^(\S+): \[[^\]\n]*\]: /$1: /mg;
+    return $text;
+}
+
+sub node_lines {
+    my ($text) = @_;
+    return { map { /^([^:\s]+): (.*)\z/ ? ($1 => $2) : () } lines(untag($text)) };
+}
 
 =head3 chain_missing()
 
@@ -136,6 +172,7 @@ sub start_cmd {
     my $pid = fork;
     die "fork: $!" unless defined $pid;
     if ($pid == 0) {
+        $ENV{XCAT_RUNNER_HOST} = $HOST;
         for my $k (keys %{ $opts{env} || {} }) {
             if (defined $opts{env}{$k}) { $ENV{$k} = $opts{env}{$k} } else { delete $ENV{$k} }
         }

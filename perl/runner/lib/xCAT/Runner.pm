@@ -35,7 +35,9 @@ use warnings;
 
 use Cwd ();
 use File::Temp ();
+use POSIX ();
 use xCAT::Table;
+use xCAT::Runner::Printer;
 
 =head3 main($command, $repo, @argv)
 
@@ -59,12 +61,42 @@ sub main {
     local $SIG{TERM} = sub { exit 128 + 15 };
     my $templog = set_defaults($repo, $tables);
     my $exit = 0;
+    my $printer = xCAT::Runner::Printer->new(source => source_host(), show_source => shows_source(@argv));
     my $callback = sub {
-        my @printed = print_response($_[0], \$exit);
+        my @printed = $printer->print_response($_[0], \$exit);
         $templog->noticed(\@printed) if $templog;
     };
     run_command($command, $repo, $callback, \$exit, @argv);
     return exit_status($exit);
+}
+
+=head3 source_host()
+
+The name xcatd puts in every response as C<xcatdsource> (its host name), which xCAT's client
+prints as the C<[host]> tag: C<$XCAT_RUNNER_HOST> when set (tests set it, so output is
+deterministic), else this machine's host name (from the kernel, no name service asked).
+
+=cut
+
+sub source_host {
+    return $ENV{XCAT_RUNNER_HOST} if _set('XCAT_RUNNER_HOST');
+    return (POSIX::uname())[1] // 'localhost';
+}
+
+=head3 shows_source(@argv)
+
+True when xCAT's client would tag info and data lines with the source host too: C<XCATSHOWSVR>
+is set, or C<-V>/C<--verbose> is among the words after the noderange (the client looks only
+there, not at options before the noderange).
+
+=cut
+
+sub shows_source {
+    my (@argv) = @_;
+    return 1 if $ENV{XCATSHOWSVR};
+    shift @argv while @argv && $argv[0] =~ /^-/;
+    shift @argv;
+    return scalar grep { $_ eq '-V' || $_ eq '--verbose' } @argv;
 }
 
 =head3 run_command($command, $repo, $callback, \$exit, @argv)
@@ -96,8 +128,9 @@ sub run_command {
     if (defined $noderange) {
         my ($nodes, $missing) = expand_noderange($noderange);
         if (@$missing) {
-            print STDERR 'Error: Invalid nodes and/or groups in noderange: ' . join(',', @$missing) . "\n";
-            return $$exit = 1;
+            $callback->({ error => [ 'Invalid nodes and/or groups in noderange: ' . join(',', @$missing) ],
+                errorcode => [1] });
+            return;
         }
         @nodes = @$nodes;
     }
@@ -326,67 +359,6 @@ sub nodelist {
         push @{ $groups{$_} }, $row->{node} for grep { length } split /,/, ($row->{groups} // '');
     }
     return (\%nodes, \%groups);
-}
-
-=head3 print_response($rsp, \$exit)
-
-Prints one reply as xCAT's client does: C<errorcode> ORed into C<$exit>; C<error> to stderr as
-C<Error: text>; C<warning> to stderr as C<Warning: text>; C<info> to stdout; each C<node> entry as
-one line C<name[: Error: e][: data | : desc: contents]> (stderr if it has an error); C<data>
-entries to stdout (C<desc: contents> or the text). Returns the lines printed.
-
-=cut
-
-sub print_response {
-    my ($rsp, $exit) = @_;
-    my @printed;
-    my $out = sub { my ($fh, $line) = @_; print {$fh} "$line\n"; push @printed, $line };
-    $$exit |= $_ for _list($rsp->{errorcode});
-    $out->(\*STDERR, "Error: $_") for _list($rsp->{error});
-    $out->(\*STDERR, "Warning: $_") for _list($rsp->{warning});
-    $out->(\*STDOUT, $_) for _list($rsp->{info});
-    for my $node (_list($rsp->{node})) {
-        next unless ref $node eq 'HASH';
-        my $line = (_list($node->{name}))[0] // '';
-        my $error = 0;
-        $$exit |= $_ for _list($node->{errorcode});
-        if (my ($e) = _list($node->{error})) {
-            $line .= ": Error: $e";
-            $error = 1;
-        }
-        if (my ($w) = _list($node->{warning})) {
-            $line .= ": Warning: $w";
-            $error = 1;
-        }
-        if (my ($d) = _list($node->{data})) {
-            if (ref $d eq 'HASH') {
-                $line .= ': ' . (_list($d->{desc}))[0] if $d->{desc};
-                $line .= ': ' . (_list($d->{contents}))[0] if $d->{contents};
-            } else {
-                $line .= ": $d";
-            }
-        }
-        next unless length $line;
-        $out->($error ? \*STDERR : \*STDOUT, $line);
-    }
-    for my $d (_list($rsp->{data})) {
-        my $line;
-        if (ref $d eq 'HASH') {
-            $line = (_list($d->{desc}))[0];
-            my ($c) = _list($d->{contents});
-            $line = defined $line ? "$line: $c" : $c if defined $c;
-        } else {
-            $line = $d;
-        }
-        $out->(\*STDOUT, $line) if defined $line && length $line;
-    }
-    return @printed;
-}
-
-sub _list {
-    my ($v) = @_;
-    return () unless defined $v;
-    return ref $v eq 'ARRAY' ? @$v : ($v);
 }
 
 #-------------------------------------------------------------------------------
