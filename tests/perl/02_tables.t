@@ -100,7 +100,7 @@ my $repo = repo_root();
     my $r = run_cmd([ "$repo/perl/bin/rpower", 'n1,n3,n4,n8', 'state' ], timeout => 30, env => {
         XCAT_TABLES => $dir, XCAT_AGENT => $agent, XCAT_AGENT_PYTHON => $^X, XCAT_AGENT_RUNDIR => "$dir/run",
         XCAT_AGENT_LOG => "$dir/agent.log", FAKE_MODE => 'echo', PERL5LIB => undef });
-    is(untag($r->{out}), "n3: Error: Unable to get attribute bmc\n"
+    is(untag($r->{out}), "n3: Error: Unable to get information from openbmc table\n"
         . "n4: Error: Unable to resolve ip address for bmc: nowhere\n"
         . "n8: Error: Unable to get information from openbmc table\n"
         . "n1: ok rpower [\"state\"]\n", 'runner: node-info errors on stdout, valid node still runs');
@@ -111,7 +111,7 @@ my $repo = repo_root();
     $r = run_cmd([ "$repo/perl/bin/rpower", 'n3', 'state' ], timeout => 30, env => {
         XCAT_TABLES => $dir, XCAT_AGENT => $agent, XCAT_AGENT_PYTHON => '/nonexistent/python',
         XCAT_AGENT_RUNDIR => "$dir/run", XCAT_AGENT_LOG => "$dir/agent.log", PERL5LIB => undef });
-    is(untag($r->{out}), "n3: Error: Unable to get attribute bmc\n", 'no valid node: only the node-info line');
+    is(untag($r->{out}), "n3: Error: Unable to get information from openbmc table\n", 'no valid node: only the node-info line');
     is($r->{rc}, 1, 'no valid node: exit 1');
 }
 

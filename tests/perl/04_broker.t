@@ -119,12 +119,14 @@ sub all_errors { my ($msg, @which) = @_; @which = @nodes unless @which; join('',
 # --- failures ---------------------------------------------------------------------------------
 {
     # Missing agent: openbmc2's backend policy leaves the command to xCAT's Perl openbmc.pm
-    # (XCAT_REFERENCE.md 1.2), so it says nothing; redfish.pm has no policy and reports it per node.
+    # (XCAT_REFERENCE.md 1.2), whose runner stand-in says the runner has none (tests/perl/05_policy.t);
+    # redfish.pm has no policy and reports it per node.
     my $missing = 'The xCAT Python agent does not exist. Check if xCAT-openbmc-py package is installed on '
       . 'management node and service nodes.';
     my $r = rpower('echo', XCAT_AGENT => "$dir/no/such/agent.py");
-    is(untag($r->{out}) . $r->{err}, '', 'missing agent, openbmc: openbmc2 stays silent (Perl backend)');
-    is($r->{rc}, 0, 'missing agent, openbmc: exit 0');
+    is(scalar(grep { /^node\d+: Error: xCAT would run rpower with its Perl OpenBMC backend/ } lines(untag($r->{err}))),
+        scalar @nodes, 'missing agent, openbmc: one line per node from the legacy plugin, none from openbmc2');
+    is($r->{rc}, 1, 'missing agent, openbmc: exit 1');
     $r = rpower('echo', XCAT_AGENT => "$dir/no/such/agent.py", XCAT_TABLES => $rfdir);
     is(untag($r->{err}), all_errors($missing), 'missing agent, redfish: every node, xCAT\'s words');
     is($r->{rc}, 1, 'missing agent, redfish: exit 1');

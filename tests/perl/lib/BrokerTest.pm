@@ -270,7 +270,8 @@ sub start_fleet {
         POSIX::_exit(127);
     }
     close $fleet_out;
-    my $fleet = { pid => $pid, tables => $tables };
+    # The fleet's stdout stays open until stop_fleet: a fleet writing to a closed pipe dies.
+    my $fleet = { pid => $pid, tables => $tables, stdout => $from_fleet };
     my ($ready, $buf) = (0, '');
     my $select = IO::Select->new($from_fleet);
     my $deadline = time + 60;
@@ -301,6 +302,7 @@ sub stop_fleet {
     my ($fleet) = @_;
     return unless $fleet && $fleet->{pid};
     my $pid = delete $fleet->{pid};
+    close(delete $fleet->{stdout}) if $fleet->{stdout};
     kill 'TERM', $pid;
     my $until = time + 10;
     sleep 0.05 while waitpid($pid, WNOHANG) == 0 && time < $until;

@@ -34,7 +34,9 @@ use strict;
 use warnings;
 
 use Cwd ();
+use Encode ();
 use File::Temp ();
+use Getopt::Long ();
 use POSIX ();
 use xCAT::Table;
 use xCAT::Runner::Printer;
@@ -49,6 +51,9 @@ sub main {
     my ($command, $repo, @argv) = @_;
     STDOUT->autoflush(1);
     STDERR->autoflush(1);
+    # Node names and texts are UTF-8 on the command line, in the tables and on the terminal.
+    binmode($_, ':encoding(UTF-8)') for \*STDOUT, \*STDERR;
+    @argv = map { Encode::decode('UTF-8', $_) } @argv;
 
     my $tables = $ENV{XCAT_TABLES};
     unless (defined $tables && -d $tables) {
@@ -110,52 +115,51 @@ for the runner's own errors.
 sub run_command {
     my ($command, $repo, $callback, $exit, @argv) = @_;
 
-    # As xCAT's client: leading options, then the noderange, then the rest.
+    # As xCAT's client: leading options, then the noderange, then the rest; no arg key at all
+    # when there are no arguments.
     my @args;
     push @args, shift @argv while @argv && $argv[0] =~ /^-/;
     my $noderange = shift @argv;
     push @args, @argv;
 
+    if (my @bad = xCAT::Table::check_files($ENV{XCAT_TABLES})) {
+        $callback->({ error => [@bad], errorcode => [1] });
+        return;
+    }
     %::XCATSITEVALS = site_values();
 
-    my $plugins = load_plugins("$repo/perl/xCAT_plugin", $command);
+    my $plugins = load_plugins([ "$repo/perl/xCAT_plugin", "$repo/perl/runner/plugins" ], $command);
     unless (@$plugins) {
         print STDERR "Error: $command is not handled by any plugin\n";
         return $$exit = 1;
     }
 
-    my @nodes;
-    if (defined $noderange) {
-        my ($nodes, $missing) = expand_noderange($noderange);
-        if (@$missing) {
-            $callback->({ error => [ 'Invalid nodes and/or groups in noderange: ' . join(',', @$missing) ],
-                errorcode => [1] });
-            return;
-        }
-        @nodes = @$nodes;
-    }
-
     my $base = {
         command     => [$command],
-        arg         => [@args],
         cwd         => [ Cwd::getcwd() // '/' ],
         environment => [ { map { $_ => [ $ENV{$_} ] } grep { /^XCAT_/ } sort keys %ENV } ],
     };
-    $base->{noderange} = [$noderange] if defined $noderange;
+    $base->{arg} = [@args] if @args;
 
-    unless (defined $noderange) {
-        # As xCAT: without a noderange only help and version make sense; the first plugin answers.
-        unless (has_help_flag(\@args)) {
-            require xCAT::Usage;
-            print STDERR xCAT::Usage->getUsage($command), "\n";
-            return $$exit = 1;
-        }
-        my $request = { %$base, node => [] };
-        $plugins->[0]->{package}->can('preprocess_request')->($request, $callback, \&subrequest);
+    # As xcatd: an empty noderange is none, and a command without one goes to xCAT's help
+    # plugin, never to a hardware plugin.
+    unless (defined $noderange && length $noderange) {
+        help_without_noderange($command, \@args, $callback);
+        return;
+    }
+    $base->{noderange} = [$noderange];
+
+    my ($nodes, $missing) = expand_noderange($noderange);
+    if (@$missing) {
+        $callback->({ error => [ 'Invalid nodes and/or groups in noderange: ' . join(',', @$missing) ],
+            errorcode => [1] });
         return;
     }
 
-    my ($routes, $unrouted) = route_nodes(\@nodes, $plugins);
+    # xcatd's option parsing style, in force for every plugin it runs.
+    Getopt::Long::Configure('bundling');
+
+    my ($routes, $unrouted) = route_nodes($nodes, $plugins);
     for my $node (@$unrouted) {
         $callback->({ node => [ { name => [$node], errorcode => [1],
             error => ['Unable to identify plugin for this command, check relevant tables: nodehm.mgt'] } ] });
@@ -172,9 +176,24 @@ sub run_command {
     return;
 }
 
-sub has_help_flag {
-    my ($args) = @_;
-    return scalar grep { /^(?:-h|--help|-v|--version)$/ } @$args;
+=head3 help_without_noderange($command, \@args, $callback)
+
+xCAT's help plugin, which answers every command given without a noderange: C<-h>/C<--help>
+prints the command's full usage (every hardware type) and C<-v>/C<--version> the version,
+exit 0; anything else prints the usage with exit 1.
+
+=cut
+
+sub help_without_noderange {
+    my ($command, $args, $callback) = @_;
+    require xCAT::Usage;
+    my $text = xCAT::Usage->parseCommand($command, @$args);
+    if (defined $text && length $text) {
+        $callback->({ data => [$text] });
+        return;
+    }
+    $callback->({ data => [ xCAT::Usage->getUsage($command) ], errorcode => [1] });
+    return;
 }
 
 sub exit_status {
@@ -233,17 +252,19 @@ sub site_values {
     return map { defined $_->{key} ? ($_->{key} => $_->{value}) : () } $site->getAllAttribs(qw(key value));
 }
 
-=head3 load_plugins($dir, $command)
+=head3 load_plugins(\@dirs, $command)
 
-Loads every plugin of C<$dir> (as xcatd does) and returns those that handle C<$command>:
-C<[{name, package, table, column, value}]>, sorted by name.
+Loads every plugin of the directories C<@dirs> (as xcatd loads its plugin directory) and returns
+those that handle C<$command>: C<[{name, package, table, column, value}]>, sorted by name. The
+runner's second directory, perl/runner/plugins, holds stand-ins for xCAT's own plugins that
+claim the same nodes as ours (never installed).
 
 =cut
 
 sub load_plugins {
-    my ($dir, $command) = @_;
+    my ($dirs, $command) = @_;
     my @plugins;
-    for my $file (sort glob("$dir/*.pm")) {
+    for my $file (sort { ($a =~ m{([^/]+)$})[0] cmp ($b =~ m{([^/]+)$})[0] } map { glob("$_/*.pm") } @$dirs) {
         my ($name) = $file =~ m{([^/]+)\.pm$};
         my $pkg = "xCAT_plugin::$name";
         require $file;
@@ -251,38 +272,43 @@ sub load_plugins {
         my $rule = $handled->{$command} or next;
         my ($table, $column, $value) = $rule =~ /^([^:]+):([^=]+)(?:=(.*))?$/ or next;
         push @plugins, { name => $name, package => $pkg, table => $table, column => $column,
-            value => (defined $value && length $value) ? $value : $name };
+            value => (defined $value && length $value) ? $value : undef };
     }
     return \@plugins;
 }
 
 =head3 route_nodes(\@nodes, \@plugins)
 
-Assigns each node to the first plugin whose table value matches (a regex match, as xcatd's).
+Hands each node to every plugin whose rule matches its table value, as xcatd does: a rule
+C<table:column=pattern> matches when the value matches the pattern (a regex); a rule
+C<table:column> when the value matches the plugin's own name and is the name of that plugin.
 Returns C<(\%nodes_by_plugin, \@unrouted)>.
 
 =cut
 
 sub route_nodes {
     my ($nodes, $plugins) = @_;
-    my (%routes, @unrouted, %cache);
-  NODE: for my $node (@$nodes) {
-        for my $plugin (@$plugins) {
-            my $key = "$plugin->{table}.$plugin->{column}";
-            $cache{$key} //= do {
-                my $tab = xCAT::Table->new($plugin->{table});
-                $tab ? $tab->getNodesAttribs($nodes, [ $plugin->{column} ]) : {};
-            };
+    my (%routes, %routed, %cache);
+    for my $plugin (@$plugins) {
+        my $key = "$plugin->{table}.$plugin->{column}";
+        $cache{$key} //= do {
+            my $tab = xCAT::Table->new($plugin->{table});
+            $tab ? $tab->getNodesAttribs($nodes, [ $plugin->{column} ]) : {};
+        };
+        for my $node (@$nodes) {
             my $entry = $cache{$key}->{$node};
-            my $value = $entry ? $entry->[0]->{ $plugin->{column} } : undef;
-            if (defined $value && $value =~ /$plugin->{value}/) {
-                push @{ $routes{ $plugin->{name} } }, $node;
-                next NODE;
-            }
+            my $row = ref $entry eq 'ARRAY' ? $entry->[0] : undef;
+            my $value = ref $row eq 'HASH' ? $row->{ $plugin->{column} } : undef;
+            next unless defined $value;
+            my $match = defined $plugin->{value}
+              ? $value =~ /$plugin->{value}/
+              : ($value =~ /\Q$plugin->{name}\E/ && $value eq $plugin->{name});
+            next unless $match;
+            push @{ $routes{ $plugin->{name} } }, $node;
+            $routed{$node} = 1;
         }
-        push @unrouted, $node;
     }
-    return (\%routes, \@unrouted);
+    return (\%routes, [ grep { !$routed{$_} } @$nodes ]);
 }
 
 =head3 expand_noderange($noderange)
