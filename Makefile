@@ -45,7 +45,8 @@ clean:
 	rm -rf $(VENV) bench/results.json
 
 # Agent tree to PREFIX/lib/python/agent (agent.py 755, the rest 644, no tests, no caches);
-# broker plugins to PREFIX/lib/perl/xCAT_plugin and its helper to PREFIX/lib/perl/xCAT.
+# broker plugins to PREFIX/lib/perl/xCAT_plugin and its helper modules to PREFIX/lib/perl/xCAT
+# (xCAT/PyAgent.pm and xCAT/PyAgent/*.pm).
 # The runner's stand-ins for xCAT core modules (perl/runner) are never installed.
 install:
 	install -d $(DESTDIR)$(PREFIX)/lib/python/agent
@@ -54,6 +55,7 @@ install:
 	    mode=644; [ "$$f" = ./agent.py ] && mode=755; \
 	    install -D -m $$mode "$$f" "$(DESTDIR)$(PREFIX)/lib/python/agent/$$f"; \
 	  done
-	install -d $(DESTDIR)$(PREFIX)/lib/perl/xCAT_plugin $(DESTDIR)$(PREFIX)/lib/perl/xCAT
+	install -d $(DESTDIR)$(PREFIX)/lib/perl/xCAT_plugin $(DESTDIR)$(PREFIX)/lib/perl/xCAT/PyAgent
 	install -m 644 perl/xCAT_plugin/openbmc2.pm perl/xCAT_plugin/redfish.pm $(DESTDIR)$(PREFIX)/lib/perl/xCAT_plugin/
 	install -m 644 perl/xCAT/PyAgent.pm $(DESTDIR)$(PREFIX)/lib/perl/xCAT/
+	install -m 644 perl/xCAT/PyAgent/*.pm $(DESTDIR)$(PREFIX)/lib/perl/xCAT/PyAgent/

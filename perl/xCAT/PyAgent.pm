@@ -26,17 +26,13 @@ machine without xCAT, perl/runner/lib holds stand-ins for them.
 use strict;
 use warnings;
 
-use Errno qw(EINTR EAGAIN EWOULDBLOCK EEXIST);
-use Fcntl qw(:flock);
-use File::Path qw(make_path remove_tree);
+use Cwd ();
 use Getopt::Long qw(GetOptionsFromArray);
-use IO::Handle;
-use IO::Socket::UNIX;
 use JSON::PP ();
-use POSIX qw(WNOHANG);
 use Scalar::Util qw(looks_like_number);
-use Socket qw(SOCK_STREAM);
-use Time::HiRes ();
+
+use xCAT::PyAgent::Frame qw(encode_frame write_all frame_reader read_frame frame_buffered MAX_FRAME);
+use xCAT::PyAgent::Run;
 
 use xCAT::Table;
 use xCAT::MsgUtils;
@@ -49,7 +45,6 @@ use constant {
     # xCAT's words when the agent file is missing or does not start (XCAT_REFERENCE.md 3).
     AGENT_MISSING => 'The xCAT Python agent does not exist. Check if xCAT-openbmc-py package is installed '
       . 'on management node and service nodes.',
-    START_FAILED => 'Failed to start the xCAT Python agent.',
 
     # Default bound on the agent's silence (XCAT_AGENT_TIMEOUT unset), see agent_timeout:
     # the margin over XCAT_BMC_DEADLINE, the REST requests one node makes one after the other
@@ -58,24 +53,11 @@ use constant {
     SILENT_REQUESTS  => 6,
     SILENCE_MARGIN   => 60,
 
-    # Size of the length prefix: a native C int (XCAT_REFERENCE.md 5.1).
-    HEADER_SIZE => length(pack('i', 0)),
-
-    # Largest reply frame accepted, as the agent's common/utils.py MAX_FRAME (64 MiB).
-    MAX_FRAME => 64 * 1024 * 1024,
-
-    # Largest single sysread/syswrite.
-    IO_CHUNK => 1024 * 1024,
     # Most node status updates queued before they are handed to xcatd in one call.
     STATUS_BATCH => 1000,
 
-    # Bound on waiting for the agent to listen, and the polling step.
-    CONNECT_WAIT => 10,
-    CONNECT_POLL => 0.05,
-
-    # Bound on the agent's exit after it closed the socket, and on each step of TERM then KILL.
+    # Bound on the agent's exit after it closed the socket.
     REAP_WAIT => 10,
-    KILL_WAIT => 2,
 
     DEFAULT_AGENT  => '/opt/xcat/lib/python/agent/agent.py',
     DEFAULT_LOG    => '/var/log/xcat/agent.log',
@@ -527,8 +509,10 @@ start, died, exited non-zero, sent garbage or stayed silent past C<agent_timeout
 C<%settings> defaults to C<agent_settings($request)>.
 
 Whatever happens, the agent is reaped (TERM then KILL, bounded) and its socket, lock file and
-private directory are removed. SIGINT and SIGTERM during the run clean up and exit the process
-with 128 + the signal number.
+private directory are removed. SIGINT, SIGTERM or SIGHUP during the run stop it: the cleanup
+runs to its end whatever further signals arrive (they are only recorded), then the first signal
+is sent again to this process, now under the handlers of whoever runs the plugin (xcatd, the
+runner), which decide how the process ends; this module never calls C<exit>.
 
 Returns 0 when the agent ran cleanly and every node got a line, 1 otherwise.
 
@@ -543,24 +527,15 @@ sub run_agent {
 
     my $state = { pending => { map { $_ => 1 } @nodes }, global_errors => 0 };
     my $run = xCAT::PyAgent::Run->new($settings);
+    # Loaded before the signal handlers are in place: nothing is compiled while they may fire.
+    require xCAT_monitoring::monitorctrl;
 
-    local $SIG{CHLD} = 'DEFAULT';
-    local $SIG{PIPE} = 'IGNORE';
-    local $SIG{INT}  = sub { die { signal => 'INT', number => 2 } };
-    local $SIG{TERM} = sub { die { signal => 'TERM', number => 15 } };
-
-    my $problem = eval { _drive($run, $request, $callback, $nodeinfo, $spec, $state) };
-    my $died = $@;
-    eval { flush_status($state) };
-    if (ref $died eq 'HASH' && $died->{signal}) {
-        $run->cleanup;
-        exit(128 + $died->{number});
+    my $problem = _guarded($run, $request, $callback, $nodeinfo, $spec, $state);
+    if (defined(my $signal = $run->{signal})) {
+        # The handlers of whoever runs us (xcatd, the runner) are back: hand them the signal.
+        kill($signal, $$);
+        return 1;
     }
-    if ($died) {
-        chomp $died;
-        $problem = "Internal error in the xCAT Python agent broker: $died";
-    }
-    $run->cleanup;
     if (!defined $problem && defined $run->{status} && $run->{status} != 0) {
         $problem = "Agent exited unexpectedly.  See $settings->{log} for details.";
     }
@@ -579,6 +554,28 @@ sub run_agent {
         xCAT::SvrUtils::sendmsg([ 1, $text ], $callback, $_) for @missing;
     }
     return (@missing || $state->{global_errors}) ? 1 : 0;
+}
+
+# _drive under the broker's own signal handlers, then cleanup, which no signal interrupts.
+# Returns the problem message or undef; a signal is recorded in $run->{signal}.
+sub _guarded {
+    my ($run, $request, $callback, $nodeinfo, $spec, $state) = @_;
+    local $SIG{CHLD} = 'DEFAULT';
+    local $SIG{PIPE} = 'IGNORE';
+    local $SIG{INT}  = $run->signal_handler('INT');
+    local $SIG{TERM} = $run->signal_handler('TERM');
+    local $SIG{HUP}  = $run->signal_handler('HUP');
+
+    my $problem = eval { _drive($run, $request, $callback, $nodeinfo, $spec, $state) };
+    my $died = $@;
+    $run->hold_signals;
+    eval { flush_status($state) };
+    $run->cleanup;
+    if ($died && !defined $run->{signal}) {
+        chomp $died;
+        $problem = "Internal error in the xCAT Python agent broker: $died";
+    }
+    return $problem;
 }
 
 # Start, connect, send, relay, reap. Returns the problem message or undef.
@@ -649,7 +646,6 @@ sub _drive {
 }
 
 sub _cwd {
-    require Cwd;
     return Cwd::getcwd() // '/';
 }
 
@@ -666,7 +662,6 @@ sub flush_status {
     my $runs = delete $state->{status};
     $state->{status_count} = 0;
     return unless $runs && @$runs;
-    require xCAT_monitoring::monitorctrl;
     xCAT_monitoring::monitorctrl::setNodeStatusAttributes({ $_->[0] => $_->[1] }, 1) for @$runs;
     return;
 }
@@ -725,419 +720,6 @@ sub relay_frame {
     } elsif ($kind eq 'info_with_host') {
         xCAT::MsgUtils->message('I', { data => [$text], host => [1] }, $callback);
     }
-    return;
-}
-
-#-------------------------------------------------------------------------------
-
-=head2 Frame codec (XCAT_REFERENCE.md 5.1)
-
-A frame is C<pack('i', N)> (native int) followed by N bytes of UTF-8 JSON; N counts bytes.
-
-=head3 encode_frame($obj)
-
-Returns the frame for C<$obj> as a byte string.
-
-=cut
-
-sub encode_frame {
-    my ($obj) = @_;
-    my $bytes = JSON::PP->new->utf8->encode($obj);
-    return pack('i', length $bytes) . $bytes;
-}
-
-=head3 wait_io($fh, $mode, $timeout)
-
-Waits until C<$fh> can be read (C<$mode> C<r>) or written (C<w>), at most C<$timeout> seconds
-(0 = no bound). A signal (EINTR) resumes the wait for the time left; only the return value of
-C<select> tells an error from a timeout, never a C<$!> left over from earlier.
-Returns C<('ready')>, C<('timeout')> or C<('error', $reason)>.
-
-=cut
-
-sub wait_io {
-    my ($fh, $mode, $timeout) = @_;
-    my $bits = '';
-    vec($bits, fileno($fh), 1) = 1;
-    my $ends = $timeout > 0 ? Time::HiRes::time() + $timeout : undef;
-    while (1) {
-        my $left;
-        if (defined $ends) {
-            $left = $ends - Time::HiRes::time();
-            return ('timeout') if $left <= 0;
-        }
-        my ($rbits, $wbits) = $mode eq 'w' ? (undef, $bits) : ($bits, undef);
-        my $n = select($rbits, $wbits, undef, $left);
-        return ('ready') if $n > 0;
-        next if $n == 0;    # the time is up (checked above) or a spurious wake-up
-        next if $! == EINTR;    # select failed just now, so $! is its errno
-        return ('error', "$!");
-    }
-}
-
-=head3 write_all($fh, $bytes, $timeout)
-
-Writes all of C<$bytes>, looping over short writes; C<$timeout> bounds each wait for the peer
-to accept more (0 = none). Returns C<(1)> or C<(0, $reason)>.
-
-=cut
-
-sub write_all {
-    my ($fh, $bytes, $timeout) = @_;
-    my ($off, $len) = (0, length $bytes);
-    while ($off < $len) {
-        my ($ready, $why) = wait_io($fh, 'w', $timeout);
-        return (0, "no progress within $timeout s") if $ready eq 'timeout';
-        return (0, $why) if $ready ne 'ready';
-        my $n = syswrite($fh, $bytes, _min(IO_CHUNK, $len - $off), $off);
-        if (!defined $n) {
-            next if $! == EINTR || $! == EAGAIN || $! == EWOULDBLOCK;
-            return (0, "$!");
-        }
-        $off += $n;
-    }
-    return (1);
-}
-
-=head3 frame_reader($fh)
-
-A buffered reader of reply frames on C<$fh>, for C<read_frame>. It reads what the socket holds
-(up to C<IO_CHUNK> at a time) rather than a prefix and then a body, so a burst of small frames
-costs one C<select> and one C<sysread>, not four syscalls per frame.
-
-=cut
-
-sub frame_reader {
-    my ($fh) = @_;
-    return { fh => $fh, buf => '', off => 0 };
-}
-
-=head3 read_frame($reader, $timeout, $max)
-
-Reads one whole frame through a C<frame_reader>. Returns C<($status, $data)>:
-C<frame> with the body bytes; C<eof> at a clean end of stream before any byte of a frame;
-C<truncated> when the stream ends inside a frame; C<badlength> with a description when the
-prefix is negative or above C<$max> (default 64 MiB), before its body is read; C<timeout> when
-nothing arrives for C<$timeout> seconds (0 = no bound); C<error> with the reason.
-
-=cut
-
-sub read_frame {
-    my ($reader, $timeout, $max) = @_;
-    $max //= MAX_FRAME;
-    my $fh = $reader->{fh};
-    while (1) {
-        my ($size, $problem) = _buffered_size($reader, $max);
-        return ('badlength', $problem) if defined $problem;
-        if (defined $size && length($reader->{buf}) - $reader->{off} >= HEADER_SIZE + $size) {
-            my $body = substr($reader->{buf}, $reader->{off} + HEADER_SIZE, $size);
-            $reader->{off} += HEADER_SIZE + $size;
-            if ($reader->{off} == length $reader->{buf}) {
-                $reader->{buf} = '';
-                $reader->{off} = 0;
-            }
-            return ('frame', $body);
-        }
-        if ($reader->{off}) {    # keep only the unread part before reading more
-            substr($reader->{buf}, 0, $reader->{off}, '');
-            $reader->{off} = 0;
-        }
-        my ($ready, $why) = wait_io($fh, 'r', $timeout);
-        return ('timeout') if $ready eq 'timeout';
-        return ('error', $why) if $ready ne 'ready';
-        my $n = sysread($fh, $reader->{buf}, IO_CHUNK, length $reader->{buf});
-        if (!defined $n) {
-            next if $! == EINTR || $! == EAGAIN || $! == EWOULDBLOCK;
-            return ('error', "$!");
-        }
-        return (length $reader->{buf} ? 'truncated' : 'eof') if $n == 0;
-    }
-}
-
-=head3 frame_buffered($reader, $max)
-
-True when a whole frame (or a prefix C<read_frame> will refuse) is already buffered, i.e. the
-next C<read_frame> returns without waiting.
-
-=cut
-
-sub frame_buffered {
-    my ($reader, $max) = @_;
-    my ($size, $problem) = _buffered_size($reader, $max // MAX_FRAME);
-    return 1 if defined $problem;
-    return defined $size && length($reader->{buf}) - $reader->{off} >= HEADER_SIZE + $size;
-}
-
-# The body length announced by the buffered prefix: (size) or (undef, problem), or () when the
-# prefix has not arrived yet.
-sub _buffered_size {
-    my ($reader, $max) = @_;
-    return () if length($reader->{buf}) - $reader->{off} < HEADER_SIZE;
-    my $size = unpack('i', substr($reader->{buf}, $reader->{off}, HEADER_SIZE));
-    return (undef, "frame length $size outside 0..$max") if $size < 0 || $size > $max;
-    return ($size);
-}
-
-sub _min { return $_[0] < $_[1] ? $_[0] : $_[1] }
-
-#-------------------------------------------------------------------------------
-
-package xCAT::PyAgent::Run;
-
-=head1 NAME
-
-xCAT::PyAgent::Run - one agent process, its private directory, lock and socket (a guard)
-
-=head1 DESCRIPTION
-
-Created per request by C<xCAT::PyAgent::run_agent>. C<cleanup> (also run by C<DESTROY>) stops
-and reaps the agent if it still runs and removes the socket, the lock file and the private
-directory. It does nothing in a forked child, so a child that fails to exec cannot remove the
-parent's files.
-
-=cut
-
-use Errno qw(EEXIST);
-use Fcntl qw(:flock O_WRONLY O_APPEND O_CREAT O_EXCL);
-use File::Path qw(make_path remove_tree);
-use IO::Handle;
-use IO::Socket::UNIX;
-use POSIX qw(WNOHANG);
-use Socket qw(SOCK_STREAM);
-use Time::HiRes ();
-
-=head3 new($class, \%settings)
-
-C<%settings> as returned by C<xCAT::PyAgent::agent_settings>. Nothing is created yet.
-
-=cut
-
-sub new {
-    my ($class, $settings) = @_;
-    return bless { settings => $settings, owner => $$, pid => undef, status => undef }, $class;
-}
-
-=head3 start($self)
-
-Makes the private directory (mode 0700, name C<agent.E<lt>pidE<gt>.E<lt>randomE<gt>>) under
-XCAT_AGENT_RUNDIR, takes the lock the agent's watchdog waits for (a file of mode 0600), and forks
-and execs the agent in list form with umask 077 (its socket is then 0700 too) and its stdout and
-stderr appended to XCAT_AGENT_LOG. A failed exec is reported back through a close-on-exec pipe.
-Returns undef on success or the problem message, which starts with xCAT's
-C<Failed to start the xCAT Python agent.> and says why.
-
-=cut
-
-sub start {
-    my ($self) = @_;
-    my $s = $self->{settings};
-    my $agent = $s->{agent};
-
-    my $dir = $self->_make_private_dir;
-    return _failed("cannot create a private directory in $s->{rundir}: $self->{dir_error}") unless $dir;
-    $self->{sockpath} = "$dir/agent.sock";
-    $self->{lockpath} = "$dir/agent.lock";
-    return _failed("socket path $self->{sockpath} is too long") if length $self->{sockpath} > 100;
-
-    sysopen(my $lock, $self->{lockpath}, O_WRONLY | O_APPEND | O_CREAT | O_EXCL, 0600)
-      or return _failed("cannot create $self->{lockpath}: $!");
-    chmod(0600, $self->{lockpath});
-    flock($lock, LOCK_EX | LOCK_NB) or return _failed("cannot lock $self->{lockpath}: $!");
-    $self->{lockfh} = $lock;
-
-    my $logdir = $s->{log} =~ m{^(.*)/[^/]+$} ? $1 : '';
-    if (length $logdir && !-d $logdir) {
-        eval { make_path($logdir) };
-        return _failed("cannot create the log directory $logdir") unless -d $logdir;
-    }
-
-    my @argv = ($agent, '--sock', $self->{sockpath}, '--lockfile', $self->{lockpath});
-    unshift @argv, $s->{python} if defined $s->{python};
-
-    pipe(my $report_r, my $report_w) or return _failed("pipe: $!");
-    STDOUT->flush;
-    STDERR->flush;
-    my $pid = fork;
-    return _failed("fork: $!") unless defined $pid;
-    if ($pid == 0) {
-        close $report_r;
-        eval {
-            $SIG{$_} = 'DEFAULT' for qw(INT TERM CHLD PIPE);
-            umask(077);
-            open(STDIN, '<', '/dev/null') or die "cannot open /dev/null: $!\n";
-            open(STDOUT, '>>', $s->{log}) or die "cannot open the log $s->{log}: $!\n";
-            open(STDERR, '>&', \*STDOUT) or die "cannot redirect stderr: $!\n";
-            { exec { $argv[0] } @argv; }
-            die "cannot execute $argv[0]: $!\n";
-        };
-        my $why = $@ || "unknown error\n";
-        chomp $why;
-        syswrite($report_w, $why);
-        POSIX::_exit(127);
-    }
-    close $report_w;
-    $self->{pid} = $pid;
-    my $why = '';
-    while (1) {
-        my $n = sysread($report_r, $why, 4096, length $why);
-        last if defined $n && $n == 0;
-        next if !defined $n && $!{EINTR};
-        last unless defined $n;
-    }
-    close $report_r;
-    if (length $why) {
-        $self->reap(xCAT::PyAgent::KILL_WAIT) or $self->stop;
-        return _failed($why);
-    }
-    return undef;
-}
-
-# xCAT's start failure sentence followed by the reason, as one sentence of its own.
-sub _failed {
-    my ($why) = @_;
-    return xCAT::PyAgent::START_FAILED . ' ' . ucfirst($why) . ($why =~ /[.!?]\z/ ? '' : '.');
-}
-
-sub _make_private_dir {
-    my ($self) = @_;
-    my $rundir = $self->{settings}->{rundir};
-    unless (-d $rundir) {
-        eval { make_path($rundir, { mode => 0755 }) };
-        unless (-d $rundir) {
-            $self->{dir_error} = 'it does not exist and cannot be created';
-            return undef;
-        }
-    }
-    for (1 .. 20) {
-        my $dir = sprintf('%s/agent.%d.%06x%04x', $rundir, $$, int(rand(0x1000000)),
-            int(Time::HiRes::time() * 1000) & 0xffff);
-        if (mkdir($dir, 0700)) {
-            chmod(0700, $dir);
-            $self->{dir} = $dir;
-            return $dir;
-        }
-        next if $! == EEXIST;
-        $self->{dir_error} = "$!";
-        return undef;
-    }
-    $self->{dir_error} = 'no unused name found';
-    return undef;
-}
-
-=head3 connect_agent($self, $label)
-
-Connects to the agent's socket, polling every 0.05 s for up to 10 s, and gives up at once if the
-agent has already exited. Returns C<(undef, $socket)> (non-blocking) or C<($problem)>.
-
-=cut
-
-sub connect_agent {
-    my ($self, $label) = @_;
-    my $deadline = Time::HiRes::time() + xCAT::PyAgent::CONNECT_WAIT;
-    while (1) {
-        my $sock = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $self->{sockpath});
-        if ($sock) {
-            $sock->blocking(0);
-            $self->{sock} = $sock;
-            return (undef, $sock);
-        }
-        if ($self->reap(0)) {
-            return ("Agent exited unexpectedly.  See $self->{settings}->{log} for details.");
-        }
-        if (Time::HiRes::time() >= $deadline) {
-            $self->stop;
-            return ("$label management is using a Python framework. An error has occurred when trying "
-                  . "to create socket $self->{sockpath}.");
-        }
-        Time::HiRes::sleep(xCAT::PyAgent::CONNECT_POLL);
-    }
-}
-
-=head3 reap($self, $seconds)
-
-Waits up to C<$seconds> (polling) for the agent to exit and records its wait status in
-C<< $self->{status} >>. Returns true once the agent is reaped (or there is none).
-
-=cut
-
-sub reap {
-    my ($self, $seconds) = @_;
-    return 1 unless $self->{pid};
-    return 1 if defined $self->{status};
-    my $deadline = Time::HiRes::time() + $seconds;
-    while (1) {
-        my $got = waitpid($self->{pid}, WNOHANG);
-        if ($got == $self->{pid}) {
-            $self->{status} = $?;
-            return 1;
-        }
-        if ($got < 0) {    # reaped elsewhere; the status is unknown
-            $self->{status} = 0;
-            return 1;
-        }
-        return 0 if Time::HiRes::time() >= $deadline;
-        Time::HiRes::sleep(0.05);
-    }
-}
-
-=head3 stop($self)
-
-Ends the agent if it still runs: SIGTERM, then SIGKILL after a bounded wait, and reaps it.
-
-=cut
-
-sub stop {
-    my ($self) = @_;
-    $self->close_socket;
-    return if !$self->{pid} || $self->reap(0);
-    kill('TERM', $self->{pid});
-    return if $self->reap(xCAT::PyAgent::KILL_WAIT);
-    kill('KILL', $self->{pid});
-    $self->reap(xCAT::PyAgent::KILL_WAIT);
-    return;
-}
-
-=head3 close_socket($self)
-
-Closes the connection to the agent if it is open.
-
-=cut
-
-sub close_socket {
-    my ($self) = @_;
-    close(delete $self->{sock}) if $self->{sock};
-    return;
-}
-
-=head3 cleanup($self)
-
-Idempotent: stops and reaps the agent if needed, then removes the socket, the lock file and the
-private directory and releases the lock. A no-op in any process but the one that made the object.
-
-=cut
-
-sub cleanup {
-    my ($self) = @_;
-    return if $self->{owner} != $$ || $self->{cleaned};
-    $self->{cleaned} = 1;
-    $self->stop;
-    unlink($self->{sockpath}) if defined $self->{sockpath};
-    unlink($self->{lockpath}) if defined $self->{lockpath};
-    close(delete $self->{lockfh}) if $self->{lockfh};
-    remove_tree($self->{dir}) if defined $self->{dir} && -d $self->{dir};
-    return;
-}
-
-=head3 DESTROY
-
-Runs C<cleanup>, so an exception anywhere in the run still leaves nothing behind.
-
-=cut
-
-sub DESTROY {
-    my ($self) = @_;
-    local ($@, $!, $?);
-    $self->cleanup;
     return;
 }
 

@@ -6,11 +6,11 @@ xCAT_plugin::openbmc2 - xcatd plugin: rpower and rsetboot for OpenBMC nodes thro
 
 =head1 DESCRIPTION
 
-Claims C<rpower> and C<rsetboot> for nodes with C<nodehm.mgt=openbmc>. C<preprocess_request>
-validates the arguments from the table C<%COMMANDS> with xCAT's exact messages and splits the
-request by service node; C<process_request> gathers BMC addresses and credentials and runs one
-agent process for the request (XCAT_REFERENCE.md sections 2 and 3). The shared work lives in
-C<xCAT::PyAgent>.
+Claims the commands of the shared table C<xCAT::PyAgent::Commands> for nodes with
+C<nodehm.mgt=openbmc>. C<preprocess_request> validates their arguments from that table with
+xCAT's exact messages and splits the request by service node; C<process_request> gathers BMC
+addresses and credentials and runs one agent process for the request (XCAT_REFERENCE.md sections
+2 and 3). The shared work lives in C<xCAT::PyAgent>.
 
 Backend choice (XCAT_REFERENCE.md 1.2): xCAT's legacy all-Perl C<openbmc.pm> claims the same
 commands, and exactly one of the two proceeds. C<run_cmd_in_perl> is our copy of xCAT's policy
@@ -24,24 +24,8 @@ use strict;
 use warnings;
 
 use xCAT::PyAgent;
+use xCAT::PyAgent::Commands;
 use xCAT::Table;
-
-# Argument rules per command (XCAT_REFERENCE.md 2.1). Read-only.
-#   valid:       the accepted subcommands
-#   passthrough: a first argument left to another plugin (the PDU plugin)
-#   flags:       options removed after the subcommand is taken (rsetboot -p)
-#   default:     subcommand when no word is left
-my %COMMANDS = (
-    rpower => {
-        valid       => [qw(on off softoff reset boot bmcreboot bmcstate status stat state)],
-        passthrough => qr/^pdu(?:on|off|stat|reset)$/,
-    },
-    rsetboot => {
-        valid   => [qw(net hd cd def default stat)],
-        flags   => ['p'],
-        default => 'stat',
-    },
-);
 
 # Commands that run in Python only with XCAT_OPENBMC_DEVEL=YES (XCAT_REFERENCE.md 1.2). Read-only.
 my %DEVEL_ONLY = map { $_ => 1 } qw(rflash getopenbmccons);
@@ -56,10 +40,7 @@ Returns the commands this plugin claims and the table rule that routes a node to
 =cut
 
 sub handled_commands {
-    return {
-        rpower   => 'nodehm:mgt=openbmc',
-        rsetboot => 'nodehm:mgt=openbmc',
-    };
+    return xCAT::PyAgent::Commands::handled('openbmc');
 }
 
 =head3 run_cmd_in_perl($command, $request)
@@ -109,7 +90,7 @@ sub preprocess_request {
     my ($perl) = run_cmd_in_perl($command // '', $request);
     return if $perl;
     return xCAT::PyAgent::preprocess($request, $callback,
-        { usage_suffix => '.openbmc', commands => \%COMMANDS });
+        { usage_suffix => '.openbmc', commands => xCAT::PyAgent::Commands::rules('openbmc') });
 }
 
 =head3 process_request($request, $callback, $subreq)

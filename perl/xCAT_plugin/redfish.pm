@@ -24,19 +24,7 @@ use strict;
 use warnings;
 
 use xCAT::PyAgent;
-
-# Argument rules per command, as in openbmc2 (XCAT_REFERENCE.md 2.1 and 9.1). Read-only.
-my %COMMANDS = (
-    rpower => {
-        valid       => [qw(on off softoff reset boot bmcreboot bmcstate status stat state)],
-        passthrough => qr/^pdu(?:on|off|stat|reset)$/,
-    },
-    rsetboot => {
-        valid   => [qw(net hd cd def default stat)],
-        flags   => ['p'],
-        default => 'stat',
-    },
-);
+use xCAT::PyAgent::Commands;
 
 =head3 handled_commands()
 
@@ -45,10 +33,7 @@ Returns the commands this plugin claims and the table rule that routes a node to
 =cut
 
 sub handled_commands {
-    return {
-        rpower   => 'nodehm:mgt=redfish',
-        rsetboot => 'nodehm:mgt=redfish',
-    };
+    return xCAT::PyAgent::Commands::handled('redfish');
 }
 
 =head3 preprocess_request($request, $callback, $subreq)
@@ -60,7 +45,8 @@ the split by service node. Returns the list of request parts for xcatd to dispat
 
 sub preprocess_request {
     my ($request, $callback, $subreq) = @_;
-    return xCAT::PyAgent::preprocess($request, $callback, { usage_suffix => '', commands => \%COMMANDS });
+    return xCAT::PyAgent::preprocess($request, $callback,
+        { usage_suffix => '', commands => xCAT::PyAgent::Commands::rules('redfish') });
 }
 
 =head3 process_request($request, $callback, $subreq)

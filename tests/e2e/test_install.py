@@ -15,9 +15,12 @@ def test_make_install_layout_and_the_installed_agent_runs(tmp_path):
     files = sorted(str(p.relative_to(prefix)) for p in prefix.rglob('*') if p.is_file())
     assert 'lib/perl/xCAT_plugin/openbmc2.pm' in files
     assert 'lib/perl/xCAT_plugin/redfish.pm' in files
-    assert 'lib/perl/xCAT/PyAgent.pm' in files
-    # the runner's stand-ins for xCAT's own modules never reach an xCAT install
-    assert not any(f.startswith('lib/perl/xCAT/') and f != 'lib/perl/xCAT/PyAgent.pm' for f in files)
+    helpers = ['lib/perl/xCAT/PyAgent.pm'] + sorted(
+        'lib/perl/xCAT/PyAgent/%s' % p.name for p in (REPO / 'perl' / 'xCAT' / 'PyAgent').glob('*.pm'))
+    assert {'lib/perl/xCAT/PyAgent/Frame.pm', 'lib/perl/xCAT/PyAgent/Run.pm',
+            'lib/perl/xCAT/PyAgent/Commands.pm'} <= set(helpers)
+    # every helper module is installed, and the runner's stand-ins for xCAT's own modules never are
+    assert sorted(f for f in files if f.startswith('lib/perl/xCAT/')) == sorted(helpers)
     assert not any('test' in f or '__pycache__' in f for f in files)
     agent = prefix / 'lib' / 'python' / 'agent' / 'agent.py'
     assert stat.S_IMODE(os.stat(agent).st_mode) == 0o755

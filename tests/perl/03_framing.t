@@ -1,4 +1,4 @@
-# The frame codec of xCAT::PyAgent over a socketpair: short reads (a writer that dribbles
+# The frame codec of xCAT::PyAgent::Frame over a socketpair: short reads (a writer that dribbles
 # bytes), a 5 MB frame, non-ASCII text, clean EOF, EOF mid-frame, a bad length, a timeout, a
 # signal during a wait, a stale $! from earlier. No measured time is asserted: each wait that
 # could hang is bounded by an alarm that fails the test, and ordering is made with events.
@@ -14,7 +14,7 @@ use Socket qw(AF_UNIX SOCK_STREAM PF_UNSPEC);
 use IO::Handle;
 use Errno qw(EINTR);
 use Time::HiRes qw(time sleep ualarm);
-use xCAT::PyAgent;
+use xCAT::PyAgent::Frame;
 
 binmode(Test::More->builder->$_, ':encoding(UTF-8)') for qw(output failure_output todo_output);
 
@@ -71,7 +71,7 @@ my $json = JSON::PP->new->utf8->canonical;
 # Encoding: prefix is pack('i', byte length) and the body is UTF-8.
 {
     my $obj = { type => 'message', msg => { type => 'info', data => 'nœud01: Grüße ☃ 日本' } };
-    my $frame = xCAT::PyAgent::encode_frame($obj);
+    my $frame = xCAT::PyAgent::Frame::encode_frame($obj);
     my $len = unpack('i', substr($frame, 0, 4));
     is($len, length($frame) - 4, 'prefix counts the body');
     ok(!utf8::is_utf8($frame), 'frame is bytes');
@@ -87,19 +87,19 @@ my $json = JSON::PP->new->utf8->canonical;
     my @objs = ({ n => 1, text => 'ünïcödé ✓' }, { n => 2, list => [ 1 .. 50 ] });
     my $r = writer(sub {
         my ($w) = @_;
-        my $bytes = join '', map { xCAT::PyAgent::encode_frame($_) } @objs;
+        my $bytes = join '', map { xCAT::PyAgent::Frame::encode_frame($_) } @objs;
         for my $i (0 .. length($bytes) - 1) {
             syswrite($w, substr($bytes, $i, 1));
             sleep 0.001 if $i % 7 == 0;
         }
     });
-    my $reader = xCAT::PyAgent::frame_reader($r);
+    my $reader = xCAT::PyAgent::Frame::frame_reader($r);
     for my $obj (@objs) {
-        my ($status, $body) = xCAT::PyAgent::read_frame($reader, 10);
+        my ($status, $body) = xCAT::PyAgent::Frame::read_frame($reader, 10);
         is($status, 'frame', "dribbled frame $obj->{n}: whole frame");
         is_deeply(JSON::PP->new->utf8->decode($body), $obj, "dribbled frame $obj->{n}: content");
     }
-    my ($status) = xCAT::PyAgent::read_frame($reader, 10);
+    my ($status) = xCAT::PyAgent::Frame::read_frame($reader, 10);
     is($status, 'eof', 'clean EOF after the last frame');
     reap_all();
 }
@@ -109,19 +109,19 @@ my $json = JSON::PP->new->utf8->canonical;
 # first readable byte, not a sleep), so write_all must wait for room many times.
 {
     my $big = { type => 'message', msg => { type => 'info', data => ('é' x (2_600_000)) } };
-    my $expect_len = length(xCAT::PyAgent::encode_frame($big)) - 4;
+    my $expect_len = length(xCAT::PyAgent::Frame::encode_frame($big)) - 4;
     ok($expect_len > 5_000_000, 'frame is over 5 MB');
     my $r = writer(sub {
         my ($w) = @_;
         setsockopt($w, Socket::SOL_SOCKET(), Socket::SO_SNDBUF(), 16384);
         $w->blocking(0);
-        my ($ok) = xCAT::PyAgent::write_all($w, xCAT::PyAgent::encode_frame($big), 10);
+        my ($ok) = xCAT::PyAgent::Frame::write_all($w, xCAT::PyAgent::Frame::encode_frame($big), 10);
         POSIX::_exit($ok ? 0 : 1);
     });
     setsockopt($r, Socket::SOL_SOCKET(), Socket::SO_RCVBUF(), 16384);
-    my ($ready) = xCAT::PyAgent::wait_io($r, 'r', 10);
+    my ($ready) = xCAT::PyAgent::Frame::wait_io($r, 'r', 10);
     is($ready, 'ready', 'the writer has started');
-    my ($status, $body) = bounded(30, sub { xCAT::PyAgent::read_frame(xCAT::PyAgent::frame_reader($r), 10) });
+    my ($status, $body) = bounded(30, sub { xCAT::PyAgent::Frame::read_frame(xCAT::PyAgent::Frame::frame_reader($r), 10) });
     is($status, 'frame', '5 MB frame read whole');
     is(length $body, $expect_len, '5 MB frame: byte count');
     is(JSON::PP->new->utf8->decode($body)->{msg}{data}, $big->{msg}{data}, '5 MB frame: content');
@@ -132,14 +132,14 @@ my $json = JSON::PP->new->utf8->canonical;
 # frame_buffered says when the next one is already there.
 {
     my @objs = map { { n => $_, text => "node$_: on" } } 1 .. 500;
-    my $r = writer(sub { my ($w) = @_; syswrite($w, join '', map { xCAT::PyAgent::encode_frame($_) } @objs) });
-    my $reader = xCAT::PyAgent::frame_reader($r);
+    my $r = writer(sub { my ($w) = @_; syswrite($w, join '', map { xCAT::PyAgent::Frame::encode_frame($_) } @objs) });
+    my $reader = xCAT::PyAgent::Frame::frame_reader($r);
     my (@got, $buffered);
     while (1) {
-        my ($status, $body) = xCAT::PyAgent::read_frame($reader, 10);
+        my ($status, $body) = xCAT::PyAgent::Frame::read_frame($reader, 10);
         last unless $status eq 'frame';
         push @got, JSON::PP->new->utf8->decode($body);
-        $buffered++ if xCAT::PyAgent::frame_buffered($reader);
+        $buffered++ if xCAT::PyAgent::Frame::frame_buffered($reader);
     }
     is_deeply(\@got, \@objs, 'burst: 500 frames whole and in order');
     ok($buffered, 'burst: later frames were already buffered');
@@ -149,20 +149,20 @@ my $json = JSON::PP->new->utf8->canonical;
 # EOF in the middle of the header and in the middle of the body.
 {
     my $r = writer(sub { syswrite($_[0], substr(pack('i', 10), 0, 2)) });
-    is((xCAT::PyAgent::read_frame(xCAT::PyAgent::frame_reader($r), 5))[0], 'truncated', 'EOF inside the prefix');
+    is((xCAT::PyAgent::Frame::read_frame(xCAT::PyAgent::Frame::frame_reader($r), 5))[0], 'truncated', 'EOF inside the prefix');
     $r = writer(sub { syswrite($_[0], pack('i', 10) . '{"a":') });
-    is((xCAT::PyAgent::read_frame(xCAT::PyAgent::frame_reader($r), 5))[0], 'truncated', 'EOF inside the body');
+    is((xCAT::PyAgent::Frame::read_frame(xCAT::PyAgent::Frame::frame_reader($r), 5))[0], 'truncated', 'EOF inside the body');
     reap_all();
 }
 
 # Bad lengths.
 {
     my $r = writer(sub { syswrite($_[0], pack('i', -1)); sleep 2 });
-    my ($status, $detail) = xCAT::PyAgent::read_frame(xCAT::PyAgent::frame_reader($r), 5);
+    my ($status, $detail) = xCAT::PyAgent::Frame::read_frame(xCAT::PyAgent::Frame::frame_reader($r), 5);
     is($status, 'badlength', 'negative length refused');
     like($detail, qr/-1/, 'detail names the length');
     $r = writer(sub { syswrite($_[0], pack('i', 100) . ('x' x 100)); sleep 2 });
-    ($status) = xCAT::PyAgent::read_frame(xCAT::PyAgent::frame_reader($r), 5, 50);
+    ($status) = xCAT::PyAgent::Frame::read_frame(xCAT::PyAgent::Frame::frame_reader($r), 5, 50);
     is($status, 'badlength', 'length above the cap refused before reading the body');
     close $r;
     reap_all();
@@ -172,17 +172,17 @@ my $json = JSON::PP->new->utf8->canonical;
 # bound works; the alarm only keeps a broken bound from hanging the suite.
 {
     my ($r, $w) = pair();
-    my ($status) = bounded(20, sub { xCAT::PyAgent::read_frame(xCAT::PyAgent::frame_reader($r), 0.5) });
+    my ($status) = bounded(20, sub { xCAT::PyAgent::Frame::read_frame(xCAT::PyAgent::Frame::frame_reader($r), 0.5) });
     is($status, 'timeout', 'silent peer: timeout');
 
     # A stale EINTR in $! from some earlier call must not turn a timeout into an endless wait.
-    ($status) = bounded(20, sub { $! = EINTR; xCAT::PyAgent::read_frame(xCAT::PyAgent::frame_reader($r), 0.3) });
+    ($status) = bounded(20, sub { $! = EINTR; xCAT::PyAgent::Frame::read_frame(xCAT::PyAgent::Frame::frame_reader($r), 0.3) });
     is($status, 'timeout', 'read: a stale $! == EINTR does not hide the timeout');
 
     # The same for a writer whose peer never reads: fill the socket buffer, then write more.
     $w->blocking(0);
     1 while syswrite($w, 'x' x 65536);
-    my @sent = bounded(20, sub { $! = EINTR; xCAT::PyAgent::write_all($w, 'x', 0.3) });
+    my @sent = bounded(20, sub { $! = EINTR; xCAT::PyAgent::Frame::write_all($w, 'x', 0.3) });
     is($sent[0], 0, 'write: a stale $! == EINTR does not hide the timeout');
     like($sent[1] // '', qr/no progress within 0\.3 s/, 'write: the reason names the bound');
     close $_ for $r, $w;
@@ -199,7 +199,7 @@ my $json = JSON::PP->new->utf8->canonical;
         close $go_w;
         my $byte;
         sysread($go_r, $byte, 1);
-        syswrite($w, xCAT::PyAgent::encode_frame({ late => 1 }));
+        syswrite($w, xCAT::PyAgent::Frame::encode_frame({ late => 1 }));
     });
     close $go_r;
     my $interrupted = 0;
@@ -219,7 +219,7 @@ my $json = JSON::PP->new->utf8->canonical;
         POSIX::_exit(0);
     }
     push @children, $signaller;
-    my ($status, $body) = bounded(20, sub { xCAT::PyAgent::read_frame(xCAT::PyAgent::frame_reader($r), 0) });
+    my ($status, $body) = bounded(20, sub { xCAT::PyAgent::Frame::read_frame(xCAT::PyAgent::Frame::frame_reader($r), 0) });
     is($status, 'frame', 'timeout 0: the wait survives a signal and gets the late frame');
     is_deeply(JSON::PP->new->utf8->decode($body // '{}'), { late => 1 }, 'late frame content');
     is($interrupted, 1, 'the signal was handled during the wait');
@@ -239,7 +239,7 @@ SKIP: {
           . "sys.stdout.buffer.write(encode_frame({'data': 'n\\u0153ud \\u2603'}))"; }
         POSIX::_exit(1);
     });
-    my ($status, $body) = xCAT::PyAgent::read_frame(xCAT::PyAgent::frame_reader($r), 10);
+    my ($status, $body) = xCAT::PyAgent::Frame::read_frame(xCAT::PyAgent::Frame::frame_reader($r), 10);
     is($status, 'frame', 'Python frame read');
     is(JSON::PP->new->utf8->decode($body // '{}')->{data}, 'nœud ☃', 'Python frame content (non-ASCII)');
     reap_all();

@@ -72,7 +72,7 @@ sub all_errors { my ($msg, @which) = @_; @which = @nodes unless @which; join('',
     ok(!exists $req->{envs}{read_timeout}, 'unset settings are absent');
     my $argv = slurp("$dir/fake.argv");
     unlike($argv, qr/secret/, 'password neither in argv nor in the environment of the agent');
-    like($argv, qr{^--sock\n\Q$rundir\E/agent\.\d+\.[0-9a-f]+/agent\.sock\n--lockfile\n}, 'argv: --sock DIR/agent.sock --lockfile');
+    like($argv, qr{^--sock\n\Q$rundir\E/agent\.\d+\.\w+/agent\.sock\n--lockfile\n}, 'argv: --sock DIR/agent.sock --lockfile');
     like(slurp($log), qr/fake agent: mode echo/, 'agent stderr appended to XCAT_AGENT_LOG (parent dir created)');
     is_deeply([ leftovers() ], [], 'no private directory left behind');
     ok(-d $rundir && (stat $rundir)[2] & 0777, 'rundir exists');

@@ -1,0 +1,325 @@
+package xCAT::PyAgent::Run;
+
+=head1 NAME
+
+xCAT::PyAgent::Run - one agent process, its private directory, lock and socket (a guard)
+
+=head1 DESCRIPTION
+
+Created per request by C<xCAT::PyAgent::run_agent>. C<cleanup> (also run by C<DESTROY>) stops
+and reaps the agent if it still runs and removes the socket, the lock file and the private
+directory. It does nothing in a forked child, so a child that fails to exec cannot remove the
+parent's files.
+
+=cut
+
+use strict;
+use warnings;
+
+use Fcntl qw(:flock O_WRONLY O_APPEND O_CREAT O_EXCL);
+use File::Path qw(make_path remove_tree);
+use File::Temp ();
+use IO::Handle;
+use IO::Socket::UNIX;
+use POSIX qw(WNOHANG);
+use Socket qw(SOCK_STREAM);
+use Time::HiRes ();
+
+use constant {
+    # xCAT's words when the agent does not start (docs/DESIGN.md).
+    START_FAILED => 'Failed to start the xCAT Python agent.',
+
+    # Bound on waiting for the agent to listen, and the polling step.
+    CONNECT_WAIT => 10,
+    CONNECT_POLL => 0.05,
+
+    # Bound on each step of TERM then KILL.
+    KILL_WAIT => 2,
+};
+
+=head3 new($class, \%settings)
+
+C<%settings> as returned by C<xCAT::PyAgent::agent_settings>. Nothing is created yet.
+
+=cut
+
+sub new {
+    my ($class, $settings) = @_;
+    return bless { settings => $settings, owner => $$, pid => undef, status => undef, hold => 0 }, $class;
+}
+
+=head3 signal_handler($self, $name)
+
+A C<%SIG> handler for the run: it records the first signal in C<< $self->{signal} >> and, unless
+signals are held, dies once with words (C<stopped by SIGINT>) so the run unwinds to its cleanup.
+Every later signal, and every signal while held, is only recorded: a handler never dies inside
+C<start>'s critical part or inside C<cleanup>.
+
+=cut
+
+sub signal_handler {
+    my ($self, $name) = @_;
+    return sub {
+        $self->{signal} //= $name;
+        return if $self->{hold};
+        $self->{hold} = 1;
+        die "stopped by SIG$name\n";
+    };
+}
+
+=head3 hold_signals($self)
+
+From now on the handlers of C<signal_handler> only record signals.
+
+=cut
+
+sub hold_signals {
+    my ($self) = @_;
+    $self->{hold} = 1;
+    return;
+}
+
+# Ends a held part: a signal recorded meanwhile now stops the run.
+sub _release_signals {
+    my ($self) = @_;
+    $self->{hold} = 0;
+    if (defined $self->{signal}) {
+        $self->{hold} = 1;
+        die "stopped by SIG$self->{signal}\n";
+    }
+    return;
+}
+
+=head3 start($self)
+
+Makes the private directory (mode 0700, name C<agent.E<lt>pidE<gt>.E<lt>randomE<gt>>) under
+XCAT_AGENT_RUNDIR, takes the lock the agent's watchdog waits for (a file of mode 0600), and forks
+and execs the agent in list form with umask 077 (its socket is then 0700 too) and its stdout and
+stderr appended to XCAT_AGENT_LOG. A failed exec is reported back through a close-on-exec pipe.
+Returns undef on success or the problem message, which starts with xCAT's
+C<Failed to start the xCAT Python agent.> and says why.
+
+=cut
+
+sub start {
+    my ($self) = @_;
+    # Signals wait until the directory, the lock and the child are recorded for cleanup.
+    my $held = $self->{hold};
+    $self->{hold} = 1;
+    my $problem = $self->_start;
+    $self->_release_signals unless $held;
+    return $problem;
+}
+
+sub _start {
+    my ($self) = @_;
+    my $s = $self->{settings};
+    my $agent = $s->{agent};
+
+    my $dir = $self->_make_private_dir;
+    return _failed("cannot create a private directory in $s->{rundir}: $self->{dir_error}") unless $dir;
+    $self->{sockpath} = "$dir/agent.sock";
+    $self->{lockpath} = "$dir/agent.lock";
+    return _failed("socket path $self->{sockpath} is too long") if length $self->{sockpath} > 100;
+
+    sysopen(my $lock, $self->{lockpath}, O_WRONLY | O_APPEND | O_CREAT | O_EXCL, 0600)
+      or return _failed("cannot create $self->{lockpath}: $!");
+    chmod(0600, $self->{lockpath});
+    flock($lock, LOCK_EX | LOCK_NB) or return _failed("cannot lock $self->{lockpath}: $!");
+    $self->{lockfh} = $lock;
+
+    my $logdir = $s->{log} =~ m{^(.*)/[^/]+$} ? $1 : '';
+    if (length $logdir && !-d $logdir) {
+        eval { make_path($logdir) };
+        return _failed("cannot create the log directory $logdir") unless -d $logdir;
+    }
+
+    my @argv = ($agent, '--sock', $self->{sockpath}, '--lockfile', $self->{lockpath});
+    unshift @argv, $s->{python} if defined $s->{python};
+
+    pipe(my $report_r, my $report_w) or return _failed("pipe: $!");
+    STDOUT->flush;
+    STDERR->flush;
+    my $pid = fork;
+    return _failed("fork: $!") unless defined $pid;
+    if ($pid == 0) {
+        close $report_r;
+        eval {
+            $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP CHLD PIPE);
+            umask(077);
+            open(STDIN, '<', '/dev/null') or die "cannot open /dev/null: $!\n";
+            open(STDOUT, '>>', $s->{log}) or die "cannot open the log $s->{log}: $!\n";
+            open(STDERR, '>&', \*STDOUT) or die "cannot redirect stderr: $!\n";
+            { exec { $argv[0] } @argv; }
+            die "cannot execute $argv[0]: $!\n";
+        };
+        my $why = $@ || "unknown error\n";
+        chomp $why;
+        syswrite($report_w, $why);
+        POSIX::_exit(127);
+    }
+    close $report_w;
+    $self->{pid} = $pid;
+    my $why = '';
+    while (1) {
+        my $n = sysread($report_r, $why, 4096, length $why);
+        last if defined $n && $n == 0;
+        next if !defined $n && $!{EINTR};
+        last unless defined $n;
+    }
+    close $report_r;
+    if (length $why) {
+        $self->reap(KILL_WAIT) or $self->stop;
+        return _failed($why);
+    }
+    return undef;
+}
+
+# xCAT's start failure sentence followed by the reason, as one sentence of its own.
+sub _failed {
+    my ($why) = @_;
+    return START_FAILED . ' ' . ucfirst($why) . ($why =~ /[.!?]\z/ ? '' : '.');
+}
+
+sub _make_private_dir {
+    my ($self) = @_;
+    my $rundir = $self->{settings}->{rundir};
+    unless (-d $rundir) {
+        eval { make_path($rundir, { mode => 0755 }) };
+        unless (-d $rundir) {
+            $self->{dir_error} = 'it does not exist and cannot be created';
+            return undef;
+        }
+    }
+    # File::Temp makes the directory with mode 0700 and an unused random name; removing it is
+    # ours (cleanup), not File::Temp's, so a forked child never removes it.
+    my $dir = eval { File::Temp::tempdir("agent.$$.XXXXXXXX", DIR => $rundir, CLEANUP => 0) };
+    unless (defined $dir && -d $dir) {
+        my $why = $@ || 'unknown error';
+        $why =~ s/\s+at \S+ line \d+.*//s;
+        $self->{dir_error} = $why;
+        return undef;
+    }
+    chmod(0700, $dir);
+    $self->{dir} = $dir;
+    return $dir;
+}
+
+=head3 connect_agent($self, $label)
+
+Connects to the agent's socket, polling every 0.05 s for up to 10 s, and gives up at once if the
+agent has already exited. Returns C<(undef, $socket)> (non-blocking) or C<($problem)>.
+
+=cut
+
+sub connect_agent {
+    my ($self, $label) = @_;
+    my $deadline = Time::HiRes::time() + CONNECT_WAIT;
+    while (1) {
+        my $sock = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $self->{sockpath});
+        if ($sock) {
+            $sock->blocking(0);
+            $self->{sock} = $sock;
+            return (undef, $sock);
+        }
+        if ($self->reap(0)) {
+            return ("Agent exited unexpectedly.  See $self->{settings}->{log} for details.");
+        }
+        if (Time::HiRes::time() >= $deadline) {
+            $self->stop;
+            return ("$label management is using a Python framework. An error has occurred when trying "
+                  . "to create socket $self->{sockpath}.");
+        }
+        Time::HiRes::sleep(CONNECT_POLL);
+    }
+}
+
+=head3 reap($self, $seconds)
+
+Waits up to C<$seconds> (polling) for the agent to exit and records its wait status in
+C<< $self->{status} >>. Returns true once the agent is reaped (or there is none).
+
+=cut
+
+sub reap {
+    my ($self, $seconds) = @_;
+    return 1 unless $self->{pid};
+    return 1 if defined $self->{status};
+    my $deadline = Time::HiRes::time() + $seconds;
+    while (1) {
+        my $got = waitpid($self->{pid}, WNOHANG);
+        if ($got == $self->{pid}) {
+            $self->{status} = $?;
+            return 1;
+        }
+        if ($got < 0) {    # reaped elsewhere; the status is unknown
+            $self->{status} = 0;
+            return 1;
+        }
+        return 0 if Time::HiRes::time() >= $deadline;
+        Time::HiRes::sleep(0.05);
+    }
+}
+
+=head3 stop($self)
+
+Ends the agent if it still runs: SIGTERM, then SIGKILL after a bounded wait, and reaps it.
+
+=cut
+
+sub stop {
+    my ($self) = @_;
+    $self->close_socket;
+    return if !$self->{pid} || $self->reap(0);
+    kill('TERM', $self->{pid});
+    return if $self->reap(KILL_WAIT);
+    kill('KILL', $self->{pid});
+    $self->reap(KILL_WAIT);
+    return;
+}
+
+=head3 close_socket($self)
+
+Closes the connection to the agent if it is open.
+
+=cut
+
+sub close_socket {
+    my ($self) = @_;
+    close(delete $self->{sock}) if $self->{sock};
+    return;
+}
+
+=head3 cleanup($self)
+
+Idempotent: stops and reaps the agent if needed, then removes the socket, the lock file and the
+private directory and releases the lock. A no-op in any process but the one that made the object.
+
+=cut
+
+sub cleanup {
+    my ($self) = @_;
+    return if $self->{owner} != $$ || $self->{cleaned};
+    $self->{cleaned} = 1;
+    $self->stop;
+    unlink($self->{sockpath}) if defined $self->{sockpath};
+    unlink($self->{lockpath}) if defined $self->{lockpath};
+    close(delete $self->{lockfh}) if $self->{lockfh};
+    remove_tree($self->{dir}) if defined $self->{dir} && -d $self->{dir};
+    return;
+}
+
+=head3 DESTROY
+
+Runs C<cleanup>, so an exception anywhere in the run still leaves nothing behind.
+
+=cut
+
+sub DESTROY {
+    my ($self) = @_;
+    local ($@, $!, $?);
+    $self->cleanup;
+    return;
+}
+
+1;
