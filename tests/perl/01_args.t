@@ -52,7 +52,7 @@ for my $sub (qw(on off softoff reset boot bmcreboot bmcstate status stat state))
 push @cases,
   [ 'rpower', [ '-V', 'on' ], "Running command in Python\n" . echoed('rpower', '-V', 'on'), 0 ],
   [ 'rpower', [ 'stat', '--verbose' ], "Running command in Python\n" . echoed('rpower', 'stat', '--verbose'), 0 ],
-  [ 'rpower', [], per_node('No option specified for rpower'), 1 ],
+  [ 'rpower', [], per_node('Unsupported command: rpower '), 1 ],    # no arg key, as from xCAT's client
   [ 'rpower', ['-V'], per_node('No option specified for rpower'), 1 ],
   [ 'rpower', [ 'on', 'off' ], per_node('Only one option is supported at the same time for rpower'), 1 ],
   [ 'rpower', [ 'on', '--nodeps' ], per_node('Only one option is supported at the same time for rpower'), 1 ],
