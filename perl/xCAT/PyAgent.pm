@@ -65,16 +65,25 @@ use constant {
 };
 
 # Optional settings forwarded to the agent in the request's envs (docs/DESIGN.md):
-# [envs key, request environment variable, JSON type]. Read-only.
+# [envs key, request environment variable, rule of %RULES]. Read-only.
 my @ENV_SETTINGS = (
-    [ pool_size       => 'XCAT_BMC_POOL_SIZE',       'int' ],
-    [ connect_timeout => 'XCAT_BMC_CONNECT_TIMEOUT', 'number' ],
-    [ read_timeout    => 'XCAT_BMC_READ_TIMEOUT',    'number' ],
-    [ deadline        => 'XCAT_BMC_DEADLINE',        'number' ],
+    [ pool_size       => 'XCAT_BMC_POOL_SIZE',       'count' ],
+    [ connect_timeout => 'XCAT_BMC_CONNECT_TIMEOUT', 'positive' ],
+    [ read_timeout    => 'XCAT_BMC_READ_TIMEOUT',    'positive' ],
+    [ deadline        => 'XCAT_BMC_DEADLINE',        'positive' ],
     [ verify          => 'XCAT_BMC_VERIFY',          'bool' ],
-    [ ca_bundle       => 'XCAT_BMC_CA_BUNDLE',       'string' ],
-    [ state_wait      => 'XCAT_BMC_STATE_WAIT',      'number' ],
-    [ poll_interval   => 'XCAT_BMC_POLL_INTERVAL',   'number' ],
+    [ ca_bundle       => 'XCAT_BMC_CA_BUNDLE',       'file' ],
+    [ state_wait      => 'XCAT_BMC_STATE_WAIT',      'nonnegative' ],
+    [ poll_interval   => 'XCAT_BMC_POLL_INTERVAL',   'positive' ],
+);
+
+# The broker's own settings, from its environment (docs/DESIGN.md): [variable, rule]. XCAT_AGENT
+# itself is checked by its existence (xCAT's message). Read-only.
+my @BROKER_SETTINGS = (
+    [ XCAT_AGENT_PYTHON  => 'path' ],
+    [ XCAT_AGENT_LOG     => 'path' ],
+    [ XCAT_AGENT_RUNDIR  => 'path' ],
+    [ XCAT_AGENT_TIMEOUT => 'nonnegative' ],
 );
 
 # The agent's defaults (common/task.py RunContext) for the settings the default silence bound
@@ -85,6 +94,23 @@ my %AGENT_DEFAULTS = (connect_timeout => 10, read_timeout => 30, state_wait => 6
 my %BOOL_WORDS = (
     1 => 1, yes => 1, true => 1, on => 1,
     0 => 0, no => 0, false => 0, off => 0,
+);
+
+# A plain decimal number (no sign, no hex, no inf/nan, no spaces).
+my $DECIMAL = qr/\A(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\z/;
+
+# The JSON type each rule's values are sent as. Read-only.
+my %JSON_TYPE = (count => 'int', positive => 'number', nonnegative => 'number', bool => 'bool', file => 'string');
+
+# Setting rules: name => [what the admin is told, check]. Read-only.
+my %RULES = (
+    count       => [ 'must be a whole number greater than 0', sub { $_[0] =~ /\A\d+\z/ && $_[0] > 0 } ],
+    positive    => [ 'must be a number greater than 0', sub { $_[0] =~ $DECIMAL && _finite($_[0]) && $_[0] > 0 } ],
+    nonnegative => [ 'must be a number of 0 or more', sub { $_[0] =~ $DECIMAL && _finite($_[0]) } ],
+    bool        => [ 'must be one of ' . join(', ', qw(1 0 yes no true false on off)),
+        sub { defined $BOOL_WORDS{ lc $_[0] } } ],
+    file => [ 'must name a readable file', sub { -f $_[0] && -r _ } ],
+    path => [ 'must be an absolute path', sub { $_[0] =~ m{\A/} && $_[0] !~ /[\x00-\x1f\x7f]/ } ],
 );
 
 # Commands whose argument list must hold one word at most / at least one word
@@ -270,6 +296,11 @@ Returns 0 when everything succeeded, 1 otherwise.
 sub process {
     my ($request, $callback, $spec) = @_;
     my @nodes = $request->{node} ? @{ $request->{node} } : ();
+    my @bad = check_settings($request);
+    if (@bad) {
+        xCAT::SvrUtils::sendmsg([ 1, $_ ], $callback) for @bad;
+        return 1;
+    }
     my $settings = agent_settings($request);
     unless (-e $settings->{agent}) {
         xCAT::MsgUtils->message('S', "xCAT Python agent $settings->{agent} not found");
@@ -286,6 +317,56 @@ sub process {
     my $rc = run_agent($request, $callback, $nodeinfo, $spec, $settings);
     return ($rc || $failed) ? 1 : 0;
 }
+
+=head3 check_settings($request)
+
+Checks every C<XCAT_BMC_*> variable of the request's environment and the broker's own
+C<XCAT_AGENT_*> settings by name, before anything starts (docs/DESIGN.md, "Settings").
+Returns one message per bad value, naming the variable and its rule
+(C<XCAT_BMC_READ_TIMEOUT=abc: must be a number greater than 0>), or nothing. An empty value
+counts as unset; an C<XCAT_BMC_*> name that is not a setting is refused too (a misspelt setting
+would otherwise be ignored without a word).
+
+=cut
+
+sub check_settings {
+    my ($request) = @_;
+    my @bad;
+    my %known;
+    for my $setting (@ENV_SETTINGS) {
+        my (undef, $var, $rule) = @$setting;
+        $known{$var} = 1;
+        my $value = request_env($request, $var);
+        push @bad, _rule_broken($var, $value, $rule) if _filled($value);
+    }
+    for my $var (grep { /^XCAT_BMC_/ && !$known{$_} } request_env_names($request)) {
+        push @bad, "$var=" . _visible(request_env($request, $var) // '') . ': not a setting of this command '
+          . '(known: ' . join(', ', sort keys %known) . ')';
+    }
+    for my $setting (@BROKER_SETTINGS) {
+        my ($var, $rule) = @$setting;
+        push @bad, _rule_broken($var, $ENV{$var}, $rule) if _filled($ENV{$var});
+    }
+    return @bad;
+}
+
+# The message for a value that breaks its rule, or nothing.
+sub _rule_broken {
+    my ($var, $value, $rule) = @_;
+    my ($words, $check) = @{ $RULES{$rule} };
+    return () if $check->($value);
+    return "$var=" . _visible($value) . ": $words";
+}
+
+# A value as it can be shown on one line: control characters as \xNN, at most 64 characters.
+sub _visible {
+    my ($value) = @_;
+    my $text = length($value) > 64 ? substr($value, 0, 64) . '...' : $value;
+    $text =~ s/([\x00-\x1f\x7f])/sprintf('\\x%02x', ord $1)/ge;
+    return $text;
+}
+
+sub _finite { return $_[0] < 9**9**9 }
 
 =head3 node_info(\@nodes, $module, $callback)
 
@@ -378,13 +459,26 @@ sub request_env {
     return ref $value ? undef : $value;
 }
 
+=head3 request_env_names($request)
+
+The names of the client environment variables forwarded in the request.
+
+=cut
+
+sub request_env_names {
+    my ($request) = @_;
+    my $env = $request->{environment};
+    $env = $env->[0] if ref $env eq 'ARRAY';
+    return ref $env eq 'HASH' ? sort keys %$env : ();
+}
+
 =head3 build_envs($request)
 
 Builds the request's C<envs>: C<debugmode> from site C<xcatdebugmode>
 (C<$::XCATSITEVALS{xcatdebugmode}> as xcatd loads it, else the client's C<XCAT_DEBUGMODE>, else 0),
 plus the optional settings of docs/DESIGN.md from the client's C<XCAT_BMC_*> variables, as JSON
-numbers and booleans. A value of the wrong form is passed as a string, so that the agent reports
-it with one clear error.
+numbers and booleans. C<process> has refused bad values already (C<check_settings>); a value of
+the wrong form that reaches here anyway is passed as a string, for the agent to refuse.
 
 =cut
 
@@ -407,6 +501,7 @@ sub build_envs {
 # another form.
 sub _json_scalar {
     my ($value, $type) = @_;
+    $type = $JSON_TYPE{$type} // $type;
     if ($type eq 'int') {
         return $value =~ /^\s*[+-]?\d+\s*$/ ? int($value) : "$value";
     }

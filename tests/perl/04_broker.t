@@ -46,9 +46,11 @@ sub all_errors { my ($msg, @which) = @_; @which = @nodes unless @which; join('',
 # --- a good run: request content, argv, environment, lock, log ---------------------------
 {
     unlink "$dir/fake.request", "$dir/fake.argv";
+    open(my $ca, '>', "$dir/ca.pem") or die "$dir/ca.pem: $!";
+    close $ca;
     my $r = rpower('echo', args => [ '-V', 'on' ], XCAT_BMC_POOL_SIZE => '50', XCAT_BMC_CONNECT_TIMEOUT => '2.5',
-        XCAT_BMC_VERIFY => '1', XCAT_BMC_CA_BUNDLE => '/etc/ca.pem', XCAT_BMC_STATE_WAIT => '0',
-        XCAT_BMC_DEADLINE => 'soon', XCAT_DEBUGMODE => '1');
+        XCAT_BMC_VERIFY => '1', XCAT_BMC_CA_BUNDLE => "$dir/ca.pem", XCAT_BMC_STATE_WAIT => '0',
+        XCAT_BMC_DEADLINE => '1e3', XCAT_DEBUGMODE => '1');
     is($r->{rc}, 0, 'good run: exit 0');
     is(untag($r->{err}), '', 'good run: nothing on stderr');
     is(untag($r->{out}), "Running command in Python\n" . join('', map { "$_: ok rpower [\"-V\",\"on\"]\n" } @nodes),
@@ -66,8 +68,8 @@ sub all_errors { my ($msg, @which) = @_; @which = @nodes unless @which; join('',
     like($raw, qr/"connect_timeout":2\.5[,}]/, 'connect_timeout is a JSON number');
     like($raw, qr/"state_wait":0[,}]/, 'state_wait 0 kept');
     like($raw, qr/"verify":true[,}]/, 'verify is a JSON boolean');
-    like($raw, qr/"deadline":"soon"/, 'a malformed number is passed as a string for the agent to reject');
-    is($req->{envs}{ca_bundle}, '/etc/ca.pem', 'ca_bundle');
+    like($raw, qr/"deadline":1000[,}]/, 'deadline 1e3 is the JSON number 1000');
+    is($req->{envs}{ca_bundle}, "$dir/ca.pem", 'ca_bundle');
     like($raw, qr/"debugmode":1[,}]/, 'debugmode from XCAT_DEBUGMODE');
     ok(!exists $req->{envs}{read_timeout}, 'unset settings are absent');
     my $argv = slurp("$dir/fake.argv");

@@ -30,6 +30,7 @@ Only the runner loads it (perl/runner/plugins); it is never installed.
 use strict;
 use warnings;
 
+use xCAT::PyAgent ();
 use xCAT::Table;
 use xCAT::SvrUtils;
 

@@ -33,7 +33,10 @@ use constant {
     CONNECT_WAIT => 10,
     CONNECT_POLL => 0.05,
 
-    # Bound on each step of TERM then KILL.
+    # Bound on the agent's exit after SIGTERM: on TERM it logs out every BMC session it holds
+    # (a few seconds at most, docs/DESIGN.md "Bounds"), so it gets this long before SIGKILL.
+    STOP_GRACE => 8,
+    # Bound on the exit after SIGKILL, and on a child whose exec failed.
     KILL_WAIT => 2,
 };
 
@@ -263,7 +266,8 @@ sub reap {
 
 =head3 stop($self)
 
-Ends the agent if it still runs: SIGTERM, then SIGKILL after a bounded wait, and reaps it.
+Ends the agent if it still runs: SIGTERM, then SIGKILL if it has not exited within
+C<STOP_GRACE> (8 s, room for its logouts), and reaps it (at most C<KILL_WAIT> more).
 
 =cut
 
@@ -272,7 +276,7 @@ sub stop {
     $self->close_socket;
     return if !$self->{pid} || $self->reap(0);
     kill('TERM', $self->{pid});
-    return if $self->reap(KILL_WAIT);
+    return if $self->reap(STOP_GRACE);
     kill('KILL', $self->{pid});
     $self->reap(KILL_WAIT);
     return;

@@ -161,7 +161,9 @@ sub write_tables {
 
 Starts a command with C<env> (hash of variables to set; undef deletes) and its stdout and stderr
 going to files, optionally as user C<uid> (with that user's group; needs root). C<timeout>
-(default 60 s) bounds C<finish_cmd>. Returns a handle for C<finish_cmd>.
+(default 60 s) bounds C<finish_cmd>. C<group> makes the command lead its own process group (as
+xcatd's plugin process and a shell's job are), so a test can signal the group. Returns a handle
+for C<finish_cmd>.
 
 =cut
 
@@ -176,6 +178,7 @@ sub start_cmd {
         for my $k (keys %{ $opts{env} || {} }) {
             if (defined $opts{env}{$k}) { $ENV{$k} = $opts{env}{$k} } else { delete $ENV{$k} }
         }
+        setpgrp(0, 0) if $opts{group};
         open(STDIN, '<', '/dev/null');
         open(STDOUT, '>', $h->{out}) or POSIX::_exit(126);
         open(STDERR, '>', $h->{err}) or POSIX::_exit(126);
@@ -389,7 +392,9 @@ and exits 0; C<badlength> sends a negative length; C<db> sends status frames and
 C<shapes> sends warning, syslog, info_with_host and a node-less error, then answers; C<lock>
 answers whether the lock file is held by someone else; C<perms> answers
 C<node: dir MODE uid UID lock MODE sock MODE> for the directory of its C<--sock> (octal modes);
-C<silent> exits 0 without answering.
+C<silent> exits 0 without answering; C<slow> answers one node every 0.2 s. With C<FAKE_STOP>
+set to seconds it waits that long on INT, TERM or HUP before it exits 0 (as the real agent logs
+out first); C<FAKE_STOP=never> ignores them.
 It writes its argv and environment to C<$FAKE_OUT.argv> and the request to
 C<$FAKE_OUT.request> when C<FAKE_OUT> is set. Returns the path.
 
@@ -418,6 +423,12 @@ if ($out) {
     print {$a} join("\n", @argv, map { "$_=$ENV{$_}" } sort keys %ENV), "\n";
     close $a;
 }
+# FAKE_STOP=SECONDS: on INT, TERM or HUP wait that long (as the real agent logs out), then exit 0;
+# FAKE_STOP=never: ignore them (only SIGKILL ends it).
+if (defined(my $stop = $ENV{FAKE_STOP})) {
+    my $handler = $stop eq 'never' ? 'IGNORE' : sub { select(undef, undef, undef, $stop); exit 0 };
+    $SIG{$_} = $handler for qw(INT TERM HUP);
+}
 exit 3 if $mode eq 'exit';
 print STDERR "fake agent: mode $mode\n";
 my $srv = IO::Socket::UNIX->new(Type => SOCK_STREAM, Local => $sockpath, Listen => 1) or die "bind: $!";
@@ -435,6 +446,10 @@ my @nodes = sort keys %{ $req->{nodeinfo} };
 my $args = JSON::PP->new->canonical->encode($req->{args});
 
 if ($mode eq 'hang') { sleep 600; exit 0 }
+if ($mode eq 'slow') {    # one line every 0.2 s
+    for my $node (@nodes) { select(undef, undef, undef, 0.2); info("$node: ok") }
+    exit 0;
+}
 if ($mode eq 'silent') { exit 0 }
 if ($mode eq 'partial') {
     info("$_: ok") for @nodes[0 .. 1];

@@ -60,11 +60,9 @@ sub main {
         print STDERR "Error: XCAT_TABLES must name a directory holding the xCAT tables (tabdump CSV files)\n";
         return 1;
     }
-    # A signal exits through END blocks and destructors, so the temporary directories go too
-    # (the broker handles the signals itself while an agent runs).
-    local $SIG{INT}  = sub { exit 128 + 2 };
-    local $SIG{TERM} = sub { exit 128 + 15 };
+    my $signals = catch_signals(plugin_dirs($repo));
     my $templog = set_defaults($repo, $tables);
+    release_signals($signals);
     my $exit = 0;
     my $printer = xCAT::Runner::Printer->new(source => source_host(), show_source => shows_source(@argv));
     my $callback = sub {
@@ -72,6 +70,8 @@ sub main {
         $templog->noticed(\@printed) if $templog;
     };
     run_command($command, $repo, $callback, \$exit, @argv);
+    # From here the process only removes its temporary directories and exits.
+    $SIG{$_} = 'IGNORE' for qw(INT TERM HUP);
     return exit_status($exit);
 }
 
@@ -104,6 +104,51 @@ sub shows_source {
     return scalar grep { $_ eq '-V' || $_ eq '--verbose' } @argv;
 }
 
+=head3 catch_signals(@plugin_dirs)
+
+INT, TERM and HUP end the runner with 128 + the signal number through END blocks and
+destructors, so its temporary directories go too (the broker handles them itself while an agent
+runs, then hands the signal back here). The handlers are set for the whole process, not
+C<local>: an exit restores C<local> values before END blocks run. Signals are held (recorded,
+acted on by C<release_signals>) while the plugins and xCAT modules are compiled here (an exit
+inside the compiler panics) and while the temporary directories are made. Once the first signal
+is acted on, the others are ignored so the exit's cleanup runs to its end. Returns the state for
+C<release_signals>.
+
+=head3 release_signals($state)
+
+Ends the hold: a signal that came meanwhile ends the runner now.
+
+=cut
+
+sub catch_signals {
+    my (@plugin_dirs) = @_;
+    my $state = { hold => 1, number => { HUP => 1, INT => 2, TERM => 15 } };
+    for my $name (keys %{ $state->{number} }) {
+        $SIG{$name} = sub {
+            $state->{got} //= $name;
+            _exit_on_signal($state) unless $state->{hold};
+        };
+    }
+    require xCAT::Usage;
+    require $_ for sort map { glob("$_/*.pm") } @plugin_dirs;
+    return $state;
+}
+
+sub release_signals {
+    my ($state) = @_;
+    $state->{hold} = 0;
+    _exit_on_signal($state) if defined $state->{got};
+    return;
+}
+
+sub _exit_on_signal {
+    my ($state) = @_;
+    return if $state->{exiting}++;
+    $SIG{$_} = 'IGNORE' for keys %{ $state->{number} };
+    exit 128 + $state->{number}->{ $state->{got} };
+}
+
 =head3 run_command($command, $repo, $callback, \$exit, @argv)
 
 The client command once the environment is set: site values, plugins, noderange, routing,
@@ -128,7 +173,7 @@ sub run_command {
     }
     %::XCATSITEVALS = site_values();
 
-    my $plugins = load_plugins([ "$repo/perl/xCAT_plugin", "$repo/perl/runner/plugins" ], $command);
+    my $plugins = load_plugins([ plugin_dirs($repo) ], $command);
     unless (@$plugins) {
         print STDERR "Error: $command is not handled by any plugin\n";
         return $$exit = 1;
@@ -250,6 +295,18 @@ The site table as C<key =E<gt> value>, as xcatd keeps it in C<%::XCATSITEVALS>.
 sub site_values {
     my $site = xCAT::Table->new('site') or return ();
     return map { defined $_->{key} ? ($_->{key} => $_->{value}) : () } $site->getAllAttribs(qw(key value));
+}
+
+=head3 plugin_dirs($repo)
+
+Where the runner loads plugins from: ours (perl/xCAT_plugin), then the stand-ins for xCAT's
+own plugins that claim the same nodes (perl/runner/plugins, never installed).
+
+=cut
+
+sub plugin_dirs {
+    my ($repo) = @_;
+    return ("$repo/perl/xCAT_plugin", "$repo/perl/runner/plugins");
 }
 
 =head3 load_plugins(\@dirs, $command)
