@@ -61,8 +61,11 @@ class RecordingMessager:
         msg.update(extra)
         self.frames.append({'type': 'message', 'msg': msg})
 
-    def info(self, text):
-        self._msg('info', text)
+    def info(self, text, node=''):
+        if node:
+            self._msg('info', text, node=node)
+        else:
+            self._msg('info', text)
 
     def warn(self, text):
         self._msg('warning', text)
@@ -87,7 +90,8 @@ class RecordingMessager:
 def node_lines(frames):
     """Per-node final lines from reply frames: ``{node: 'on'}`` or ``{node: 'Error: ...'}``.
 
-    Info lines are ``node: text``; error frames carry the node. A node with two final
+    A final line carries its node in the frame: an info line ``node: text`` with ``node`` set
+    (traces and progress notes have none), or an error with ``node``. A node with two final
     lines fails the test: that is the rule every test checks.
     """
     lines = {}
@@ -95,11 +99,8 @@ def node_lines(frames):
         if frame.get('type') != 'message':
             continue
         msg = frame['msg']
-        # debug traces (``node: [openbmc_debug] ...``) and progress notes (ending in
-        # ``...``) are not final lines
-        if msg['type'] == 'info' and ': ' in msg['data'] and not msg['data'].split(': ', 1)[1].startswith('[') \
-                and not msg['data'].endswith('...'):
-            node, text = msg['data'].split(': ', 1)
+        if msg['type'] == 'info' and msg.get('node'):
+            node, text = msg['node'], msg['data'].split(': ', 1)[1]
         elif msg['type'] == 'error' and msg.get('node'):
             node, text = msg['node'], 'Error: ' + msg['data']
         else:

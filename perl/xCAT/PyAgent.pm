@@ -30,8 +30,10 @@ use Cwd ();
 use Getopt::Long qw(GetOptionsFromArray);
 use JSON::PP ();
 use Scalar::Util qw(looks_like_number);
+use Time::HiRes ();
 
-use xCAT::PyAgent::Frame qw(encode_frame write_all frame_reader read_frame frame_buffered MAX_FRAME);
+use xCAT::PyAgent::Frame qw(encode_frame write_all frame_reader read_frame MAX_FRAME);
+use xCAT::PyAgent::Batch;
 use xCAT::PyAgent::Run;
 
 use xCAT::Table;
@@ -46,15 +48,11 @@ use constant {
     AGENT_MISSING => 'The xCAT Python agent does not exist. Check if xCAT-openbmc-py package is installed '
       . 'on management node and service nodes.',
 
-    # Default bound on the agent's silence (XCAT_AGENT_TIMEOUT unset), see agent_timeout:
-    # the margin over XCAT_BMC_DEADLINE, the REST requests one node makes one after the other
-    # outside its state wait, and the margin for start-up and retry pauses.
-    DEADLINE_MARGIN  => 30,
-    SILENT_REQUESTS  => 6,
-    SILENCE_MARGIN   => 60,
-
-    # Most node status updates queued before they are handed to xcatd in one call.
-    STATUS_BATCH => 1000,
+    # The agent sends an alive frame every ALIVE_EVERY seconds of a run (the request asks for
+    # them); with XCAT_AGENT_TIMEOUT unset, the broker gives up after ALIVE_MISSES intervals
+    # (of the interval the agent's frames report) without any frame. See agent_timeout.
+    ALIVE_EVERY  => 5,
+    ALIVE_MISSES => 6,
 
     # Bound on the agent's exit after it closed the socket.
     REAP_WAIT => 10,
@@ -85,10 +83,6 @@ my @BROKER_SETTINGS = (
     [ XCAT_AGENT_RUNDIR  => 'path' ],
     [ XCAT_AGENT_TIMEOUT => 'nonnegative' ],
 );
-
-# The agent's defaults (common/task.py RunContext) for the settings the default silence bound
-# is derived from; retries is not forwarded, so the agent always uses its default. Read-only.
-my %AGENT_DEFAULTS = (connect_timeout => 10, read_timeout => 30, state_wait => 60, retries => 2);
 
 # Words accepted for a JSON boolean in XCAT_BMC_VERIFY. Read-only.
 my %BOOL_WORDS = (
@@ -302,19 +296,21 @@ sub process {
         return 1;
     }
     my $settings = agent_settings($request);
+    my $batch = xCAT::PyAgent::Batch->new($callback);
     unless (-e $settings->{agent}) {
         xCAT::MsgUtils->message('S', "xCAT Python agent $settings->{agent} not found");
         if (@nodes) {
-            xCAT::SvrUtils::sendmsg([ 1, AGENT_MISSING ], $callback, $_) for @nodes;
+            $batch->sendmsg([ 1, AGENT_MISSING ], $_) for @nodes;
         } else {
-            xCAT::SvrUtils::sendmsg([ 1, AGENT_MISSING ], $callback);
+            $batch->sendmsg([ 1, AGENT_MISSING ]);
         }
+        $batch->flush;
         return 1;
     }
-    my ($nodeinfo, $failed) = node_info(\@nodes, $spec->{module}, $callback);
-    $callback->({ errorcode => [1] }) if $failed;
-    return $failed ? 1 : 0 unless %$nodeinfo;
-    my $rc = run_agent($request, $callback, $nodeinfo, $spec, $settings);
+    my ($nodeinfo, $failed) = node_info(\@nodes, $spec->{module}, $batch);
+    $batch->response({ errorcode => [1] }) if $failed;
+    my $rc = %$nodeinfo ? run_agent($request, $batch, $nodeinfo, $spec, $settings) : 0;
+    $batch->flush;
     return ($rc || $failed) ? 1 : 0;
 }
 
@@ -368,7 +364,7 @@ sub _visible {
 
 sub _finite { return $_[0] < 9**9**9 }
 
-=head3 node_info(\@nodes, $module, $callback)
+=head3 node_info(\@nodes, $module, $out)
 
 Gathers C<{bmc, bmcip, username, password}> per node from the C<openbmc> table (group
 inheritance as xCAT::Table provides it), with the C<passwd> row C<key=$module> as fallback for
@@ -376,12 +372,14 @@ username and password (XCAT_REFERENCE.md 3.1). C<bmc> may be C<host:port>: the h
 resolved and C<:port> kept on C<bmcip>.
 
 Each node that lacks something gets one line through C<xCAT::SvrUtils::sendmsg> with the exact
-xCAT message and is left out. Returns C<(\%nodeinfo, $failed)>.
+xCAT message and is left out; C<$out> is the request's C<xCAT::PyAgent::Batch>, or a callback
+called once per such line. Returns C<(\%nodeinfo, $failed)>.
 
 =cut
 
 sub node_info {
-    my ($nodes, $module, $callback) = @_;
+    my ($nodes, $module, $out) = @_;
+    my $send = ref $out eq 'CODE' ? sub { xCAT::SvrUtils::sendmsg($_[0], $out, $_[1]) } : sub { $out->sendmsg(@_) };
     my %info;
     my $failed = 0;
 
@@ -410,7 +408,7 @@ sub node_info {
             $error = 'Error: Unable to get attribute password';
         }
         if (defined $error) {
-            xCAT::SvrUtils::sendmsg($error, $callback, $node);
+            $send->($error, $node);
             $failed = 1;
             next;
         }
@@ -540,6 +538,7 @@ sub agent_settings {
         log     => _filled($ENV{XCAT_AGENT_LOG})    ? $ENV{XCAT_AGENT_LOG}    : DEFAULT_LOG,
         rundir  => _filled($ENV{XCAT_AGENT_RUNDIR}) ? $ENV{XCAT_AGENT_RUNDIR} : DEFAULT_RUNDIR,
         timeout => agent_timeout($request || {}),
+        explicit_timeout => (_filled($ENV{XCAT_AGENT_TIMEOUT}) ? 1 : 0),
     };
 }
 
@@ -549,26 +548,12 @@ The longest silence, in seconds, the broker accepts from the agent before it giv
 node still without a line gets C<No response from the xCAT Python agent within N s>). It bounds
 each wait for the agent to accept or send more bytes, so a hung agent can never hang the command.
 
-=over
-
-=item * C<XCAT_AGENT_TIMEOUT> in the broker's environment, a number E<gt>= 0, is taken as it is;
-C<0> means no bound. Any other value is ignored.
-
-=item * Otherwise, with C<XCAT_BMC_DEADLINE> in the request: deadline + 30. The agent ends every
-unfinished node at the deadline, so only a hung agent is silent for longer.
-
-=item * Otherwise a bound above the longest silence of a working agent: one node makes at most six
-REST requests one after the other outside its state wait (login, read, action, power-on, a last
-poll, logout), each bounded by connect + read timeout and tried at most retries + 1 times; then
-the state wait of reset/boot; plus 60 for start-up and retry pauses:
-
-  6 * (connect_timeout + read_timeout) * (retries + 1) + state_wait + 60
-
-with C<XCAT_BMC_CONNECT_TIMEOUT>, C<XCAT_BMC_READ_TIMEOUT> and C<XCAT_BMC_STATE_WAIT> from the
-request, else the agent's defaults (10, 30, 60; retries 2): 840 s. Nodes are worked on in
-parallel and each sends its line when it ends, so the silence never exceeds one node's time.
-
-=back
+C<XCAT_AGENT_TIMEOUT> in the broker's environment, a number E<gt>= 0, is taken as it is; C<0>
+means no bound. Otherwise the bound comes from the agent's own C<alive> frames: the request asks
+for one every C<ALIVE_EVERY> (5) seconds, and the agent's frames say the interval it keeps; six
+intervals without any frame (30 s) mean the agent is hung. A working agent is never silent that
+long whatever its settings (a slow BMC delays a node's line, not the agent's frames), so the
+bound depends on no copy of the agent's defaults or of how many requests a command makes.
 
 =cut
 
@@ -578,16 +563,7 @@ sub agent_timeout {
     if (_filled($explicit) && _number($explicit) && $explicit >= 0) {
         return 0 + $explicit;
     }
-    my $envs = build_envs($request);
-    return $envs->{deadline} + DEADLINE_MARGIN if _positive($envs->{deadline});
-    my %s;
-    for my $key (keys %AGENT_DEFAULTS) {
-        my $value = $envs->{$key};
-        my $usable = _number($value) && ($value > 0 || ($key eq 'state_wait' && $value == 0));
-        $s{$key} = $usable ? $value : $AGENT_DEFAULTS{$key};
-    }
-    return SILENT_REQUESTS * ($s{connect_timeout} + $s{read_timeout}) * ($s{retries} + 1)
-      + $s{state_wait} + SILENCE_MARGIN;
+    return ALIVE_MISSES * ALIVE_EVERY;
 }
 
 # True for a finite number (not a JSON boolean, not a string the agent would refuse).
@@ -599,10 +575,11 @@ sub _number {
 # True for a finite number above 0.
 sub _positive { return _number($_[0]) && $_[0] > 0 }
 
-=head3 run_agent($request, $callback, \%nodeinfo, $spec, \%settings)
+=head3 run_agent($request, $out, \%nodeinfo, $spec, \%settings)
 
 Runs one agent for the nodes of C<%nodeinfo>: starts it, sends the request, relays every reply
-frame to C<$callback> and reaps it. Every node that got no final line (an info line
+frame to C<$out> (the request's C<xCAT::PyAgent::Batch>, or xcatd's callback: then a batch of
+its own, flushed before returning) and reaps it. Every node that got no final line (an info line
 C<node: ...> or a node error) gets C<node: Error: E<lt>reasonE<gt>> when the agent could not
 start, died, exited non-zero, sent garbage or stayed silent past C<agent_timeout>.
 C<%settings> defaults to C<agent_settings($request)>.
@@ -618,7 +595,14 @@ Returns 0 when the agent ran cleanly and every node got a line, 1 otherwise.
 =cut
 
 sub run_agent {
-    my ($request, $callback, $nodeinfo, $spec, $settings) = @_;
+    my ($request, $out, $nodeinfo, $spec, $settings) = @_;
+    if (ref $out eq 'CODE') {
+        my $batch = xCAT::PyAgent::Batch->new($out);
+        my $rc = run_agent($request, $batch, $nodeinfo, $spec, $settings);
+        $batch->flush;
+        return $rc;
+    }
+    my $batch = $out;
     $settings ||= agent_settings($request);
     my @nodes = grep { exists $nodeinfo->{$_} } @{ $request->{node} || [] };
     my %seen  = map { $_ => 1 } @nodes;
@@ -626,10 +610,8 @@ sub run_agent {
 
     my $state = { pending => { map { $_ => 1 } @nodes }, global_errors => 0 };
     my $run = xCAT::PyAgent::Run->new($settings);
-    # Loaded before the signal handlers are in place: nothing is compiled while they may fire.
-    require xCAT_monitoring::monitorctrl;
 
-    my $problem = _guarded($run, $request, $callback, $nodeinfo, $spec, $state);
+    my $problem = _guarded($run, $request, $batch, $nodeinfo, $spec, $state);
     if (defined(my $signal = $run->{signal})) {
         # The handlers of whoever runs us (xcatd, the runner) are back: hand them the signal.
         kill($signal, $$);
@@ -642,15 +624,15 @@ sub run_agent {
     my @missing = grep { $state->{pending}->{$_} } @nodes;
     if (defined $problem) {
         if (@missing) {
-            xCAT::SvrUtils::sendmsg([ 1, $problem ], $callback, $_) for @missing;
+            $batch->sendmsg([ 1, $problem ], $_) for @missing;
         } else {
-            xCAT::SvrUtils::sendmsg([ 1, $problem ], $callback);
+            $batch->sendmsg([ 1, $problem ]);
         }
         return 1;
     }
     if (@missing && !$state->{global_errors}) {
         my $text = "The xCAT Python agent sent no result for this node.  See $settings->{log} for details.";
-        xCAT::SvrUtils::sendmsg([ 1, $text ], $callback, $_) for @missing;
+        $batch->sendmsg([ 1, $text ], $_) for @missing;
     }
     return (@missing || $state->{global_errors}) ? 1 : 0;
 }
@@ -658,17 +640,17 @@ sub run_agent {
 # _drive under the broker's own signal handlers, then cleanup, which no signal interrupts.
 # Returns the problem message or undef; a signal is recorded in $run->{signal}.
 sub _guarded {
-    my ($run, $request, $callback, $nodeinfo, $spec, $state) = @_;
+    my ($run, $request, $batch, $nodeinfo, $spec, $state) = @_;
     local $SIG{CHLD} = 'DEFAULT';
     local $SIG{PIPE} = 'IGNORE';
     local $SIG{INT}  = $run->signal_handler('INT');
     local $SIG{TERM} = $run->signal_handler('TERM');
     local $SIG{HUP}  = $run->signal_handler('HUP');
 
-    my $problem = eval { _drive($run, $request, $callback, $nodeinfo, $spec, $state) };
+    my $problem = eval { _drive($run, $request, $batch, $nodeinfo, $spec, $state) };
     my $died = $@;
     $run->hold_signals;
-    eval { flush_status($state) };
+    eval { $batch->flush };
     $run->cleanup;
     if ($died && !defined $run->{signal}) {
         chomp $died;
@@ -679,7 +661,7 @@ sub _guarded {
 
 # Start, connect, send, relay, reap. Returns the problem message or undef.
 sub _drive {
-    my ($run, $request, $callback, $nodeinfo, $spec, $state) = @_;
+    my ($run, $request, $batch, $nodeinfo, $spec, $state) = @_;
     my $settings = $run->{settings};
 
     my $problem = $run->start;
@@ -696,6 +678,7 @@ sub _drive {
         nodes    => [ @{ $request->{node} || [] } ],
         nodeinfo => $nodeinfo,
         envs     => build_envs($request),
+        alive    => ALIVE_EVERY,
     });
     my ($ok, $why) = write_all($sock, $frame, $settings->{timeout});
     unless ($ok) {
@@ -706,19 +689,31 @@ sub _drive {
     my $json = JSON::PP->new->utf8;
     my $timeout = $settings->{timeout};
     my $reader = frame_reader($sock);
+    my $heard = Time::HiRes::time();
     while (1) {
-        # Status updates wait while more frames are already here, then go to xcatd in one
-        # call: one table write per burst of nodes, not one per node.
-        flush_status($state) unless frame_buffered($reader, MAX_FRAME);
-        my ($status, $data) = read_frame($reader, $timeout, MAX_FRAME);
+        # Lines and status updates go to xcatd in batches (xCAT::PyAgent::Batch); the wait for
+        # the next frame ends in time for the next hand-over, and the silence bound counts from
+        # the last frame.
+        $run->stop_if_signalled;
+        $batch->flush if $batch->due;
+        my $wait = _wait_for($timeout ? $heard + $timeout - Time::HiRes::time() : undef, $batch->time_left);
+        my ($status, $data) = read_frame($reader, $wait, MAX_FRAME);
+        if ($status eq 'timeout' && !($timeout && Time::HiRes::time() >= $heard + $timeout)) {
+            next;
+        }
         if ($status eq 'frame') {
+            $heard = Time::HiRes::time();
             my $msg = eval { $json->decode($data) };
             if (ref $msg ne 'HASH') {
                 $run->stop;
                 return 'Received a malformed reply from the xCAT Python agent (not a JSON object).'
                   . "  See $settings->{log} for details.";
             }
-            relay_frame($msg, $callback, $state);
+            relay_frame($msg, $batch, $state);
+            # Without XCAT_AGENT_TIMEOUT, the bound follows the interval the agent reports.
+            if ($state->{alive_every} && !$settings->{explicit_timeout}) {
+                $timeout = ALIVE_MISSES * $state->{alive_every};
+            }
             next;
         }
         last if $status eq 'eof';
@@ -744,51 +739,41 @@ sub _drive {
     return undef;
 }
 
+# The wait for read_frame: the smaller of the defined bounds, never 0 (which means none there).
+sub _wait_for {
+    my @bounds = grep { defined } @_;
+    return 0 unless @bounds;
+    my $wait = (sort { $a <=> $b } @bounds)[0];
+    return $wait > 0.001 ? $wait : 0.001;
+}
+
 sub _cwd {
     return Cwd::getcwd() // '/';
 }
 
-=head3 flush_status($state)
+=head3 relay_frame($msg, $batch, $state)
 
-Applies the node status updates C<relay_frame> queued in C<< $state->{status} >>, in their
-order, one C<setNodeStatusAttributes> call per run of nodes taking the same value (forced, as
-xCAT's broker does).
-
-=cut
-
-sub flush_status {
-    my ($state) = @_;
-    my $runs = delete $state->{status};
-    $state->{status_count} = 0;
-    return unless $runs && @$runs;
-    xCAT_monitoring::monitorctrl::setNodeStatusAttributes({ $_->[0] => $_->[1] }, 1) for @$runs;
-    return;
-}
-
-=head3 relay_frame($msg, $callback, $state)
-
-Hands one decoded reply frame to xcatd in the shapes of XCAT_REFERENCE.md 5.4 and records which
-nodes got their final line in C<< $state->{pending} >> (an info line C<node: ...> or an error
-with a node). Node status updates (db frames) are queued for C<flush_status>. O(1) per frame
+Hands one decoded reply frame to the request's C<xCAT::PyAgent::Batch> in xCAT's shapes and
+records which nodes got their final line in C<< $state->{pending} >> (an info line C<node: ...>
+or an error with a node). A node line becomes the node entry C<node: text>; a node error goes
+through C<sendmsg>; node status updates (db frames) are queued in the batch. O(1) per frame
 apart from the text itself.
 
 =cut
 
 sub relay_frame {
-    my ($frame, $callback, $state) = @_;
+    my ($frame, $batch, $state) = @_;
     my $type = $frame->{type} // '';
+    if ($type eq 'alive') {
+        $state->{alive_every} = $frame->{every} if _positive($frame->{every});
+        return;
+    }
     if ($type eq 'db') {
         my $attr = $frame->{attribute};
         return unless ref $attr eq 'HASH';
         if (($attr->{name} // '') eq 'status' && ($attr->{method} // '') eq 'set'
             && ($attr->{type} // '') eq 'node' && _filled($attr->{node}) && defined $attr->{value}) {
-            my $runs = $state->{status} ||= [];
-            if (@$runs && $runs->[-1][0] eq $attr->{value}) {
-                push @{ $runs->[-1][1] }, $attr->{node};
-            } else {
-                push @$runs, [ $attr->{value}, [ $attr->{node} ] ];
-            }
-            flush_status($state) if ++$state->{status_count} >= STATUS_BATCH;
+            $batch->status($attr->{node}, $attr->{value});
         }
         return;
     }
@@ -797,27 +782,29 @@ sub relay_frame {
     my $kind = $msg->{type} // '';
     my $text = $msg->{data} // '';
     if ($kind eq 'info') {
-        xCAT::MsgUtils->message('I', { data => [$text] }, $callback);
-        # A debug trace (node: [openbmc_debug] ...) or a progress note (ending in "...")
-        # is not the node's final line.
-        if ($text =~ /^([^:\s]+): (.*)\z/s) {
-            my ($node, $rest) = ($1, $2);
-            delete $state->{pending}->{$node} unless $rest =~ /^\[/ || $rest =~ /\.\.\.\z/;
+        # The agent marks a node's final line with the node; a debug trace or a progress note
+        # (node: ...) has none.
+        my $final = _filled($msg->{node}) ? $msg->{node} : undef;
+        delete $state->{pending}->{$final} if defined $final;
+        if ($text =~ /^([^:\s]+): (.*)\z/s && (!defined $final || $1 eq $final)) {
+            $batch->node_line($1, $2);
+        } else {
+            $batch->message('I', { data => [$text] });
         }
     } elsif ($kind eq 'warning') {
-        xCAT::MsgUtils->message('W', { data => [$text] }, $callback);
+        $batch->message('W', { data => [$text] });
     } elsif ($kind eq 'error') {
         if (_filled($msg->{node})) {
-            xCAT::SvrUtils::sendmsg([ 1, $text ], $callback, $msg->{node});
+            $batch->sendmsg([ 1, $text ], $msg->{node});
             delete $state->{pending}->{ $msg->{node} };
         } else {
-            xCAT::SvrUtils::sendmsg([ 1, $text ], $callback);
+            $batch->sendmsg([ 1, $text ]);
             $state->{global_errors}++;
         }
     } elsif ($kind eq 'syslog') {
         xCAT::MsgUtils->message('S', $text);
     } elsif ($kind eq 'info_with_host') {
-        xCAT::MsgUtils->message('I', { data => [$text], host => [1] }, $callback);
+        $batch->message('I', { data => [$text], host => [1] });
     }
     return;
 }

@@ -33,8 +33,8 @@ sub rpower {
         XCAT_AGENT_LOG => $log, XCAT_AGENT_TIMEOUT => 20, FAKE_MODE => $mode, FAKE_OUT => "$dir/fake",
         PERL5LIB => undef, %extra });
 }
-# Started first and collected at the end: it takes the default bound of XCAT_BMC_DEADLINE=1
-# (1 + 30 s) to give up on a hung agent when XCAT_AGENT_TIMEOUT is not set.
+# Started first and collected at the end: without XCAT_AGENT_TIMEOUT, a hung agent (no frame, not
+# even the alive frame it is asked for every 5 s) is given up after six intervals (30 s).
 my $hung_default = start_cmd([ "$repo/perl/bin/rpower", 'all', 'state' ], timeout => 90, env => {
     XCAT_TABLES => $dir, XCAT_AGENT => $agent, XCAT_AGENT_PYTHON => $^X, XCAT_AGENT_RUNDIR => "$dir/run-hung",
     XCAT_AGENT_LOG => $log, XCAT_AGENT_TIMEOUT => undef, XCAT_BMC_DEADLINE => 1, FAKE_MODE => 'hang',
@@ -221,22 +221,29 @@ sub all_errors { my ($msg, @which) = @_; @which = @nodes unless @which; join('',
 {
     local $ENV{XCAT_AGENT_TIMEOUT};
     my $t = sub { my (%env) = @_; xCAT::PyAgent::agent_timeout({ environment => [ { map { $_ => [ $env{$_} ] } keys %env } ] }) };
-    is($t->(), 6 * (10 + 30) * 3 + 60 + 60, 'no settings: from the agent defaults (840 s)');
-    is($t->(XCAT_BMC_DEADLINE => 20), 50, 'XCAT_BMC_DEADLINE set: deadline + 30');
-    is($t->(XCAT_BMC_DEADLINE => 'soon'), 840, 'a malformed deadline: the default');
-    is($t->(XCAT_BMC_CONNECT_TIMEOUT => 2, XCAT_BMC_READ_TIMEOUT => 8, XCAT_BMC_STATE_WAIT => 0), 6 * 10 * 3 + 0 + 60,
-        'from the request\'s timeouts and state wait');
-    is($t->(XCAT_BMC_READ_TIMEOUT => -1), 840, 'an invalid value: the agent\'s default');
+    is($t->(), 30, 'no XCAT_AGENT_TIMEOUT: six alive intervals of 5 s');
+    is($t->(XCAT_BMC_DEADLINE => 20, XCAT_BMC_READ_TIMEOUT => 3000), 30,
+        'the BMC settings do not change it (the agent stays heard while BMCs are slow)');
     $ENV{XCAT_AGENT_TIMEOUT} = 0;
     is($t->(XCAT_BMC_DEADLINE => 20), 0, 'XCAT_AGENT_TIMEOUT=0: no bound');
     $ENV{XCAT_AGENT_TIMEOUT} = 7;
     is($t->(XCAT_BMC_DEADLINE => 20), 7, 'XCAT_AGENT_TIMEOUT wins');
-    $ENV{XCAT_AGENT_TIMEOUT} = 'x';
-    is($t->(XCAT_BMC_DEADLINE => 20), 50, 'a malformed XCAT_AGENT_TIMEOUT is ignored');
 
-    my $r = finish_cmd($hung_default);
+    # The bound follows the interval the agent's alive frames report (0.5 s here: 3 s).
+    local $ENV{XCAT_AGENT_TIMEOUT};
+    my %env = (XCAT_TABLES => $dir, XCAT_AGENT => $agent, XCAT_AGENT_PYTHON => $^X, XCAT_AGENT_RUNDIR => $rundir,
+        XCAT_AGENT_LOG => $log, XCAT_AGENT_TIMEOUT => undef, FAKE_OUT => "$dir/fake", PERL5LIB => undef);
+    my $r = run_cmd([ "$repo/perl/bin/rpower", 'all', 'state' ], timeout => 60, env => { %env, FAKE_MODE => 'alive' });
+    is($r->{out}, join('', map { "$_: ok rpower [\"state\"]\n" } @nodes), 'alive frames for 4 s, then lines: all relayed');
+    is($r->{rc}, 0, 'alive frames: exit 0');
+    is(JSON::PP->new->utf8->decode(slurp("$dir/fake.request"))->{alive}, 5, 'the request asks for an alive frame every 5 s');
+    $r = run_cmd([ "$repo/perl/bin/rpower", 'all', 'state' ], timeout => 60, env => { %env, FAKE_MODE => 'alive-hang' });
+    is(untag($r->{err}), all_errors('No response from the xCAT Python agent within 3 s'),
+        'alive every 0.5 s, then nothing: given up after six intervals');
+
+    $r = finish_cmd($hung_default);
     ok(!$r->{timed_out}, 'hung agent, no XCAT_AGENT_TIMEOUT, XCAT_BMC_DEADLINE=1: the command ended');
-    is(untag($r->{err}), all_errors('No response from the xCAT Python agent within 31 s'),
+    is(untag($r->{err}), all_errors('No response from the xCAT Python agent within 30 s'),
         'hung agent with the default bound: every node gets a clear error');
     is($r->{rc}, 1, 'hung agent with the default bound: exit 1');
     opendir(my $d, "$dir/run-hung");

@@ -173,8 +173,8 @@ sub env_shapes {
         my $rc = "xCAT_plugin::$plugin"->can('process_request')->(
             { command => ['rpower'], node => [ @nodes, 'node003' ], arg => ['on'] }, sub { push @got, $_[0] }, sub { });
         is($rc, 1, "$plugin: missing agent returns 1");
-        is_deeply(\@got, [ map { { node => [ { name => [$_], errorcode => [1], error => [$MISSING] } ] } } @nodes, 'node003' ],
-            "$plugin: missing agent: xCAT's exact message for every node, before any node information");
+        is_deeply(\@got, [ { node => [ map { { name => [$_], errorcode => [1], error => [$MISSING] } } @nodes, 'node003' ] } ],
+            "$plugin: missing agent: xCAT's exact message for every node, before any node information, in one message");
     }
     my @got;
     xCAT_plugin::openbmc2::process_request({ command => ['rpower'], node => [], arg => ['on'] }, sub { push @got, $_[0] });

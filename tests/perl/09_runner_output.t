@@ -83,11 +83,12 @@ my $rpower = "$repo/perl/bin/rpower";
     my $r = run_cmd([ $rpower, 'node001,node002', 'state' ], env => { %env, FAKE_MODE => 'shapes' }, timeout => 30);
     is($r->{err}, "Warning: [mgmt.example]: a warning\nError: [mgmt.example]: a global error\n"
         . "node001: [mgmt.example]: Error: a node error\n", 'errors and warnings carry the source tag');
-    is($r->{out}, "[mgmt.example]: with host\nnode002: ok rpower [\"state\"]\n", 'info lines untagged, info_with_host tagged');
+    is($r->{out}, "[mgmt.example]: with host\nnode002: ok rpower [\"state\"]\n",
+        'node lines untagged and on stdout although a node error came in the same batch; info_with_host tagged');
 
     $r = run_cmd([ $rpower, 'node001,node002', 'state', '-V' ], env => \%env, timeout => 30);
-    is($r->{out}, "[mgmt.example]: Running command in Python\n[mgmt.example]: node001: ok rpower [\"state\",\"-V\"]\n"
-        . "[mgmt.example]: node002: ok rpower [\"state\",\"-V\"]\n", '-V after the noderange: info lines tagged too');
+    is($r->{out}, "[mgmt.example]: Running command in Python\nnode001: [mgmt.example]: ok rpower [\"state\",\"-V\"]\n"
+        . "node002: [mgmt.example]: ok rpower [\"state\",\"-V\"]\n", '-V after the noderange: node lines and notes tagged too');
     is($r->{rc}, 0, '-V: exit 0');
 
     $r = run_cmd([ $rpower, '-V', 'node001', 'state' ], env => \%env, timeout => 30);
@@ -95,7 +96,7 @@ my $rpower = "$repo/perl/bin/rpower";
         '-V before the noderange: the client does not look there, lines untagged');
 
     $r = run_cmd([ $rpower, 'node001', 'state' ], env => { %env, XCATSHOWSVR => 1 }, timeout => 30);
-    is($r->{out}, "[mgmt.example]: node001: ok rpower [\"state\"]\n", 'XCATSHOWSVR: info lines tagged');
+    is($r->{out}, "node001: [mgmt.example]: ok rpower [\"state\"]\n", 'XCATSHOWSVR: node lines tagged');
 
     $r = run_cmd([ $rpower, 'node001,bogus', 'state' ], env => \%env, timeout => 30);
     is($r->{err}, "Error: [mgmt.example]: Invalid nodes and/or groups in noderange: bogus\n",

@@ -141,9 +141,9 @@ def test_wait_for_is_bounded_and_returns_early():
 class SlowMessager(RecordingMessager):
     """Writing a line takes a while, as sendall to a busy broker does."""
 
-    def info(self, text):
+    def info(self, text, node=''):
         gevent.sleep(0.3)
-        super().info(text)
+        super().info(text, node=node)
 
 
 def test_the_deadline_never_interrupts_a_nodes_line_or_adds_a_second_one(make_ctx):

@@ -21,7 +21,7 @@ use Exporter qw(import);
 use JSON::PP ();
 use Time::HiRes ();
 
-our @EXPORT_OK = qw(encode_frame wait_io write_all frame_reader read_frame frame_buffered MAX_FRAME);
+our @EXPORT_OK = qw(encode_frame wait_io write_all frame_reader read_frame MAX_FRAME);
 
 use constant {
     # Size of the length prefix: a native C int.
@@ -152,20 +152,6 @@ sub read_frame {
         }
         return (length $reader->{buf} ? 'truncated' : 'eof') if $n == 0;
     }
-}
-
-=head3 frame_buffered($reader, $max)
-
-True when a whole frame (or a prefix C<read_frame> will refuse) is already buffered, i.e. the
-next C<read_frame> returns without waiting.
-
-=cut
-
-sub frame_buffered {
-    my ($reader, $max) = @_;
-    my ($size, $problem) = _buffered_size($reader, $max // MAX_FRAME);
-    return 1 if defined $problem;
-    return defined $size && length($reader->{buf}) - $reader->{off} >= HEADER_SIZE + $size;
 }
 
 # The body length announced by the buffered prefix: (size) or (undef, problem), or () when the

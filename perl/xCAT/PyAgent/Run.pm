@@ -64,10 +64,26 @@ sub signal_handler {
     my ($self, $name) = @_;
     return sub {
         $self->{signal} //= $name;
-        return if $self->{hold};
+        # Inside the compiler a die would be lost or end as a compile error: stop_if_signalled
+        # acts on it at the next step instead.
+        return if $self->{hold} || !defined $^S;
         $self->{hold} = 1;
         die "stopped by SIG$name\n";
     };
+}
+
+=head3 stop_if_signalled($self)
+
+Dies with words, once, when a signal was recorded and signals are not held. Called between the
+steps of the run.
+
+=cut
+
+sub stop_if_signalled {
+    my ($self) = @_;
+    return if $self->{hold} || !defined $self->{signal};
+    $self->{hold} = 1;
+    die "stopped by SIG$self->{signal}\n";
 }
 
 =head3 hold_signals($self)
@@ -86,10 +102,7 @@ sub hold_signals {
 sub _release_signals {
     my ($self) = @_;
     $self->{hold} = 0;
-    if (defined $self->{signal}) {
-        $self->{hold} = 1;
-        die "stopped by SIG$self->{signal}\n";
-    }
+    $self->stop_if_signalled;
     return;
 }
 
@@ -219,6 +232,7 @@ sub connect_agent {
     my ($self, $label) = @_;
     my $deadline = Time::HiRes::time() + CONNECT_WAIT;
     while (1) {
+        $self->stop_if_signalled;
         my $sock = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $self->{sockpath});
         if ($sock) {
             $sock->blocking(0);

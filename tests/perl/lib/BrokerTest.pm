@@ -145,11 +145,12 @@ passwd row C<openbmc> admin/secret (C<passwd> =E<gt> 0 leaves it out).
 sub write_tables {
     my ($dir, %opts) = @_;
     my $n = $opts{nodes} // 4;
-    my @nodes = map { sprintf('node%03d', $_) } 1 .. $n;
+    my $width = length($n) > 3 ? length($n) : 3;
+    my @nodes = map { sprintf('node%0*d', $width, $_) } 1 .. $n;
     write_csv($dir, 'nodelist', [qw(node groups status comments disable)], map { [ $_, 'all' ] } @nodes);
     write_csv($dir, 'nodehm', [qw(node power mgt comments disable)], [ 'all', undef, $opts{mgt} // 'openbmc' ]);
     write_csv($dir, 'openbmc', [qw(node bmc consport taggedvlan username password comments disable)],
-        map { [ $nodes[$_], '127.0.0.' . ($_ + 1) ] } 0 .. $#nodes);
+        map { [ $nodes[$_], sprintf('127.0.%d.%d', int($_ / 250), $_ % 250 + 1) ] } 0 .. $#nodes);
     if ($opts{passwd} // 1) {
         write_csv($dir, 'passwd', [qw(key username password cryptmethod authdomain comments disable)],
             [ 'openbmc', 'admin', 'secret' ], [ 'redfish', 'rfadmin', 'rfsecret' ]);
@@ -159,8 +160,8 @@ sub write_tables {
 
 =head3 start_cmd(\@cmd, %opts)
 
-Starts a command with C<env> (hash of variables to set; undef deletes) and its stdout and stderr
-going to files, optionally as user C<uid> (with that user's group; needs root). C<timeout>
+Starts a command with C<env> (hash of variables to set; undef deletes; C<XCAT_RUNNER_RELAY> is
+C<xcatd> unless set there) and its stdout and stderr going to files, optionally as user C<uid> (with that user's group; needs root). C<timeout>
 (default 60 s) bounds C<finish_cmd>. C<group> makes the command lead its own process group (as
 xcatd's plugin process and a shell's job are), so a test can signal the group. Returns a handle
 for C<finish_cmd>.
@@ -175,6 +176,9 @@ sub start_cmd {
     die "fork: $!" unless defined $pid;
     if ($pid == 0) {
         $ENV{XCAT_RUNNER_HOST} = $HOST;
+        # The prove suites see the plugin's output through the model of xcatd's relay
+        # (xCAT::Relay), unless a test says otherwise.
+        $ENV{XCAT_RUNNER_RELAY} = 'xcatd';
         for my $k (keys %{ $opts{env} || {} }) {
             if (defined $opts{env}{$k}) { $ENV{$k} = $opts{env}{$k} } else { delete $ENV{$k} }
         }
@@ -392,7 +396,8 @@ and exits 0; C<badlength> sends a negative length; C<db> sends status frames and
 C<shapes> sends warning, syslog, info_with_host and a node-less error, then answers; C<lock>
 answers whether the lock file is held by someone else; C<perms> answers
 C<node: dir MODE uid UID lock MODE sock MODE> for the directory of its C<--sock> (octal modes);
-C<silent> exits 0 without answering; C<slow> answers one node every 0.2 s. With C<FAKE_STOP>
+C<silent> exits 0 without answering; C<slow> answers one node every 0.2 s; C<alive> sends only
+alive frames (every 0.5 s) for 4 s, then answers; C<alive-hang> sends one alive frame and hangs. With C<FAKE_STOP>
 set to seconds it waits that long on INT, TERM or HUP before it exits 0 (as the real agent logs
 out first); C<FAKE_STOP=never> ignores them.
 It writes its argv and environment to C<$FAKE_OUT.argv> and the request to
@@ -436,7 +441,9 @@ my $c = $srv->accept or die "accept: $!";
 
 sub get { my ($n) = @_; my $b = ''; while (length $b < $n) { my $r = sysread($c, $b, $n - length $b, length $b); die "eof" unless $r } $b }
 sub put { my ($obj) = @_; my $j = JSON::PP->new->utf8->encode($obj); syswrite($c, pack('i', length $j) . $j) }
-sub info { put({ type => 'message', msg => { type => 'info', data => $_[0] } }) }
+# A node's final line carries its node; a trace or a progress note (note) does not.
+sub info { my ($n) = $_[0] =~ /^([^:\s]+): /; put({ type => 'message', msg => { type => 'info', data => $_[0], node => $n } }) }
+sub note { put({ type => 'message', msg => { type => 'info', data => $_[0] } }) }
 
 my $len = unpack('i', get(4));
 my $body = get($len);
@@ -446,6 +453,10 @@ my @nodes = sort keys %{ $req->{nodeinfo} };
 my $args = JSON::PP->new->canonical->encode($req->{args});
 
 if ($mode eq 'hang') { sleep 600; exit 0 }
+if ($mode eq 'alive') {    # silent but alive for 4 s (an alive frame every 0.5 s), then answers
+    for (1 .. 8) { select(undef, undef, undef, 0.5); put({ type => 'alive', every => 0.5 }) }
+}
+if ($mode eq 'alive-hang') { put({ type => 'alive', every => 0.5 }); sleep 600; exit 0 }
 if ($mode eq 'slow') {    # one line every 0.2 s
     for my $node (@nodes) { select(undef, undef, undef, 0.2); info("$node: ok") }
     exit 0;
@@ -456,8 +467,8 @@ if ($mode eq 'partial') {
     exit 1;
 }
 if ($mode eq 'traced') {
-    info("$nodes[0]: [openbmc_debug] curl -k -X GET https://x/login");
-    info("$nodes[1]: Firmware will be flashed on reboot, deleting all BMC diagnostics...");
+    note("$nodes[0]: [openbmc_debug] curl -k -X GET https://x/login");
+    note("$nodes[1]: Firmware will be flashed on reboot, deleting all BMC diagnostics...");
     info("$nodes[2]: ok");
     exit 1;
 }

@@ -27,6 +27,9 @@ temporary directory C<xcat-runner-log.*> that is removed at exit too, unless a p
 names the log (C<... See DIR/agent.log for details.>): then it is kept for the admin to read.
 Every C<XCAT_*> variable is forwarded as the request's C<environment>, as xCAT's client does.
 C<%::XCATSITEVALS> is loaded from site.csv, as xcatd does.
+With C<XCAT_RUNNER_RELAY=xcatd> each C<process_request> runs in a process of its own and its
+output comes back through C<xCAT::Relay>, the model of xcatd's relay (lines a plugin hands over
+too late are lost, as under xcatd).
 
 =cut
 
@@ -38,6 +41,8 @@ use Encode ();
 use File::Temp ();
 use Getopt::Long ();
 use POSIX ();
+use Time::HiRes ();
+use xCAT::Relay;
 use xCAT::Table;
 use xCAT::Runner::Printer;
 
@@ -112,8 +117,9 @@ runs, then hands the signal back here). The handlers are set for the whole proce
 C<local>: an exit restores C<local> values before END blocks run. Signals are held (recorded,
 acted on by C<release_signals>) while the plugins and xCAT modules are compiled here (an exit
 inside the compiler panics) and while the temporary directories are made. Once the first signal
-is acted on, the others are ignored so the exit's cleanup runs to its end. Returns the state for
-C<release_signals>.
+is acted on, the others are ignored so the exit's cleanup runs to its end. A signal that comes
+while a module is being compiled at run time is acted on 20 ms later (SIGALRM), once the
+compiler is done. Returns the state for C<release_signals>.
 
 =head3 release_signals($state)
 
@@ -130,6 +136,10 @@ sub catch_signals {
             _exit_on_signal($state) unless $state->{hold};
         };
     }
+    # Inside the compiler (a module loaded at run time) an exit panics: try again shortly.
+    $SIG{ALRM} = sub {
+        _exit_on_signal($state) if defined $state->{got} && !$state->{hold};
+    };
     require xCAT::Usage;
     require $_ for sort map { glob("$_/*.pm") } @plugin_dirs;
     return $state;
@@ -144,6 +154,10 @@ sub release_signals {
 
 sub _exit_on_signal {
     my ($state) = @_;
+    unless (defined $^S) {
+        Time::HiRes::ualarm(20_000);
+        return;
+    }
     return if $state->{exiting}++;
     $SIG{$_} = 'IGNORE' for keys %{ $state->{number} };
     exit 128 + $state->{number}->{ $state->{got} };
@@ -214,8 +228,13 @@ sub run_command {
         my $request = { %$base, node => [@$mine] };
         my $parts = $plugin->{package}->can('preprocess_request')->($request, $callback, \&subrequest);
         next unless ref $parts eq 'ARRAY';
+        my $process = $plugin->{package}->can('process_request');
         for my $part (@$parts) {
-            $plugin->{package}->can('process_request')->($part, $callback, \&subrequest);
+            if (xCAT::Relay::enabled()) {    # XCAT_RUNNER_RELAY=xcatd: xcatd's relay, modelled
+                xCAT::Relay::run(sub { $process->($part, $_[0], \&subrequest) }, $callback);
+            } else {
+                $process->($part, $callback, \&subrequest);
+            }
         }
     }
     return;

@@ -231,7 +231,7 @@ class Task:
         if error is not None:
             self.messager.error(str(error), node)
             return node, None
-        self.messager.info('%s: %s' % (node, result.text))
+        self.messager.info('%s: %s' % (node, result.text), node=node)
         if result.status:
             self.messager.update_node_attributes('status', node, result.status)
         return node, result

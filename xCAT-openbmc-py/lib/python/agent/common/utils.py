@@ -134,9 +134,16 @@ class Messager:
         msg.update(extra)
         self._send({'type': 'message', 'msg': msg})
 
-    def info(self, text):
-        """An info line; ``text`` already carries the ``node: `` prefix."""
-        self._message('info', text)
+    def info(self, text, node=''):
+        """An info line; ``text`` already carries the ``node: `` prefix.
+
+        :param node: set on a node's final line only (the broker counts final lines by it,
+            docs/DESIGN.md "Reply frames"); traces and progress notes leave it empty.
+        """
+        if node:
+            self._message('info', text, node=node)
+        else:
+            self._message('info', text)
 
     def warn(self, text):
         self._message('warning', text)
@@ -151,6 +158,11 @@ class Messager:
 
     def info_with_host(self, text):
         self._message('info_with_host', text)
+
+    def alive(self, every):
+        """An ``alive`` frame: sent every ``every`` seconds while a request that asked for them
+        runs (the broker bounds the agent's silence by a few of them, docs/DESIGN.md)."""
+        self._send({'type': 'alive', 'every': every})
 
     def update_node_attributes(self, attribute, node, value):
         """A db frame: set node attribute ``attribute`` (only ``status`` is used) to ``value``."""

@@ -114,6 +114,25 @@ def validate_request(req):
     return manager, command, args, cwd, nodeinfo, envs
 
 
+def _alive_every(req):
+    """The interval of ``alive`` frames the request asks for (its ``alive`` key, seconds), or None.
+
+    Our broker asks for them and bounds the agent's silence by a few intervals
+    (docs/DESIGN.md, "Reply frames"); xCAT's broker and client.py do not ask.
+    """
+    every = req.get('alive')
+    if isinstance(every, bool) or not isinstance(every, (int, float)) or not 0.1 <= every <= 3600:
+        return None
+    return every
+
+
+def _heartbeat(messager, every):
+    """Send an ``alive`` frame every ``every`` seconds until killed."""
+    while not messager.closed:
+        gevent.sleep(every)
+        messager.alive(every)
+
+
 def _drain(sock, limit=1024 * 1024, seconds=2.0):
     """Half-close and discard what the peer still sends, so our error frame is not lost.
 
@@ -235,4 +254,10 @@ class AgentServer:
             return
         LOG.info('%s %s %s on %d nodes', req['module'], command, ' '.join(args), len(nodeinfo))
         ctx = fit_pool_to_file_limit(ctx, messager, len(nodeinfo))
-        manager_class(messager, ctx).run(command, nodeinfo, args)
+        every = _alive_every(req)
+        beat = gevent.spawn(_heartbeat, messager, every) if every else None
+        try:
+            manager_class(messager, ctx).run(command, nodeinfo, args)
+        finally:
+            if beat is not None:
+                beat.kill(block=False)
