@@ -28,6 +28,7 @@ use warnings;
 
 use Cwd ();
 use Getopt::Long qw(GetOptionsFromArray);
+use POSIX ();
 use JSON::PP ();
 use Scalar::Util qw(looks_like_number);
 use Time::HiRes ();
@@ -61,6 +62,9 @@ use constant {
     DEFAULT_LOG    => '/var/log/xcat/agent.log',
     DEFAULT_RUNDIR => '/var/run/xcat',
 };
+
+# The signals that stop a run (docs/DESIGN.md, "Signals and cleanup in the broker").
+use constant STOP_SIGNALS => qw(INT TERM HUP);
 
 # Optional settings forwarded to the agent in the request's envs (docs/DESIGN.md):
 # [envs key, request environment variable, rule of %RULES]. Read-only.
@@ -643,9 +647,8 @@ sub _guarded {
     my ($run, $request, $batch, $nodeinfo, $spec, $state) = @_;
     local $SIG{CHLD} = 'DEFAULT';
     local $SIG{PIPE} = 'IGNORE';
-    local $SIG{INT}  = $run->signal_handler('INT');
-    local $SIG{TERM} = $run->signal_handler('TERM');
-    local $SIG{HUP}  = $run->signal_handler('HUP');
+    my %host = map { $_ => $SIG{$_} } STOP_SIGNALS;
+    $SIG{$_} = $run->signal_handler($_) for STOP_SIGNALS;
 
     my $problem = eval { _drive($run, $request, $batch, $nodeinfo, $spec, $state) };
     my $died = $@;
@@ -656,7 +659,23 @@ sub _guarded {
         chomp $died;
         $problem = "Internal error in the xCAT Python agent broker: $died";
     }
+    _restore_handlers(\%host);
     return $problem;
+}
+
+# Gives the stop signals back to the host's handlers without losing one on the way: they are
+# blocked while %SIG changes (one Perl has caught but not yet handled is handled by ours, on the
+# statement boundary, and recorded), then unblocked, so one that came meanwhile reaches the host's.
+sub _restore_handlers {
+    my ($host) = @_;
+    my $mask = POSIX::SigSet->new(map { POSIX->can("SIG$_")->() } STOP_SIGNALS);
+    my $old = POSIX::SigSet->new;
+    POSIX::sigprocmask(POSIX::SIG_BLOCK(), $mask, $old);
+    for my $name (STOP_SIGNALS) {
+        if (defined $host->{$name}) { $SIG{$name} = $host->{$name} } else { delete $SIG{$name} }
+    }
+    POSIX::sigprocmask(POSIX::SIG_SETMASK(), $old);
+    return;
 }
 
 # Start, connect, send, relay, reap. Returns the problem message or undef.

@@ -153,7 +153,7 @@ sub clean_ok {
         $r = host_run(name => $name, mode => 'slow', stop => rand(0.5), when => $when, burst => [ xcatd_burst() ]);
         clean_ok($r, $name);
         ok(($r->{signal} == 2) || ($r->{signal} == 0 && $r->{rc} == 0 && $r->{out} =~ /^returned 0$/m),
-            "$name: ended by the signal, or had finished cleanly") or diag "signal $r->{signal} rc $r->{rc}";
+            "$name: ended by the signal, or had finished cleanly") or diag "signal $r->{signal} rc $r->{rc} out $r->{out} err $r->{err}";
     }
 }
 
