@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import re
 import socket
 import subprocess
 import sys
@@ -19,6 +20,29 @@ from common.utils import encode_frame, recv_frame
 REPO = pathlib.Path(__file__).resolve().parent.parent
 AGENT = REPO / 'xCAT-openbmc-py' / 'lib' / 'python' / 'agent' / 'agent.py'
 FIXTURES = pathlib.Path(__file__).resolve().parent / 'fixtures'
+
+
+_SOURCE_TAGS = (
+    (re.compile(r'^(\S+: )\[[^\]\n]*\]: (Error|Warning): ', re.M), r'\1\2: '),
+    (re.compile(r'^(Error|Warning): \[[^\]\n]*\]: ', re.M), r'\1: '),
+    (re.compile(r'^\[[^\]\n]*\]: ', re.M), ''),
+    (re.compile(r'^(\S+): \[[^\]\n]*\]: ', re.M), r'\1: '),
+)
+
+
+def untag(text):
+    """The runner's output without xCAT's source tags: ``node: [host]: Error: e`` becomes
+    ``node: Error: e``, ``Error: [host]: e`` becomes ``Error: e``, ``[host]: line`` becomes
+    ``line`` (the runner prints them as xCAT's client does, docs/RUNNER.md). The one place the
+    pytest suites know the tag's form; tests/perl/lib/BrokerTest.pm has its Perl twin."""
+    for pattern, repl in _SOURCE_TAGS:
+        text = pattern.sub(repl, text)
+    return text
+
+
+def runner_lines(text):
+    """``{node: rest}`` for the untagged lines ``node: rest`` the runner printed."""
+    return dict(line.split(': ', 1) for line in untag(text).splitlines() if ': ' in line)
 
 
 def fixture_json(kind, name):

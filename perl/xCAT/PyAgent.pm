@@ -143,6 +143,10 @@ sub preprocess {
     my $command = $request->{command}->[0];
     my @args    = $request->{arg}  ? @{ $request->{arg} }  : ();
     my @nodes   = $request->{node} ? @{ $request->{node} } : ();
+    # NOTE: xCAT's client sends no arg key when the admin gives no action, and xCAT's plugins
+    # then validate one undefined word: `rpower node` says `Unsupported command: rpower ` and
+    # `rsetboot node` means stat. An empty list is read the same way (docs/RUNNER.md).
+    my @words = @args ? @args : (undef);
 
     my $text = usage_text($command, \@args, $spec->{usage_suffix});
     if (defined $text && length $text) {
@@ -155,7 +159,9 @@ sub preprocess {
         return;
     }
 
-    my ($error, $verbose, $notes) = check_args($command, \@args, $spec->{commands}, \@nodes);
+    # Commands with a check of their own (rinv, rvitals, ...) read the words as they came.
+    my $checked = $rule && $rule->{check} ? \@args : \@words;
+    my ($error, $verbose, $notes) = check_args($command, $checked, $spec->{commands}, \@nodes);
     if (defined $error) {
         $callback->({ errorcode => [1], data => [ join("\n", map { "$_: Error: $error" } @nodes) ] });
         return;

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, runner_lines
 
 RPOWER = str(REPO / 'perl' / 'bin' / 'rpower')
 
@@ -95,7 +95,7 @@ def pid_alive(pid):
 
 
 def lines_of(text):
-    return dict(line.split(': ', 1) for line in text.splitlines() if ': ' in line)
+    return runner_lines(text)
 
 
 def test_runner_killed_the_agent_notices_and_leaves_nothing_behind(bmcs, rundir):

@@ -7,7 +7,8 @@ use FindBin;
 use lib "$FindBin::Bin/lib", "$FindBin::Bin/../../perl/runner/lib", "$FindBin::Bin/../../perl";
 use Test::More;
 use JSON::PP;
-use BrokerTest qw(repo_root write_tables run_cmd fake_agent new_dir);
+use xCAT::Usage;
+use BrokerTest qw(untag repo_root write_tables run_cmd fake_agent new_dir);
 
 my $repo = repo_root();
 my $dir  = new_dir();
@@ -22,13 +23,23 @@ my %env = (
 );
 my $range = join(',', @nodes);
 
-my $OPENBMC_USAGE = "OpenPOWER OpenBMC:\nrpower noderange [on|off|softoff|reset|boot|bmcreboot|bmcstate|stat|state|status]\n";
+# xCAT's rpower usage texts (docs/RUNNER.md, "Help"): the block common to all hardware types,
+# then OpenBMC's; without a noderange every hardware type's block. Each ends in a line of four
+# blanks, as xCAT's Usage.pm texts do.
+my $COMMON_USAGE = "Usage:\n    Common:\n"
+  . "       rpower <noderange> [--nodeps] [on|onstandby|off|suspend|reset|stat|state|boot] [-V|--verbose] "
+  . "[-m table.colum==expectedstatus][-m table.colum==expectedstatus...] [-r <retrycount>] [-t <timeout>]\n"
+  . "       rpower [-h|--help|-v|--version]\n";
+my $OPENBMC_USAGE = $COMMON_USAGE . "    OpenPOWER OpenBMC:\n"
+  . "       rpower noderange [on|off|softoff|reset|boot|bmcreboot|bmcstate|stat|state|status]\n    \n";
+my $FULL_USAGE = xCAT::Usage->getUsage('rpower') . "\n";
 my $RSETBOOT_USAGE = "Usage: rsetboot <noderange> [net|hd|cd|floppy|def|stat] [-u] [-p]\n       rsetboot [-h|--help|-v|--version]\n";
 my $VERSION = "Version 2.19.0 (xCAT-openbmc-py runner)\n";
 
 sub echoed {
     my ($cmd, @args) = @_;
-    my $json = JSON::PP->new->canonical->encode([@args]);
+    # no arguments: the request has no arg key, as from xCAT's client, and the agent gets null
+    my $json = @args ? JSON::PP->new->canonical->encode([@args]) : 'null';
     return join('', map { "$_: ok $cmd $json\n" } @nodes);
 }
 sub per_node { my ($msg) = @_; return join('', map { "$_: Error: $msg\n" } @nodes) }
@@ -41,7 +52,7 @@ for my $sub (qw(on off softoff reset boot bmcreboot bmcstate status stat state))
 push @cases,
   [ 'rpower', [ '-V', 'on' ], "Running command in Python\n" . echoed('rpower', '-V', 'on'), 0 ],
   [ 'rpower', [ 'stat', '--verbose' ], "Running command in Python\n" . echoed('rpower', 'stat', '--verbose'), 0 ],
-  [ 'rpower', [], per_node('No option specified for rpower'), 1 ],
+  [ 'rpower', [], per_node('Unsupported command: rpower '), 1 ],    # no arg key, as from xCAT's client
   [ 'rpower', ['-V'], per_node('No option specified for rpower'), 1 ],
   [ 'rpower', [ 'on', 'off' ], per_node('Only one option is supported at the same time for rpower'), 1 ],
   [ 'rpower', [ 'on', '--nodeps' ], per_node('Only one option is supported at the same time for rpower'), 1 ],
@@ -92,23 +103,33 @@ for my $case (@cases) {
     my ($cmd, $args, $out, $rc) = @$case;
     my $r = run_cmd([ "$repo/perl/bin/$cmd", $range, @$args ], env => \%env, timeout => 30);
     my $name = "$cmd @$args";
-    is($r->{out}, $out, "$name: stdout");
-    is($r->{err}, '', "$name: stderr empty");
+    is(untag($r->{out}), $out, "$name: stdout");
+    is(untag($r->{err}), '', "$name: stderr empty");
     is($r->{rc}, $rc, "$name: exit $rc");
 }
 
 # Help and version without a noderange, as `rpower -h`.
 {
     my $r = run_cmd([ "$repo/perl/bin/rpower", '-h' ], env => \%env, timeout => 30);
-    is($r->{out}, $OPENBMC_USAGE, 'rpower -h without noderange');
+    is($r->{out}, $FULL_USAGE, 'rpower -h without noderange: the usage of every hardware type');
+    like($FULL_USAGE, qr/\A\Q$COMMON_USAGE\E    BMC \(using IPMI\):\n.*\n    OpenPOWER OpenBMC:\n.*\n    pdu specific:\n/s,
+        'the full usage: common block, the blocks before OpenBMC\'s, OpenBMC\'s, the ones after');
     is($r->{rc}, 0, 'rpower -h without noderange: exit 0');
     $r = run_cmd([ "$repo/perl/bin/rsetboot", '-v' ], env => \%env, timeout => 30);
-    is($r->{out}, $VERSION, 'rsetboot -v without noderange');
+    is(untag($r->{out}), $VERSION, 'rsetboot -v without noderange');
+    for my $cmd (qw(rpower rsetboot)) {
+        for my $range (undef, '') {
+            $r = run_cmd([ "$repo/perl/bin/$cmd", defined $range ? ($range, 'state') : () ], env => \%env, timeout => 30);
+            my $what = defined $range ? "$cmd '' state" : "$cmd alone";
+            is($r->{out}, xCAT::Usage->getUsage($cmd) . "\n", "$what: xCAT's usage");
+            is($r->{rc}, 1, "$what: exit 1");
+        }
+    }
     for my $case ([ 'rsetboot', '--version', $VERSION ], [ 'rsetboot', '--help', $RSETBOOT_USAGE ],
-        [ 'rpower', '--version', $VERSION ], [ 'rpower', '--help', $OPENBMC_USAGE ]) {
+        [ 'rpower', '--version', $VERSION ], [ 'rpower', '--help', $FULL_USAGE ]) {
         my ($cmd, $flag, $text) = @$case;
         $r = run_cmd([ "$repo/perl/bin/$cmd", $flag ], env => \%env, timeout => 30);
-        is($r->{out}, $text, "$cmd $flag without noderange");
+        is(untag($r->{out}), $text, "$cmd $flag without noderange");
         is($r->{rc}, 0, "$cmd $flag without noderange: exit 0");
     }
 }
@@ -117,16 +138,16 @@ for my $case (@cases) {
 {
     my %rfenv = (%env, XCAT_TABLES => $rfdir);
     my $r = run_cmd([ "$repo/perl/bin/rpower", $range, 'softoff' ], env => \%rfenv, timeout => 30);
-    is($r->{out}, echoed('rpower', 'softoff'), 'redfish rpower softoff accepted');
+    is(untag($r->{out}), echoed('rpower', 'softoff'), 'redfish rpower softoff accepted');
     for my $bad (qw(floppy setup state)) {
         $r = run_cmd([ "$repo/perl/bin/rsetboot", $range, $bad ], env => \%rfenv, timeout => 30);
-        is($r->{out}, per_node("Unsupported command: rsetboot $bad"), "redfish rsetboot $bad rejected");
+        is(untag($r->{out}), per_node("Unsupported command: rsetboot $bad"), "redfish rsetboot $bad rejected");
         is($r->{rc}, 1, "redfish rsetboot $bad: exit 1");
     }
     $r = run_cmd([ "$repo/perl/bin/rpower", $range, '-h' ], env => \%rfenv, timeout => 30);
-    like($r->{out}, qr/^Usage: rpower <noderange>/, 'redfish rpower -h is the generic usage');
+    is(untag($r->{out}), $FULL_USAGE, 'redfish rpower -h is the generic usage');
     $r = run_cmd([ "$repo/perl/bin/rsetboot", $range, 'hd', '-p' ], env => \%rfenv, timeout => 30);
-    is($r->{out}, echoed('rsetboot', 'hd', '-p'), 'redfish rsetboot hd -p accepted');
+    is(untag($r->{out}), echoed('rsetboot', 'hd', '-p'), 'redfish rsetboot hd -p accepted');
 }
 
 # In-process, as xcatd calls the plugin: exact callback hashes and returned parts.

@@ -5,7 +5,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib", "$FindBin::Bin/../../perl/runner/lib", "$FindBin::Bin/../../perl";
 use Test::More;
-use BrokerTest qw(repo_root write_csv write_tables run_cmd fake_agent new_dir lines);
+use BrokerTest qw(untag repo_root write_csv write_tables run_cmd fake_agent new_dir lines);
 
 use xCAT::Table;
 use xCAT::Runner;
@@ -100,18 +100,18 @@ my $repo = repo_root();
     my $r = run_cmd([ "$repo/perl/bin/rpower", 'n1,n3,n4,n8', 'state' ], timeout => 30, env => {
         XCAT_TABLES => $dir, XCAT_AGENT => $agent, XCAT_AGENT_PYTHON => $^X, XCAT_AGENT_RUNDIR => "$dir/run",
         XCAT_AGENT_LOG => "$dir/agent.log", FAKE_MODE => 'echo', PERL5LIB => undef });
-    is($r->{out}, "n3: Error: Unable to get attribute bmc\n"
+    is(untag($r->{out}), "n3: Error: Unable to get information from openbmc table\n"
         . "n4: Error: Unable to resolve ip address for bmc: nowhere\n"
         . "n8: Error: Unable to get information from openbmc table\n"
         . "n1: ok rpower [\"state\"]\n", 'runner: node-info errors on stdout, valid node still runs');
-    is($r->{err}, '', 'runner: nothing on stderr');
+    is(untag($r->{err}), '', 'runner: nothing on stderr');
     is($r->{rc}, 1, 'runner: exit 1');
 
     # No node valid: no agent is started (starting one would fail with an exec error).
     $r = run_cmd([ "$repo/perl/bin/rpower", 'n3', 'state' ], timeout => 30, env => {
         XCAT_TABLES => $dir, XCAT_AGENT => $agent, XCAT_AGENT_PYTHON => '/nonexistent/python',
         XCAT_AGENT_RUNDIR => "$dir/run", XCAT_AGENT_LOG => "$dir/agent.log", PERL5LIB => undef });
-    is($r->{out}, "n3: Error: Unable to get attribute bmc\n", 'no valid node: only the node-info line');
+    is(untag($r->{out}), "n3: Error: Unable to get information from openbmc table\n", 'no valid node: only the node-info line');
     is($r->{rc}, 1, 'no valid node: exit 1');
 }
 
@@ -140,21 +140,21 @@ my $repo = repo_root();
 
     my $r = run_cmd([ "$repo/perl/bin/rpower", 'node001,bogus,rackC', 'state' ], timeout => 30,
         env => { XCAT_TABLES => $dir, PERL5LIB => undef });
-    is($r->{err}, "Error: Invalid nodes and/or groups in noderange: bogus,rackC\n", 'runner: invalid noderange message');
-    is($r->{out}, '', 'runner: nothing on stdout');
+    is(untag($r->{err}), "Error: Invalid nodes and/or groups in noderange: bogus,rackC\n", 'runner: invalid noderange message');
+    is(untag($r->{out}), '', 'runner: nothing on stdout');
     is($r->{rc}, 1, 'runner: exit 1');
 
     $r = run_cmd([ "$repo/perl/bin/rpower", 'node001', 'state' ], timeout => 30, env => { XCAT_TABLES => undef, PERL5LIB => undef });
     is($r->{rc}, 1, 'runner without XCAT_TABLES: exit 1');
-    like($r->{err}, qr/^Error: XCAT_TABLES/, 'runner without XCAT_TABLES: message');
+    like(untag($r->{err}), qr/^Error: XCAT_TABLES/, 'runner without XCAT_TABLES: message');
 
     # Nodes whose mgt no plugin handles.
     write_csv($dir, 'nodehm', [qw(node power mgt)], [ 'rackA', undef, 'openbmc' ], [ 'rackB', undef, 'ipmi' ]);
     $r = run_cmd([ "$repo/perl/bin/rpower", 'node032,node033', 'bogus' ], timeout => 30,
         env => { XCAT_TABLES => $dir, PERL5LIB => undef });
-    is($r->{err}, "node033: Error: Unable to identify plugin for this command, check relevant tables: nodehm.mgt\n",
+    is(untag($r->{err}), "node033: Error: Unable to identify plugin for this command, check relevant tables: nodehm.mgt\n",
         'unrouted node');
-    is($r->{out}, "node032: Error: Unsupported command: rpower bogus\n", 'routed node validated by its plugin');
+    is(untag($r->{out}), "node032: Error: Unsupported command: rpower bogus\n", 'routed node validated by its plugin');
 }
 
 # --- service-node split ------------------------------------------------------------------

@@ -10,7 +10,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib", "$FindBin::Bin/../../perl/runner/lib", "$FindBin::Bin/../../perl";
 use Test::More;
 use JSON::PP;
-use BrokerTest qw(repo_root write_tables run_cmd start_cmd finish_cmd fake_agent new_dir slurp lines);
+use BrokerTest qw(untag repo_root write_tables run_cmd start_cmd finish_cmd fake_agent new_dir slurp lines);
 use xCAT::PyAgent;
 
 umask 022;    # as an admin's shell: the broker itself must make its files private
@@ -52,8 +52,8 @@ sub all_errors { my ($msg, @which) = @_; @which = @nodes unless @which; join('',
         XCAT_BMC_VERIFY => '1', XCAT_BMC_CA_BUNDLE => "$dir/ca.pem", XCAT_BMC_STATE_WAIT => '0',
         XCAT_BMC_DEADLINE => '1e3', XCAT_DEBUGMODE => '1');
     is($r->{rc}, 0, 'good run: exit 0');
-    is($r->{err}, '', 'good run: nothing on stderr');
-    is($r->{out}, "Running command in Python\n" . join('', map { "$_: ok rpower [\"-V\",\"on\"]\n" } @nodes),
+    is(untag($r->{err}), '', 'good run: nothing on stderr');
+    is(untag($r->{out}), "Running command in Python\n" . join('', map { "$_: ok rpower [\"-V\",\"on\"]\n" } @nodes),
         'good run: lines relayed');
     my $req = JSON::PP->new->utf8->decode(slurp("$dir/fake.request"));
     is($req->{module}, 'openbmc', 'module');
@@ -80,7 +80,7 @@ sub all_errors { my ($msg, @which) = @_; @which = @nodes unless @which; join('',
     ok(-d $rundir && (stat $rundir)[2] & 0777, 'rundir exists');
 
     $r = rpower('lock');
-    is($r->{out}, join('', map { "$_: lock held\n" } @nodes), 'the broker holds the lock while the agent runs');
+    is(untag($r->{out}), join('', map { "$_: lock held\n" } @nodes), 'the broker holds the lock while the agent runs');
 }
 
 # --- the private directory, lock, socket and log are the broker's alone ------------------
@@ -102,8 +102,8 @@ sub all_errors { my ($msg, @which) = @_; @which = @nodes unless @which; join('',
 # --- shapes of section 5.4 and db status -----------------------------------------------------
 {
     my $r = rpower('shapes');
-    is($r->{out}, "with host\n" . join('', map { "$_: ok rpower [\"state\"]\n" } @nodes[ 1 .. 3 ]), 'info lines on stdout');
-    is($r->{err}, "Warning: a warning\nError: a global error\nnode001: Error: a node error\n",
+    is(untag($r->{out}), "with host\n" . join('', map { "$_: ok rpower [\"state\"]\n" } @nodes[ 1 .. 3 ]), 'info lines on stdout');
+    is(untag($r->{err}), "Warning: a warning\nError: a global error\nnode001: Error: a node error\n",
         'warning, node-less error and node error on stderr');
     is($r->{rc}, 1, 'an error reply gives exit 1');
 
@@ -121,68 +121,70 @@ sub all_errors { my ($msg, @which) = @_; @which = @nodes unless @which; join('',
 # --- failures ---------------------------------------------------------------------------------
 {
     # Missing agent: openbmc2's backend policy leaves the command to xCAT's Perl openbmc.pm
-    # (XCAT_REFERENCE.md 1.2), so it says nothing; redfish.pm has no policy and reports it per node.
+    # (XCAT_REFERENCE.md 1.2), whose runner stand-in says the runner has none (tests/perl/05_policy.t);
+    # redfish.pm has no policy and reports it per node.
     my $missing = 'The xCAT Python agent does not exist. Check if xCAT-openbmc-py package is installed on '
       . 'management node and service nodes.';
     my $r = rpower('echo', XCAT_AGENT => "$dir/no/such/agent.py");
-    is($r->{out} . $r->{err}, '', 'missing agent, openbmc: openbmc2 stays silent (Perl backend)');
-    is($r->{rc}, 0, 'missing agent, openbmc: exit 0');
+    is(scalar(grep { /^node\d+: Error: xCAT would run rpower with its Perl OpenBMC backend/ } lines(untag($r->{err}))),
+        scalar @nodes, 'missing agent, openbmc: one line per node from the legacy plugin, none from openbmc2');
+    is($r->{rc}, 1, 'missing agent, openbmc: exit 1');
     $r = rpower('echo', XCAT_AGENT => "$dir/no/such/agent.py", XCAT_TABLES => $rfdir);
-    is($r->{err}, all_errors($missing), 'missing agent, redfish: every node, xCAT\'s words');
+    is(untag($r->{err}), all_errors($missing), 'missing agent, redfish: every node, xCAT\'s words');
     is($r->{rc}, 1, 'missing agent, redfish: exit 1');
 
     $r = rpower('echo', XCAT_AGENT_PYTHON => "$dir/no/python");
-    is($r->{err}, all_errors("Failed to start the xCAT Python agent. Cannot execute $dir/no/python: No such file or directory."),
+    is(untag($r->{err}), all_errors("Failed to start the xCAT Python agent. Cannot execute $dir/no/python: No such file or directory."),
         'exec failure: every node, xCAT\'s words then the reason');
     is($r->{rc}, 1, 'exec failure: exit 1');
 
     $r = rpower('echo', XCAT_AGENT_RUNDIR => "$dir/fake.argv/sub");
-    like($r->{err}, qr/^node001: Error: Failed to start the xCAT Python agent\. Cannot create a private directory in /,
+    like(untag($r->{err}), qr/^node001: Error: Failed to start the xCAT Python agent\. Cannot create a private directory in /,
         'rundir failure: xCAT\'s words then the reason');
 
     # The message (not the connect bound's) shows the early exit was noticed; the timeout only
     # keeps a hang from blocking the suite.
     $r = rpower('exit', timeout => 30);
-    is($r->{err}, all_errors("Agent exited unexpectedly.  See $log for details."), 'early exit: every node');
+    is(untag($r->{err}), all_errors("Agent exited unexpectedly.  See $log for details."), 'early exit: every node');
     is($r->{rc}, 1, 'early exit: exit 1');
     ok(!$r->{timed_out}, 'early exit: the command ended');
 
     $r = rpower('hang', XCAT_AGENT_TIMEOUT => 3, timeout => 30);
-    is($r->{err}, all_errors('No response from the xCAT Python agent within 3 s'), 'hang: every node');
+    is(untag($r->{err}), all_errors('No response from the xCAT Python agent within 3 s'), 'hang: every node');
     is($r->{rc}, 1, 'hang: exit 1');
     ok(!$r->{timed_out}, 'hang: the command ended');
 
     $r = rpower('partial');
-    is($r->{out}, "node001: ok\nnode002: ok\n", 'partial: lines before the death relayed');
-    is($r->{err}, all_errors("Agent exited unexpectedly.  See $log for details.", qw(node003 node004)),
+    is(untag($r->{out}), "node001: ok\nnode002: ok\n", 'partial: lines before the death relayed');
+    is(untag($r->{err}), all_errors("Agent exited unexpectedly.  See $log for details.", qw(node003 node004)),
         'partial: the nodes without a line get an error');
     is($r->{rc}, 1, 'partial: exit 1');
 
     $r = rpower('traced');
-    is($r->{err}, all_errors("Agent exited unexpectedly.  See $log for details.", qw(node001 node002 node004)),
+    is(untag($r->{err}), all_errors("Agent exited unexpectedly.  See $log for details.", qw(node001 node002 node004)),
         'traced: a debug trace or progress note is not a final line');
     is($r->{rc}, 1, 'traced: exit 1');
 
     # The fake agent sleeps after its bad frame: the command can end before the silence bound
     # (60 s) only if the broker stops the agent at once.
     $r = rpower('garbage', XCAT_AGENT_TIMEOUT => 60, timeout => 40);
-    is($r->{out}, "node001: ok\n", 'garbage: lines before relayed');
-    is($r->{err}, all_errors("Received a malformed reply from the xCAT Python agent (not a JSON object).  See $log for details.",
+    is(untag($r->{out}), "node001: ok\n", 'garbage: lines before relayed');
+    is(untag($r->{err}), all_errors("Received a malformed reply from the xCAT Python agent (not a JSON object).  See $log for details.",
         qw(node002 node003 node004)), 'garbage: the others get an error');
     ok(!$r->{timed_out}, 'garbage: agent stopped, no wait for it');
 
     $r = rpower('truncated');
-    is($r->{err}, all_errors("The xCAT Python agent closed the connection in the middle of a reply.  See $log for details."),
+    is(untag($r->{err}), all_errors("The xCAT Python agent closed the connection in the middle of a reply.  See $log for details."),
         'truncated frame: every node');
     is($r->{rc}, 1, 'truncated frame: exit 1');
 
     $r = rpower('badlength', XCAT_AGENT_TIMEOUT => 60, timeout => 40);
-    like($r->{err}, qr/^node001: Error: Received a malformed reply from the xCAT Python agent \(frame length -5 outside/,
+    like(untag($r->{err}), qr/^node001: Error: Received a malformed reply from the xCAT Python agent \(frame length -5 outside/,
         'bad length: malformed');
     ok(!$r->{timed_out}, 'bad length: agent stopped, no wait for it');
 
     $r = rpower('silent');
-    is($r->{err}, all_errors("The xCAT Python agent sent no result for this node.  See $log for details."),
+    is(untag($r->{err}), all_errors("The xCAT Python agent sent no result for this node.  See $log for details."),
         'clean exit without lines: every node gets an error');
     is($r->{rc}, 1, 'clean exit without lines: exit 1');
 
@@ -236,12 +238,12 @@ sub all_errors { my ($msg, @which) = @_; @which = @nodes unless @which; join('',
     is($r->{rc}, 0, 'alive frames: exit 0');
     is(JSON::PP->new->utf8->decode(slurp("$dir/fake.request"))->{alive}, 5, 'the request asks for an alive frame every 5 s');
     $r = run_cmd([ "$repo/perl/bin/rpower", 'all', 'state' ], timeout => 60, env => { %env, FAKE_MODE => 'alive-hang' });
-    is($r->{err}, all_errors('No response from the xCAT Python agent within 3 s'),
+    is(untag($r->{err}), all_errors('No response from the xCAT Python agent within 3 s'),
         'alive every 0.5 s, then nothing: given up after six intervals');
 
     $r = finish_cmd($hung_default);
     ok(!$r->{timed_out}, 'hung agent, no XCAT_AGENT_TIMEOUT, XCAT_BMC_DEADLINE=1: the command ended');
-    is($r->{err}, all_errors('No response from the xCAT Python agent within 30 s'),
+    is(untag($r->{err}), all_errors('No response from the xCAT Python agent within 30 s'),
         'hung agent with the default bound: every node gets a clear error');
     is($r->{rc}, 1, 'hung agent with the default bound: exit 1');
     opendir(my $d, "$dir/run-hung");

@@ -7,7 +7,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib", "$FindBin::Bin/../../perl/runner/lib", "$FindBin::Bin/../../perl";
 use Test::More;
-use BrokerTest qw(repo_root write_csv write_tables run_cmd fake_agent new_dir slurp);
+use BrokerTest qw(untag repo_root write_csv write_tables run_cmd fake_agent new_dir slurp);
 
 use xCAT::Table;
 require xCAT_plugin::openbmc2;
@@ -128,21 +128,40 @@ sub env_shapes {
     unlink "$dir/site.csv";
 }
 
-# --- through the runner: site.csv decides, nothing runs, nothing is said ---------------------
+# --- through the runner: xcatd hands the nodes to xCAT's legacy openbmc.pm too (a stand-in in
+# perl/runner/plugins), which speaks when the policy does not select Python --------------------
 {
     my %env = (XCAT_TABLES => $dir, XCAT_AGENT => $agent, XCAT_AGENT_PYTHON => $^X, XCAT_AGENT_RUNDIR => "$dir/run",
         XCAT_AGENT_LOG => "$dir/agent.log", FAKE_MODE => 'echo', FAKE_OUT => "$dir/fake", PERL5LIB => undef);
+    my $perl_lines = sub {
+        my ($cmd, $why) = @_;
+        return join('', map { "$_: Error: xCAT would run $cmd with its Perl OpenBMC backend (openbmc.pm) because $why; "
+            . "the runner has no Perl backend.\n" } @nodes);
+    };
     site([ 'openbmcperl', 'rsetboot' ]);
     unlink "$dir/fake.argv";
     my $r = run_cmd([ "$repo/perl/bin/rsetboot", 'all', 'net' ], env => \%env, timeout => 30);
-    is($r->{out} . $r->{err}, '', 'runner, openbmcperl=rsetboot: rsetboot left to Perl, nothing printed');
-    is($r->{rc}, 0, 'runner, openbmcperl=rsetboot: exit 0');
+    is(untag($r->{err}), $perl_lines->('rsetboot', 'site.openbmcperl is "rsetboot"'),
+        'runner, openbmcperl=rsetboot: each node says the Perl backend was chosen');
+    like($r->{err}, qr/^node001: \[mn01\]: Error: xCAT would run rsetboot/, 'runner, openbmcperl=rsetboot: a node error line');
+    is($r->{out}, '', 'runner, openbmcperl=rsetboot: nothing on stdout');
+    is($r->{rc}, 1, 'runner, openbmcperl=rsetboot: exit 1');
     ok(!-e "$dir/fake.argv", 'runner, openbmcperl=rsetboot: no agent started');
     $r = run_cmd([ "$repo/perl/bin/rpower", 'all', 'on' ], env => \%env, timeout => 30);
-    is($r->{out}, join('', map { "$_: ok rpower [\"on\"]\n" } @nodes), 'runner, openbmcperl=rsetboot: rpower still in Python');
+    is(untag($r->{out}) . $r->{err}, join('', map { "$_: ok rpower [\"on\"]\n" } @nodes),
+        'runner, openbmcperl=rsetboot: rpower still in Python, the legacy plugin silent');
+    is($r->{rc}, 0, 'runner, openbmcperl=rsetboot: rpower exit 0');
     $r = run_cmd([ "$repo/perl/bin/rpower", 'all', 'on' ], env => { %env, XCAT_OPENBMC_DEVEL => 'perhaps' }, timeout => 30);
-    is($r->{out} . $r->{err}, '', 'runner, invalid XCAT_OPENBMC_DEVEL: openbmc2 stays silent');
+    is($r->{out} . $r->{err}, "Invalid value perhaps for XCAT_OPENBMC_DEVEL, only 'YES' and 'NO' are supported.\n",
+        'runner, invalid XCAT_OPENBMC_DEVEL: xCAT\'s message, once');
+    is($r->{rc}, 1, 'runner, invalid XCAT_OPENBMC_DEVEL: exit 1');
     unlink "$dir/site.csv";
+
+    $r = run_cmd([ "$repo/perl/bin/rpower", 'all', 'state' ], env => { %env, XCAT_AGENT => "$dir/no/agent.py" }, timeout => 30);
+    is(untag($r->{err}), $perl_lines->('rpower', "the xCAT Python agent $dir/no/agent.py does not exist"),
+        'runner, XCAT_AGENT missing: one line per node, the Perl backend would run it');
+    is($r->{out}, '', 'runner, XCAT_AGENT missing: nothing on stdout');
+    is($r->{rc}, 1, 'runner, XCAT_AGENT missing: exit 1');
 }
 
 # --- process_request: the agent file first, then the tables ---------------------------------

@@ -7,7 +7,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib", "$FindBin::Bin/../../perl/runner/lib", "$FindBin::Bin/../../perl";
 use Test::More;
-use BrokerTest qw(repo_root write_tables run_cmd fake_agent new_dir);
+use BrokerTest qw(untag repo_root write_tables run_cmd fake_agent new_dir);
 
 my $repo  = repo_root();
 my $dir   = new_dir();
@@ -48,28 +48,28 @@ my @bad = (
 for my $case (@bad) {
     my ($var, $value, $rule) = @$case;
     my $r = rpower($var => $value);
-    is($r->{err}, "Error: $var=$value: $rule\n", "$var=$value: one line naming the variable and the rule");
-    is($r->{out}, '', "$var=$value: nothing else");
+    is(untag($r->{err}), "Error: $var=$value: $rule\n", "$var=$value: one line naming the variable and the rule");
+    is(untag($r->{out}), '', "$var=$value: nothing else");
     is($r->{rc}, 1, "$var=$value: rc 1");
     is($r->{started}, 0, "$var=$value: no agent started");
 }
 
 {
     my $r = rpower(XCAT_BMC_READTIMEOUT => '5');
-    is($r->{err}, "Error: XCAT_BMC_READTIMEOUT=5: not a setting of this command (known: XCAT_BMC_CA_BUNDLE, "
+    is(untag($r->{err}), "Error: XCAT_BMC_READTIMEOUT=5: not a setting of this command (known: XCAT_BMC_CA_BUNDLE, "
         . "XCAT_BMC_CONNECT_TIMEOUT, XCAT_BMC_DEADLINE, XCAT_BMC_POLL_INTERVAL, XCAT_BMC_POOL_SIZE, "
         . "XCAT_BMC_READ_TIMEOUT, XCAT_BMC_STATE_WAIT, XCAT_BMC_VERIFY)\n", 'a misspelt setting is named');
     is($r->{started}, 0, 'misspelt: no agent started');
 
     $r = rpower(XCAT_BMC_READ_TIMEOUT => "1\e[2J", XCAT_BMC_DEADLINE => '-3');
-    is($r->{err}, "Error: XCAT_BMC_READ_TIMEOUT=1\\x1b[2J: $positive\nError: XCAT_BMC_DEADLINE=-3: $positive\n",
+    is(untag($r->{err}), "Error: XCAT_BMC_READ_TIMEOUT=1\\x1b[2J: $positive\nError: XCAT_BMC_DEADLINE=-3: $positive\n",
         'each bad value on its own line, control characters made visible');
     is($r->{rc}, 1, 'two bad values: rc 1');
 
     $r = rpower(XCAT_BMC_READ_TIMEOUT => '2.5', XCAT_BMC_POOL_SIZE => '16', XCAT_BMC_DEADLINE => '.5',
         XCAT_BMC_VERIFY => 'Off', XCAT_BMC_STATE_WAIT => '0', XCAT_BMC_POLL_INTERVAL => '1e-1',
         XCAT_BMC_CONNECT_TIMEOUT => '', XCAT_AGENT_TIMEOUT => '0');
-    is($r->{err}, '', 'good values (and an empty one, as unset) pass');
+    is(untag($r->{err}), '', 'good values (and an empty one, as unset) pass');
     is($r->{rc}, 0, 'good values: rc 0');
     is($r->{started}, 1, 'good values: the agent ran');
 }

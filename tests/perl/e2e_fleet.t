@@ -9,7 +9,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use BrokerTest qw(repo_root run_cmd start_cmd finish_cmd lines start_fleet stop_fleet sim_nodes sim_reset sim_mismatches chain_missing);
+use BrokerTest qw(untag node_lines repo_root run_cmd start_cmd finish_cmd lines start_fleet stop_fleet sim_nodes sim_reset sim_mismatches chain_missing);
 
 my $repo  = repo_root();
 my $missing = chain_missing();
@@ -29,9 +29,9 @@ my $range = sprintf('node[001-%03d]', $N);
 sub words_ok {
     my ($r, $word, $name, @nodes) = @_;
     @nodes = @all unless @nodes;
-    my %got = map { /^(node\d+): (.*)$/ ? ($1 => $2) : () } lines($r->{out});
+    my %got = %{ node_lines($r->{out}) };
     ok(!$r->{timed_out}, "$name: the command ended");
-    is($r->{err}, '', "$name: nothing on stderr") or diag $r->{err};
+    is(untag($r->{err}), '', "$name: nothing on stderr") or diag $r->{err};
     is($r->{rc}, 0, "$name: exit 0");
     is(scalar(keys %got), scalar @nodes, "$name: one line per node");
     my @bad = grep { !defined $got{$_} || $got{$_} !~ $word } @nodes;
@@ -110,7 +110,7 @@ for my $step (@steps) {
 {
     sim_reset($fleet, counters => 1, states => 0, faults => 0);
     my $r = run_cmd([ "$repo/perl/bin/rpower", $range, 'ddd' ], env => \%env, timeout => 180);
-    is(scalar(grep { /^node\d{3}: Error: Unsupported command: rpower ddd$/ } lines($r->{out})), $N, 'unknown action: one line per node');
+    is(scalar(grep { /^node\d{3}: Error: Unsupported command: rpower ddd$/ } lines(untag($r->{out}))), $N, 'unknown action: one line per node');
     is($r->{rc}, 1, 'unknown action: exit 1');
     is((grep { $_->{requests} } values %{ sim_nodes($fleet) }), 0, 'unknown action: no BMC contacted');
 }

@@ -11,7 +11,7 @@ use warnings;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 use Test::More;
-use BrokerTest qw(repo_root start_cmd finish_cmd lines start_fleet stop_fleet sim_reset sim_mismatches chain_missing);
+use BrokerTest qw(untag node_lines repo_root start_cmd finish_cmd lines start_fleet stop_fleet sim_reset sim_mismatches chain_missing);
 
 my $repo  = repo_root();
 my $missing = chain_missing();
@@ -46,9 +46,9 @@ sub env_of {
 # Each node's line matches $word, nothing on stderr, exit 0.
 sub words_ok {
     my ($r, $word, $name, $nodes) = @_;
-    my %got = map { /^(node\d+): (.*)$/ ? ($1 => $2) : () } lines($r->{out});
+    my %got = %{ node_lines($r->{out}) };
     ok(!$r->{timed_out}, "$name: the command ended");
-    is($r->{err}, '', "$name: nothing on stderr") or diag $r->{err};
+    is(untag($r->{err}), '', "$name: nothing on stderr") or diag $r->{err};
     is($r->{rc}, 0, "$name: exit 0");
     is(scalar(keys %got), scalar @$nodes, "$name: one line per node");
     my @bad = grep { !defined $got{$_} || $got{$_} !~ $word } @$nodes;

@@ -156,7 +156,8 @@ sub time_left {
 
 =head3 flush($self)
 
-Hands over what waits: all queued node entries in one callback, then the queued status updates
+Hands over what waits: all queued node entries in one callback (plain lines before error and
+warning lines), then the queued status updates
 in their order (one C<setNodeStatusAttributes> call per run of nodes taking the same value). A
 node's status is thus never written before its line has gone to xcatd, and two updates of a
 node keep their order.
@@ -167,7 +168,12 @@ sub flush {
     my ($self) = @_;
     my ($entries, $runs) = ($self->{entries}, $self->{status});
     @$self{qw(entries status lines statuses since)} = ([], [], 0, 0, undef);
-    $self->_call({ node => $entries }) if @$entries;
+    # NOTE: xCAT's client prints every node entry that follows one with an error or a warning
+    # in the same response to stderr (docs/RUNNER.md, "What the admin sees"), so the plain lines
+    # go first and keep stdout.
+    my @plain = grep { !$_->{error} && !$_->{warning} } @$entries;
+    my @flagged = grep { $_->{error} || $_->{warning} } @$entries;
+    $self->_call({ node => [ @plain, @flagged ] }) if @$entries;
     xCAT_monitoring::monitorctrl::setNodeStatusAttributes({ $_->[0] => $_->[1] }, 1) for @$runs;
     return;
 }

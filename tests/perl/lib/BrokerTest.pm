@@ -20,7 +20,43 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(sleep time);
 
 our @EXPORT_OK = qw(repo_root write_csv write_tables run_cmd start_cmd finish_cmd fake_agent
-  slurp new_dir lines start_fleet stop_fleet sim_nodes sim_reset sim_set sim_mismatches chain_missing);
+  slurp new_dir lines start_fleet stop_fleet sim_nodes sim_reset sim_set sim_mismatches chain_missing
+  untag node_lines $HOST);
+
+=head3 $HOST
+
+The host name the runner prints as xcatd's source tag in the suites: C<start_cmd> sets
+C<XCAT_RUNNER_HOST> to it unless the test gives C<env =E<gt> {XCAT_RUNNER_HOST =E<gt> ...}>.
+
+=head3 untag($text)
+
+C<$text> with xCAT's source tags taken out, as the runner printed it before it printed them:
+C<node: [host]: Error: e> becomes C<node: Error: e>, C<Error: [host]: e> becomes C<Error: e>,
+C<[host]: line> becomes C<line>. The one place the suites know the tag's form (the runner prints
+it as xCAT's client does, see docs/RUNNER.md).
+
+=head3 node_lines($text)
+
+The lines of C<$text> (untagged) that start with C<node: >, as a hash C<node =E<gt> rest>.
+
+=cut
+
+our $HOST = 'mn01';
+
+sub untag {
+    my ($text) = @_;
+    return $text unless defined $text;
+    $text =~ s/^(\S+: )\[[^\]\n]*\]: (Error|Warning): /$1$2: /mg;
+    $text =~ s/^(Error|Warning): \[[^\]\n]*\]: /$1: /mg;
+    $text =~ s/^\[[^\]\n]*\]: //mg;
+    $text =~ s/^(\S+): \[[^\]\n]*\]: /$1: /mg;
+    return $text;
+}
+
+sub node_lines {
+    my ($text) = @_;
+    return { map { /^([^:\s]+): (.*)\z/ ? ($1 => $2) : () } lines(untag($text)) };
+}
 
 =head3 chain_missing()
 
@@ -139,6 +175,7 @@ sub start_cmd {
     my $pid = fork;
     die "fork: $!" unless defined $pid;
     if ($pid == 0) {
+        $ENV{XCAT_RUNNER_HOST} = $HOST;
         # The prove suites see the plugin's output through the model of xcatd's relay
         # (xCAT::Relay), unless a test says otherwise.
         $ENV{XCAT_RUNNER_RELAY} = 'xcatd';
@@ -240,7 +277,8 @@ sub start_fleet {
         POSIX::_exit(127);
     }
     close $fleet_out;
-    my $fleet = { pid => $pid, tables => $tables };
+    # The fleet's stdout stays open until stop_fleet: a fleet writing to a closed pipe dies.
+    my $fleet = { pid => $pid, tables => $tables, stdout => $from_fleet };
     my ($ready, $buf) = (0, '');
     my $select = IO::Select->new($from_fleet);
     my $deadline = time + 60;
@@ -271,6 +309,7 @@ sub stop_fleet {
     my ($fleet) = @_;
     return unless $fleet && $fleet->{pid};
     my $pid = delete $fleet->{pid};
+    close(delete $fleet->{stdout}) if $fleet->{stdout};
     kill 'TERM', $pid;
     my $until = time + 10;
     sleep 0.05 while waitpid($pid, WNOHANG) == 0 && time < $until;

@@ -37,10 +37,14 @@ use strict;
 use warnings;
 
 use Cwd ();
+use Encode ();
 use File::Temp ();
+use Getopt::Long ();
+use POSIX ();
 use Time::HiRes ();
 use xCAT::Relay;
 use xCAT::Table;
+use xCAT::Runner::Printer;
 
 =head3 main($command, $repo, @argv)
 
@@ -52,18 +56,22 @@ sub main {
     my ($command, $repo, @argv) = @_;
     STDOUT->autoflush(1);
     STDERR->autoflush(1);
+    # Node names and texts are UTF-8 on the command line, in the tables and on the terminal.
+    binmode($_, ':encoding(UTF-8)') for \*STDOUT, \*STDERR;
+    @argv = map { Encode::decode('UTF-8', $_) } @argv;
 
     my $tables = $ENV{XCAT_TABLES};
     unless (defined $tables && -d $tables) {
         print STDERR "Error: XCAT_TABLES must name a directory holding the xCAT tables (tabdump CSV files)\n";
         return 1;
     }
-    my $signals = catch_signals("$repo/perl/xCAT_plugin");
+    my $signals = catch_signals(plugin_dirs($repo));
     my $templog = set_defaults($repo, $tables);
     release_signals($signals);
     my $exit = 0;
+    my $printer = xCAT::Runner::Printer->new(source => source_host(), show_source => shows_source(@argv));
     my $callback = sub {
-        my @printed = print_response($_[0], \$exit);
+        my @printed = $printer->print_response($_[0], \$exit);
         $templog->noticed(\@printed) if $templog;
     };
     run_command($command, $repo, $callback, \$exit, @argv);
@@ -72,7 +80,36 @@ sub main {
     return exit_status($exit);
 }
 
-=head3 catch_signals($plugin_dir)
+=head3 source_host()
+
+The name xcatd puts in every response as C<xcatdsource> (its host name), which xCAT's client
+prints as the C<[host]> tag: C<$XCAT_RUNNER_HOST> when set (tests set it, so output is
+deterministic), else this machine's host name (from the kernel, no name service asked).
+
+=cut
+
+sub source_host {
+    return $ENV{XCAT_RUNNER_HOST} if _set('XCAT_RUNNER_HOST');
+    return (POSIX::uname())[1] // 'localhost';
+}
+
+=head3 shows_source(@argv)
+
+True when xCAT's client would tag info and data lines with the source host too: C<XCATSHOWSVR>
+is set, or C<-V>/C<--verbose> is among the words after the noderange (the client looks only
+there, not at options before the noderange).
+
+=cut
+
+sub shows_source {
+    my (@argv) = @_;
+    return 1 if $ENV{XCATSHOWSVR};
+    shift @argv while @argv && $argv[0] =~ /^-/;
+    shift @argv;
+    return scalar grep { $_ eq '-V' || $_ eq '--verbose' } @argv;
+}
+
+=head3 catch_signals(@plugin_dirs)
 
 INT, TERM and HUP end the runner with 128 + the signal number through END blocks and
 destructors, so its temporary directories go too (the broker handles them itself while an agent
@@ -91,7 +128,7 @@ Ends the hold: a signal that came meanwhile ends the runner now.
 =cut
 
 sub catch_signals {
-    my ($plugin_dir) = @_;
+    my (@plugin_dirs) = @_;
     my $state = { hold => 1, number => { HUP => 1, INT => 2, TERM => 15 } };
     for my $name (keys %{ $state->{number} }) {
         $SIG{$name} = sub {
@@ -104,7 +141,7 @@ sub catch_signals {
         _exit_on_signal($state) if defined $state->{got} && !$state->{hold};
     };
     require xCAT::Usage;
-    require $_ for sort glob("$plugin_dir/*.pm");
+    require $_ for sort map { glob("$_/*.pm") } @plugin_dirs;
     return $state;
 }
 
@@ -137,51 +174,51 @@ for the runner's own errors.
 sub run_command {
     my ($command, $repo, $callback, $exit, @argv) = @_;
 
-    # As xCAT's client: leading options, then the noderange, then the rest.
+    # As xCAT's client: leading options, then the noderange, then the rest; no arg key at all
+    # when there are no arguments.
     my @args;
     push @args, shift @argv while @argv && $argv[0] =~ /^-/;
     my $noderange = shift @argv;
     push @args, @argv;
 
+    if (my @bad = xCAT::Table::check_files($ENV{XCAT_TABLES})) {
+        $callback->({ error => [@bad], errorcode => [1] });
+        return;
+    }
     %::XCATSITEVALS = site_values();
 
-    my $plugins = load_plugins("$repo/perl/xCAT_plugin", $command);
+    my $plugins = load_plugins([ plugin_dirs($repo) ], $command);
     unless (@$plugins) {
         print STDERR "Error: $command is not handled by any plugin\n";
         return $$exit = 1;
     }
 
-    my @nodes;
-    if (defined $noderange) {
-        my ($nodes, $missing) = expand_noderange($noderange);
-        if (@$missing) {
-            print STDERR 'Error: Invalid nodes and/or groups in noderange: ' . join(',', @$missing) . "\n";
-            return $$exit = 1;
-        }
-        @nodes = @$nodes;
-    }
-
     my $base = {
         command     => [$command],
-        arg         => [@args],
         cwd         => [ Cwd::getcwd() // '/' ],
         environment => [ { map { $_ => [ $ENV{$_} ] } grep { /^XCAT_/ } sort keys %ENV } ],
     };
-    $base->{noderange} = [$noderange] if defined $noderange;
+    $base->{arg} = [@args] if @args;
 
-    unless (defined $noderange) {
-        # As xCAT: without a noderange only help and version make sense; the first plugin answers.
-        unless (has_help_flag(\@args)) {
-            require xCAT::Usage;
-            print STDERR xCAT::Usage->getUsage($command), "\n";
-            return $$exit = 1;
-        }
-        my $request = { %$base, node => [] };
-        $plugins->[0]->{package}->can('preprocess_request')->($request, $callback, \&subrequest);
+    # As xcatd: an empty noderange is none, and a command without one goes to xCAT's help
+    # plugin, never to a hardware plugin.
+    unless (defined $noderange && length $noderange) {
+        help_without_noderange($command, \@args, $callback);
+        return;
+    }
+    $base->{noderange} = [$noderange];
+
+    my ($nodes, $missing) = expand_noderange($noderange);
+    if (@$missing) {
+        $callback->({ error => [ 'Invalid nodes and/or groups in noderange: ' . join(',', @$missing) ],
+            errorcode => [1] });
         return;
     }
 
-    my ($routes, $unrouted) = route_nodes(\@nodes, $plugins);
+    # xcatd's option parsing style, in force for every plugin it runs.
+    Getopt::Long::Configure('bundling');
+
+    my ($routes, $unrouted) = route_nodes($nodes, $plugins);
     for my $node (@$unrouted) {
         $callback->({ node => [ { name => [$node], errorcode => [1],
             error => ['Unable to identify plugin for this command, check relevant tables: nodehm.mgt'] } ] });
@@ -204,9 +241,24 @@ sub run_command {
     return;
 }
 
-sub has_help_flag {
-    my ($args) = @_;
-    return scalar grep { /^(?:-h|--help|-v|--version)$/ } @$args;
+=head3 help_without_noderange($command, \@args, $callback)
+
+xCAT's help plugin, which answers every command given without a noderange: C<-h>/C<--help>
+prints the command's full usage (every hardware type) and C<-v>/C<--version> the version,
+exit 0; anything else prints the usage with exit 1.
+
+=cut
+
+sub help_without_noderange {
+    my ($command, $args, $callback) = @_;
+    require xCAT::Usage;
+    my $text = xCAT::Usage->parseCommand($command, @$args);
+    if (defined $text && length $text) {
+        $callback->({ data => [$text] });
+        return;
+    }
+    $callback->({ data => [ xCAT::Usage->getUsage($command) ], errorcode => [1] });
+    return;
 }
 
 sub exit_status {
@@ -265,17 +317,31 @@ sub site_values {
     return map { defined $_->{key} ? ($_->{key} => $_->{value}) : () } $site->getAllAttribs(qw(key value));
 }
 
-=head3 load_plugins($dir, $command)
+=head3 plugin_dirs($repo)
 
-Loads every plugin of C<$dir> (as xcatd does) and returns those that handle C<$command>:
-C<[{name, package, table, column, value}]>, sorted by name.
+Where the runner loads plugins from: ours (perl/xCAT_plugin), then the stand-ins for xCAT's
+own plugins that claim the same nodes (perl/runner/plugins, never installed).
+
+=cut
+
+sub plugin_dirs {
+    my ($repo) = @_;
+    return ("$repo/perl/xCAT_plugin", "$repo/perl/runner/plugins");
+}
+
+=head3 load_plugins(\@dirs, $command)
+
+Loads every plugin of the directories C<@dirs> (as xcatd loads its plugin directory) and returns
+those that handle C<$command>: C<[{name, package, table, column, value}]>, sorted by name. The
+runner's second directory, perl/runner/plugins, holds stand-ins for xCAT's own plugins that
+claim the same nodes as ours (never installed).
 
 =cut
 
 sub load_plugins {
-    my ($dir, $command) = @_;
+    my ($dirs, $command) = @_;
     my @plugins;
-    for my $file (sort glob("$dir/*.pm")) {
+    for my $file (sort { ($a =~ m{([^/]+)$})[0] cmp ($b =~ m{([^/]+)$})[0] } map { glob("$_/*.pm") } @$dirs) {
         my ($name) = $file =~ m{([^/]+)\.pm$};
         my $pkg = "xCAT_plugin::$name";
         require $file;
@@ -283,38 +349,43 @@ sub load_plugins {
         my $rule = $handled->{$command} or next;
         my ($table, $column, $value) = $rule =~ /^([^:]+):([^=]+)(?:=(.*))?$/ or next;
         push @plugins, { name => $name, package => $pkg, table => $table, column => $column,
-            value => (defined $value && length $value) ? $value : $name };
+            value => (defined $value && length $value) ? $value : undef };
     }
     return \@plugins;
 }
 
 =head3 route_nodes(\@nodes, \@plugins)
 
-Assigns each node to the first plugin whose table value matches (a regex match, as xcatd's).
+Hands each node to every plugin whose rule matches its table value, as xcatd does: a rule
+C<table:column=pattern> matches when the value matches the pattern (a regex); a rule
+C<table:column> when the value matches the plugin's own name and is the name of that plugin.
 Returns C<(\%nodes_by_plugin, \@unrouted)>.
 
 =cut
 
 sub route_nodes {
     my ($nodes, $plugins) = @_;
-    my (%routes, @unrouted, %cache);
-  NODE: for my $node (@$nodes) {
-        for my $plugin (@$plugins) {
-            my $key = "$plugin->{table}.$plugin->{column}";
-            $cache{$key} //= do {
-                my $tab = xCAT::Table->new($plugin->{table});
-                $tab ? $tab->getNodesAttribs($nodes, [ $plugin->{column} ]) : {};
-            };
+    my (%routes, %routed, %cache);
+    for my $plugin (@$plugins) {
+        my $key = "$plugin->{table}.$plugin->{column}";
+        $cache{$key} //= do {
+            my $tab = xCAT::Table->new($plugin->{table});
+            $tab ? $tab->getNodesAttribs($nodes, [ $plugin->{column} ]) : {};
+        };
+        for my $node (@$nodes) {
             my $entry = $cache{$key}->{$node};
-            my $value = $entry ? $entry->[0]->{ $plugin->{column} } : undef;
-            if (defined $value && $value =~ /$plugin->{value}/) {
-                push @{ $routes{ $plugin->{name} } }, $node;
-                next NODE;
-            }
+            my $row = ref $entry eq 'ARRAY' ? $entry->[0] : undef;
+            my $value = ref $row eq 'HASH' ? $row->{ $plugin->{column} } : undef;
+            next unless defined $value;
+            my $match = defined $plugin->{value}
+              ? $value =~ /$plugin->{value}/
+              : ($value =~ /\Q$plugin->{name}\E/ && $value eq $plugin->{name});
+            next unless $match;
+            push @{ $routes{ $plugin->{name} } }, $node;
+            $routed{$node} = 1;
         }
-        push @unrouted, $node;
     }
-    return (\%routes, \@unrouted);
+    return (\%routes, [ grep { !$routed{$_} } @$nodes ]);
 }
 
 =head3 expand_noderange($noderange)
@@ -391,67 +462,6 @@ sub nodelist {
         push @{ $groups{$_} }, $row->{node} for grep { length } split /,/, ($row->{groups} // '');
     }
     return (\%nodes, \%groups);
-}
-
-=head3 print_response($rsp, \$exit)
-
-Prints one reply as xCAT's client does: C<errorcode> ORed into C<$exit>; C<error> to stderr as
-C<Error: text>; C<warning> to stderr as C<Warning: text>; C<info> to stdout; each C<node> entry as
-one line C<name[: Error: e][: data | : desc: contents]> (stderr if it has an error); C<data>
-entries to stdout (C<desc: contents> or the text). Returns the lines printed.
-
-=cut
-
-sub print_response {
-    my ($rsp, $exit) = @_;
-    my @printed;
-    my $out = sub { my ($fh, $line) = @_; print {$fh} "$line\n"; push @printed, $line };
-    $$exit |= $_ for _list($rsp->{errorcode});
-    $out->(\*STDERR, "Error: $_") for _list($rsp->{error});
-    $out->(\*STDERR, "Warning: $_") for _list($rsp->{warning});
-    $out->(\*STDOUT, $_) for _list($rsp->{info});
-    for my $node (_list($rsp->{node})) {
-        next unless ref $node eq 'HASH';
-        my $line = (_list($node->{name}))[0] // '';
-        my $error = 0;
-        $$exit |= $_ for _list($node->{errorcode});
-        if (my ($e) = _list($node->{error})) {
-            $line .= ": Error: $e";
-            $error = 1;
-        }
-        if (my ($w) = _list($node->{warning})) {
-            $line .= ": Warning: $w";
-            $error = 1;
-        }
-        if (my ($d) = _list($node->{data})) {
-            if (ref $d eq 'HASH') {
-                $line .= ': ' . (_list($d->{desc}))[0] if $d->{desc};
-                $line .= ': ' . (_list($d->{contents}))[0] if $d->{contents};
-            } else {
-                $line .= ": $d";
-            }
-        }
-        next unless length $line;
-        $out->($error ? \*STDERR : \*STDOUT, $line);
-    }
-    for my $d (_list($rsp->{data})) {
-        my $line;
-        if (ref $d eq 'HASH') {
-            $line = (_list($d->{desc}))[0];
-            my ($c) = _list($d->{contents});
-            $line = defined $line ? "$line: $c" : $c if defined $c;
-        } else {
-            $line = $d;
-        }
-        $out->(\*STDOUT, $line) if defined $line && length $line;
-    }
-    return @printed;
-}
-
-sub _list {
-    my ($v) = @_;
-    return () unless defined $v;
-    return ref $v eq 'ARRAY' ? @$v : ($v);
 }
 
 #-------------------------------------------------------------------------------

@@ -30,7 +30,8 @@ sub get_ServiceNode {
     my $rows = $noderes ? $noderes->getNodesAttribs($nodes, ['servicenode']) : {};
     my %result;
     for my $node (@$nodes) {
-        my $sn = $rows->{$node} ? $rows->{$node}->[0]->{servicenode} : undef;
+        my $row = ref $rows->{$node} eq 'ARRAY' ? $rows->{$node}->[0] : undef;
+        my $sn = ref $row eq 'HASH' ? $row->{servicenode} : undef;
         $sn = (split /,/, $sn)[0] if defined $sn;
         $sn = $master unless defined $sn && length $sn;
         push @{ $result{$sn} }, $node;

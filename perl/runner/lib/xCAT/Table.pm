@@ -21,6 +21,8 @@ taken from the first group (in C<nodelist.groups> order) whose row has it.
 use strict;
 use warnings;
 
+use Encode ();
+
 =head3 new($class, $name)
 
 Reads C<$XCAT_TABLES/$name.csv>. Returns undef when C<XCAT_TABLES> is unset or the file does not
@@ -39,10 +41,55 @@ sub new {
     return bless { name => $name, dir => $dir, columns => $columns, rows => $rows }, $class;
 }
 
+=head3 check_files($dir)
+
+Checks every table file C<$dir/*.csv> the way C<read_csv> will read it. Returns one message per
+file that cannot be used, naming the file and the reason (cannot be opened, not a regular file,
+starts with a UTF-8 byte-order mark, not valid UTF-8); empty when all are fine.
+
+=cut
+
+sub check_files {
+    my ($dir) = @_;
+    return () unless defined $dir && length $dir;
+    my @bad;
+    for my $file (sort glob("$dir/*.csv")) {
+        if (!-f $file) {
+            push @bad, "Cannot read table file $file: not a regular file";
+            next;
+        }
+        my $fh;
+        unless (open($fh, '<:raw', $file)) {
+            push @bad, "Cannot read table file $file: $!";
+            next;
+        }
+        my $bytes = do { local $/; <$fh> } // '';
+        CORE::close($fh);
+        if ($bytes =~ /\A\xEF\xBB\xBF/) {
+            push @bad, "Cannot read table file $file: it starts with a UTF-8 byte-order mark (tabdump writes none; "
+              . 'remove the first three bytes)';
+            next;
+        }
+        unless (eval { Encode::decode('UTF-8', $bytes, Encode::FB_CROAK()); 1 }) {
+            my $line = 1 + (() = substr($bytes, 0, _first_bad_utf8($bytes)) =~ /\n/g);
+            push @bad, "Cannot read table file $file: not valid UTF-8 (line $line)";
+        }
+    }
+    return @bad;
+}
+
+# Offset of the first byte that is not part of valid UTF-8.
+sub _first_bad_utf8 {
+    my ($bytes) = @_;
+    my $copy = $bytes;
+    Encode::decode('UTF-8', $copy, Encode::FB_QUIET());
+    return length($bytes) - length($copy);
+}
+
 =head3 read_csv($file)
 
-Parses a tabdump CSV file. Returns C<(\@columns, \@rows)> with each row a hash reference, or
-an empty list if the file cannot be read.
+Parses a tabdump CSV file (UTF-8). Returns C<(\@columns, \@rows)> with each row a hash
+reference, or an empty list if the file cannot be read.
 
 =cut
 
@@ -66,7 +113,7 @@ sub read_csv {
         delete $row{$_} for grep { !defined $row{$_} || $row{$_} eq '' } keys %row;
         push @rows, \%row;
     }
-    close $fh;
+    CORE::close($fh);
     return ($columns, \@rows);
 }
 
@@ -129,8 +176,9 @@ sub getAllAttribs {
 
 =head3 getNodesAttribs($self, \@nodes, \@attrs)
 
-Returns C<< { node => [ { node => node, attr => value, ... } ] } >> for each node that has a row
-of its own or through one of its groups; nodes with neither are absent.
+Returns C<< { node => [ { attr => value, ... } ] } >> for each node that has a row of its own or
+through one of its groups, as xCAT's does: only the requested columns that have a value, no
+C<node> key, and C<[undef]> when none of them has one; nodes with no row at all are absent.
 
 =cut
 
@@ -145,13 +193,13 @@ sub getNodesAttribs {
     for my $node (@$nodes) {
         my @sources = grep { defined } ($bykey{$node}, map { $bykey{$_} } @{ $groups->{$node} || [] });
         next unless @sources;
-        my %entry = (node => $node);
+        my %entry;
         for my $attr (@$attrs) {
             for my $src (@sources) {
                 if (defined $src->{$attr}) { $entry{$attr} = $src->{$attr}; last }
             }
         }
-        $result{$node} = [ \%entry ];
+        $result{$node} = [ %entry ? \%entry : undef ];
     }
     return \%result;
 }
@@ -165,7 +213,7 @@ The entry of one node (see C<getNodesAttribs>), or undef.
 sub getNodeAttribs {
     my ($self, $node, $attrs) = @_;
     my $h = $self->getNodesAttribs([$node], $attrs);
-    return $h->{$node} ? $h->{$node}->[0] : undef;
+    return ref $h->{$node} eq 'ARRAY' ? $h->{$node}->[0] : undef;
 }
 
 =head3 close($self)

@@ -12,17 +12,58 @@ use warnings;
 use Getopt::Long qw(GetOptionsFromArray);
 use xCAT::Utils;
 
-# Usage texts (XCAT_REFERENCE.md section 2). Read-only.
+# The parts xCAT's Usage.pm assembles the rpower texts from (docs/RUNNER.md, "Help"): the block
+# common to all hardware types, the hardware blocks before and after OpenBMC's, and OpenBMC's.
+# Each part ends with the indentation of the next heading, so the joined text keeps xCAT's
+# layout, including the trailing blank line. Read-only.
+my %RPOWER = (
+    common => "Usage:\n    Common:\n"
+      . "       rpower <noderange> [--nodeps] [on|onstandby|off|suspend|reset|stat|state|boot] [-V|--verbose] "
+      . "[-m table.colum==expectedstatus][-m table.colum==expectedstatus...] [-r <retrycount>] [-t <timeout>]\n"
+      . "       rpower [-h|--help|-v|--version]\n    ",
+    begin => "BMC (using IPMI):\n"
+      . "       rpower noderange [on|off|softoff|reset|boot|cycle|stat|state|status|wake|suspend [-w timeout] [-o] [-r]]\n"
+      . "       rpower noderange [pduon|pduoff|pdustat]\n"
+      . "    OpenPOWER BMC:\n"
+      . "       rpower noderange [on|off|reset|boot|stat|state|status]\n"
+      . "       rpower noderange [pduon|pduoff|pdustat]\n    ",
+    openbmc => "OpenPOWER OpenBMC:\n"
+      . "       rpower noderange [on|off|softoff|reset|boot|bmcreboot|bmcstate|stat|state|status]\n    ",
+    end => "KVM Virtualization specific:\n"
+      . "       rpower <noderange> [boot] [ -c <path to iso> ]\n"
+      . "    PPC (with IVM or HMC) specific:\n"
+      . "       rpower <noderange> [--nodeps] [of] [-V|--verbose]\n"
+      . "    CEC (with HMC) specific:\n"
+      . "       rpower <noderange> [on|off|reset|boot|onstandby]\n"
+      . "    LPAR(with HMC) specific:\n"
+      . "       rpower <noderange> [on|off|reset|stat|state|boot|of|sms|softoff]\n"
+      . "    CEC(using Direct FSP Management) specific:\n"
+      . "       rpower <noderange> [on|onstandby|off|stat|state|resetsp]\n"
+      . "    Frame(using Direct FSP Management) specific:\n"
+      . "       rpower <noderange> [stat|state|rackstandby|exit_rackstandby|resetsp]\n"
+      . "    LPAR(using Direct FSP Management) specific:\n"
+      . "       rpower <noderange> [on|off|reset|stat|state|boot|of|sms]\n"
+      . "    Blade(using Direct FSP Management) specific:\n"
+      . "       rpower <noderange> [on|onstandby|off|cycle|state|sms]\n"
+      . "    Blade(using AMM) specific:\n"
+      . "       rpower <noderange> [cycle|softoff] [-V|--verbose]\n"
+      . "    Lenovo high-density server specific:\n"
+      . "       rpower <noderange> [on|off|reset|boot|reseat]\n"
+      . "    zVM specific:\n"
+      . "       rpower noderange [on|off|reset|stat|softoff]\n"
+      . "    MIC specific:\n"
+      . "       rpower noderange [stat|state|on|off|reset|boot]\n"
+      . "    pdu specific:\n"
+      . "       rpower noderange [off|on|stat|status|reset]\n"
+      . "       rpower noderange [pduoff|pduon|pdustat|pdustatus|pdureset]\n",
+);
+
+# Usage texts by name: the full rpower text (every hardware type), rpower.openbmc (the common
+# block, then OpenBMC's), rsetboot. Read-only.
 my %USAGE = (
-    'rpower' => "Usage: rpower <noderange> [--nodeps] [on|onstandby|off|suspend|reset|stat|state|boot] "
-      . "[-V|--verbose] [-m table.colum==expectedstatus][-m table.colum==expectedstatus...] "
-      . "[-r <retrycount>] [-t <timeout>]\n"
-      . "       rpower [-h|--help|-v|--version]\n"
-      . "     OpenPOWER OpenBMC:\n"
-      . "       rpower noderange [on|off|softoff|reset|boot|bmcreboot|bmcstate|stat|state|status]\n",
-    'rpower.openbmc' => "OpenPOWER OpenBMC:\n"
-      . "rpower noderange [on|off|softoff|reset|boot|bmcreboot|bmcstate|stat|state|status]",
-    'rsetboot' => "Usage: rsetboot <noderange> [net|hd|cd|floppy|def|stat] [-u] [-p]\n"
+    'rpower'         => join('', @RPOWER{qw(common begin openbmc end)}),
+    'rpower.openbmc' => join('', @RPOWER{qw(common openbmc)}),
+    'rsetboot'       => "Usage: rsetboot <noderange> [net|hd|cd|floppy|def|stat] [-u] [-p]\n"
       . "       rsetboot [-h|--help|-v|--version]",
     # rbeacon, rinv and rvitals end with a line of four blanks, reventlog has no .openbmc
     # text (docs/COMMANDS.md "Broker").

@@ -32,15 +32,18 @@ NODEINFO_KEYS = ('bmc', 'bmcip', 'username', 'password')
 FILES_SLACK = 64
 
 
-def fit_pool_to_file_limit(ctx, messager):
-    """Raise the open-file limit to what ``ctx.pool_size`` needs, or shrink the pool to fit.
+def fit_pool_to_file_limit(ctx, messager, nodes):
+    """Raise the open-file limit to what the nodes worked on at once need, or shrink the pool.
 
-    Each node worked on holds one socket. When the hard limit is too low, the admin is
-    warned and the pool shrinks, rather than nodes failing with "Too many open files".
+    Each node worked on holds one socket, and at most ``min(ctx.pool_size, nodes)`` are worked
+    on at once. When the hard limit is too low for that, the admin is warned and the pool
+    shrinks, rather than nodes failing with "Too many open files".
 
+    :param nodes: how many nodes the request names.
     :returns: ``ctx``, or a copy with a smaller ``pool_size``.
     """
-    wanted = ctx.pool_size + FILES_SLACK
+    at_once = max(1, min(ctx.pool_size, nodes))
+    wanted = at_once + FILES_SLACK
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or soft >= wanted:
         return ctx
@@ -53,8 +56,8 @@ def fit_pool_to_file_limit(ctx, messager):
     if soft >= wanted:
         return ctx
     pool = max(1, soft - FILES_SLACK)
-    messager.warn('open-file limit %d is too low for pool size %d; working on %d nodes at once'
-                  % (soft, ctx.pool_size, pool))
+    messager.warn('open-file limit %d is too low for %d nodes at once; working on %d nodes at once'
+                  % (soft, at_once, pool))
     return dataclasses.replace(ctx, pool_size=pool)
 
 
@@ -287,7 +290,7 @@ class AgentServer:
             _drain(sock)
             return
         LOG.info('%s %s %s on %d nodes', req['module'], command, ' '.join(args), len(nodeinfo))
-        ctx = fit_pool_to_file_limit(ctx, messager)
+        ctx = fit_pool_to_file_limit(ctx, messager, len(nodeinfo))
         every = _alive_every(req)
         beat = gevent.spawn(_heartbeat, messager, every) if every else None
         self._requests.add(ctx.sessions)
