@@ -323,7 +323,12 @@ sub _control {
     my ($fleet, $method, $path, $body) = @_;
     my $res = $HTTP->request($method, "$fleet->{control}$path",
         defined $body ? { content => encode_json($body), headers => { 'Content-Type' => 'application/json' } } : {});
-    die "control API $method $path: $res->{status} $res->{content}\n" unless $res->{success};
+    unless ($res->{success}) {
+        my $why = slurp("$fleet->{tables}/fleet.err") // '';
+        $why = substr($why, -1500) if length $why > 1500;
+        my $alive = $fleet->{pid} && kill(0, $fleet->{pid}) ? 'running' : 'gone';
+        die "control API $method $path: $res->{status} $res->{content} (fleet $alive; its stderr: $why)\n";
+    }
     return length $res->{content} ? decode_json($res->{content}) : undef;
 }
 

@@ -68,14 +68,22 @@ sub run {
     local $SIG{HUP}  = sub { _pass_on($sig, 'HUP') };
     STDOUT->flush;
     STDERR->flush;
+    # Blocked across the fork: the child takes its own dispositions before any can reach it,
+    # and the parent knows the child before it passes one on.
+    my $mask = POSIX::SigSet->new(POSIX::SIGINT(), POSIX::SIGTERM(), POSIX::SIGHUP());
+    my $old = POSIX::SigSet->new;
+    POSIX::sigprocmask(POSIX::SIG_BLOCK(), $mask, $old);
     my $pid = fork;
-    die "fork: $!\n" unless defined $pid;
-    if ($pid == 0) {
+    if (defined $pid && $pid == 0) {
         close $mine;
+        $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP ALRM);
+        POSIX::sigprocmask(POSIX::SIG_SETMASK(), $old);
         _child($code, $theirs);
     }
-    close $theirs;
     $sig->{pid} = $pid;
+    POSIX::sigprocmask(POSIX::SIG_SETMASK(), $old);
+    die "fork: $!\n" unless defined $pid;
+    close $theirs;
     _pass_on($sig, $sig->{got}) if defined $sig->{got};
     my ($status, $counts) = _relay($pid, $mine, $callback, $sig);
     close $mine;
