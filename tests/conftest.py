@@ -6,7 +6,6 @@ import pathlib
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
@@ -246,10 +245,9 @@ class AgentProcess:
 
 
 @pytest.fixture
-def agent():
+def agent(tmp_path):
     """A running standalone agent, stopped at teardown."""
-    workdir = tempfile.mkdtemp(prefix='agent-test.')
-    proc = AgentProcess(workdir)
+    proc = AgentProcess(str(tmp_path))
     yield proc
     proc.stop()
 
@@ -270,9 +268,8 @@ def fleet_factory():
 
 
 @pytest.fixture(scope='module')
-def module_agent():
+def module_agent(tmp_path_factory):
     """A standalone agent shared by a module's tests, stopped at its end."""
-    workdir = tempfile.mkdtemp(prefix='agent-test.')
-    proc = AgentProcess(workdir)
+    proc = AgentProcess(str(tmp_path_factory.mktemp('agent')))
     yield proc
     proc.stop()

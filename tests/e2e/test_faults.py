@@ -21,7 +21,8 @@ BOUND = CONNECT + READ
 #: Seconds allowed beyond the admin's bound for the agent's and the fleet's own work.
 SLACK = 8
 MAX_BODY = 16 * 1024 * 1024
-LOGIN_FAILED = "Error: Login to BMC failed: Can't connect to {ip}:443 ({cause})."
+#: ``{ip}`` is the BMC's ``IP:PORT`` (``Fleet.address``): fleets take a free port.
+LOGIN_FAILED = "Error: Login to BMC failed: Can't connect to {ip} ({cause})."
 NO_ANSWER = 'Error: BMC did not respond. Validate BMC configuration and retry the command. ({cause})'
 
 #: fault -> (fault argument, expected `rpower state` line ({ip}: the node's address), requests the BMC sees)
@@ -145,7 +146,7 @@ def test_each_fault_gives_its_own_clear_line_and_the_healthy_nodes_answer(module
     seen = requests_seen(bmcs)
     for node, fault in faulty.items():
         _arg, expected, requests = OPENBMC_CASES[fault]
-        assert (fault, lines[node]) == (fault, expected.format(ip=bmcs.nodeinfo[node]['bmcip']))
+        assert (fault, lines[node]) == (fault, expected.format(ip=bmcs.address(node)))
         assert (fault, seen[node]) == (fault, requests)
     healthy = [n for n in bmcs.nodes if n not in faulty]
     assert {lines[n] for n in healthy} == {'off'}
@@ -165,7 +166,7 @@ def test_each_fault_on_a_redfish_fleet(module_agent, redfish_fleet, command):
     assert set(lines) == set(redfish_fleet.nodes)
     column = 1 if command == 'state' else 2
     for node, fault in faulty.items():
-        expected = REDFISH_CASES[fault][column].format(ip=redfish_fleet.nodeinfo[node]['bmcip'])
+        expected = REDFISH_CASES[fault][column].format(ip=redfish_fleet.address(node))
         assert (fault, lines[node]) == (fault, expected)
     assert {lines[n] for n in redfish_fleet.nodes if n not in faulty} == {'off' if command == 'state' else 'on'}
     assert 'Traceback' not in repr(frames)
@@ -283,7 +284,7 @@ def test_half_of_1000_bmcs_stalled_every_node_answers_within_the_timeouts(module
     lines = node_lines(frames)
     assert len(lines) == 1000
     for node in stalled:
-        ip = big_fleet.nodeinfo[node]['bmcip']
+        ip = big_fleet.address(node)
         assert lines[node] in (LOGIN_FAILED.format(ip=ip, cause=cause),
                                LOGIN_FAILED.format(ip=ip, cause='no complete reply within %d s' % bound)), node
     assert {lines[n] for n in big_fleet.nodes if n not in stalled} == {'off'}
