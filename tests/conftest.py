@@ -20,6 +20,15 @@ AGENT = REPO / 'xCAT-openbmc-py' / 'lib' / 'python' / 'agent' / 'agent.py'
 FIXTURES = pathlib.Path(__file__).resolve().parent / 'fixtures'
 
 
+def pytest_collection_modifyitems(config, items):
+    """Mark every test by its directory: ``unit`` under tests/unit, ``e2e`` under tests/e2e."""
+    for item in items:
+        parts = pathlib.Path(str(item.fspath)).parts
+        for kind in ('unit', 'e2e'):
+            if kind in parts:
+                item.add_marker(getattr(pytest.mark, kind))
+
+
 def fixture_json(kind, name):
     """Load a recorded JSON payload from tests/fixtures/<kind>/<name>.json."""
     return json.loads((FIXTURES / kind / ('%s.json' % name)).read_text())

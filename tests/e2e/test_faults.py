@@ -260,6 +260,7 @@ def big_fleet(fleet_factory):
     return fleet_factory(nodes=1000, protocol='openbmc', base='127.38.0.1')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('stall, cause', [
     ('stall_tcp', 'TLS handshake timeout after 2 s'),
     ('stall', 'read timeout after 3 s'),
