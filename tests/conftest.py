@@ -186,12 +186,13 @@ class DeadlineSocket:
 class AgentProcess:
     """agent.py as a real process in standalone mode on a private UNIX socket."""
 
-    def __init__(self, workdir, extra_args=()):
+    def __init__(self, workdir, extra_args=(), python=None):
+        """:param python: the interpreter to run agent.py with (default: the tests' own)."""
         self.dir = workdir
         self.sock_path = os.path.join(workdir, 'agent.sock')
         self.log_path = os.path.join(workdir, 'agent.log')
         self._log = open(self.log_path, 'ab')
-        self.proc = subprocess.Popen([sys.executable, str(AGENT), '--sock', self.sock_path, '--standalone',
+        self.proc = subprocess.Popen([python or sys.executable, str(AGENT), '--sock', self.sock_path, '--standalone',
                                       *extra_args], stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
