@@ -202,10 +202,23 @@ class AgentProcess:
             time.sleep(0.02)
 
     def connect(self, timeout=120):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
-        sock.connect(self.sock_path)
-        return sock
+        """Connect to the agent's socket.
+
+        The socket file appears at ``bind``, a moment before ``listen``: a refused connect is
+        tried again for up to 10 s (a slow start on a busy host), then raised.
+        """
+        refused_until = time.monotonic() + 10
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            try:
+                sock.connect(self.sock_path)
+                return sock
+            except ConnectionRefusedError:
+                sock.close()
+                if self.proc.poll() is not None or time.monotonic() > refused_until:
+                    raise
+                time.sleep(0.02)
 
     def send(self, command, args, nodeinfo, module='openbmc', envs=None, timeout=120):
         """Connect and send one request; :returns: ``(socket, absolute monotonic deadline)``."""
