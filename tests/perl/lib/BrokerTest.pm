@@ -279,7 +279,12 @@ sub _control {
     my ($fleet, $method, $path, $body) = @_;
     my $res = $HTTP->request($method, "$fleet->{control}$path",
         defined $body ? { content => encode_json($body), headers => { 'Content-Type' => 'application/json' } } : {});
-    die "control API $method $path: $res->{status} $res->{content}\n" unless $res->{success};
+    unless ($res->{success}) {
+        # a fleet that died says why on its stderr
+        my $err = $fleet->{tables} ? slurp("$fleet->{tables}/fleet.err") // '' : '';
+        $err = substr($err, -2000) if length $err > 2000;
+        die "control API $method $path: $res->{status} $res->{content}" . (length $err ? "\nfleet stderr: $err" : '') . "\n";
+    }
     return length $res->{content} ? decode_json($res->{content}) : undef;
 }
 
