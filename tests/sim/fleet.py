@@ -388,8 +388,13 @@ def main(argv=None):
         return 1
     for signum in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(signum, fleet.stopped.set)
-    print('control %s' % fleet.control_url, flush=True)
-    print('ready', flush=True)
+    try:
+        # one write: a reader that stops at ``ready`` must not close the pipe before a later piece
+        sys.stdout.write('control %s\nready\n' % fleet.control_url)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # nobody reads our stdout any more; the fleet serves on regardless
+        pass
     try:
         fleet.stopped.wait()
     finally:

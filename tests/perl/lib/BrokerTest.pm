@@ -241,8 +241,9 @@ sub start_fleet {
         next unless $select->can_read(1);
         my $got = sysread($from_fleet, $buf, 4096, length $buf);
         last unless $got;
-        $fleet->{control} = $1 if $buf =~ /^control (\S+)$/m;
-        $ready = 1 if $buf =~ /^ready$/m;
+        # whole lines only: a line can arrive in two reads
+        $fleet->{control} = $1 if $buf =~ /^control (\S+)\n/m;
+        $ready = 1 if $buf =~ /^ready\n/m;
     }
     unless ($ready && $fleet->{control}) {
         $FLEET_ERROR = slurp("$tables/fleet.err") // '';
