@@ -2,6 +2,11 @@
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# Second venv: the oldest library versions the distributions ship (requirements-oldest.txt).
+OLD_VENV ?= .venv-oldest
+OLD_PY := $(OLD_VENV)/bin/python
+# Python that makes the venvs (3.9 or newer).
+PYTHON ?= python3
 AGENT_DIR := xCAT-openbmc-py/lib/python/agent
 PREFIX ?= /opt/xcat
 NODES ?= 64
@@ -10,25 +15,56 @@ TABLES ?= /tmp/xcat-sim-tables
 FAULTS ?=
 SIM_ARGS ?=
 
-.PHONY: venv deps test test-python test-perl demo sim bench install clean
+.PHONY: venv venv-oldest deps test lint test-python test-perl test-oldest package-test deb rpm \
+	demo sim bench install clean
 
-$(VENV)/.stamp: requirements.txt requirements-dev.txt
+$(VENV)/.stamp: requirements.txt requirements-test.txt requirements-dev.txt
 	@bash tools/deps.sh
-	python3 -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+$(OLD_VENV)/.stamp: requirements-oldest.txt requirements-test.txt
+	@bash tools/deps.sh
+	$(PYTHON) -m venv $(OLD_VENV)
+	$(OLD_PY) -m pip install -q -r requirements-oldest.txt -r requirements-test.txt
 	touch $@
 
 venv: $(VENV)/.stamp
 
-test: venv
-	$(PY) -m pytest -q
-	PERL5LIB= prove -r tests/perl
+venv-oldest: $(OLD_VENV)/.stamp
+
+deps:
+	@bash tools/deps.sh
+
+# Everything CI runs: lint, both pytest runs, prove, and the package install test.
+test: lint test-python test-perl test-oldest package-test
+
+# Python 3.9 syntax and pyflakes/pycodestyle (pyproject.toml [tool.ruff]).
+lint: venv
+	$(VENV)/bin/ruff check --no-cache xCAT-openbmc-py tests bench tools
 
 test-python: venv
 	$(PY) -m pytest -q
 
 test-perl: venv
 	PERL5LIB= prove -r tests/perl
+
+# The unit and e2e suites again on the oldest libraries (fleet-scale `slow` checks skipped).
+test-oldest: venv-oldest
+	$(OLD_PY) -m pytest -q -m 'not slow' tests/unit tests/e2e
+
+# Build both packages and run the install/divert/remove checks in throwaway roots.
+package-test: deb rpm
+	bash packaging/test-packages.sh
+
+# make deb / make rpm: packages of the agent and the broker for the distribution's python3
+# (packaging/README.md); written to build/.
+deb:
+	bash packaging/build-deb.sh
+
+rpm:
+	bash packaging/build-rpm.sh
 
 demo: venv
 	PY=$(PY) NODES=$(NODES) bash tools/demo.sh
@@ -42,7 +78,7 @@ bench: venv
 	NODES=$(if $(filter file,$(origin NODES)),1000,$(NODES)) BENCH_JSON=$(BENCH_JSON) $(PY) bench/bench.py
 
 clean:
-	rm -rf $(VENV) bench/results.json
+	rm -rf $(VENV) $(OLD_VENV) build bench/results.json
 
 # Agent tree to PREFIX/lib/python/agent (agent.py 755, the rest 644, no tests, no caches);
 # broker plugins to PREFIX/lib/perl/xCAT_plugin and its helper modules to PREFIX/lib/perl/xCAT

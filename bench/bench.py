@@ -174,7 +174,8 @@ class Bench:
         out_path = os.path.join(self.workdir, label + '.floor.out')
         err_path = os.path.join(self.workdir, label + '.floor.err')
         argv = [VENV_PYTHON, os.path.join(BENCH_DIR, 'floor.py'), '--nodeinfo',
-                os.path.join(fleet.tables_dir, 'nodeinfo.json'), '--protocol', protocol, '--command', command, '--via', self.opts.floor_via]
+                os.path.join(fleet.tables_dir, 'nodeinfo.json'), '--protocol', protocol, '--command', command,
+                '--via', self.opts.floor_via]
         before = fleet.control.stats()
         with open(out_path, 'wb') as out, open(err_path, 'wb') as err:
             rc, _usage, _wall = run_killable(argv, dict(os.environ), self.timeout, out, err)

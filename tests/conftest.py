@@ -7,7 +7,6 @@ import re
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
@@ -43,6 +42,13 @@ def untag(text):
 def runner_lines(text):
     """``{node: rest}`` for the untagged lines ``node: rest`` the runner printed."""
     return dict(line.split(': ', 1) for line in untag(text).splitlines() if ': ' in line)
+def pytest_collection_modifyitems(config, items):
+    """Mark every test by its directory: ``unit`` under tests/unit, ``e2e`` under tests/e2e."""
+    for item in items:
+        parts = pathlib.Path(str(item.fspath)).parts
+        for kind in ('unit', 'e2e'):
+            if kind in parts:
+                item.add_marker(getattr(pytest.mark, kind))
 
 
 def fixture_json(kind, name):
@@ -206,12 +212,13 @@ class DeadlineSocket:
 class AgentProcess:
     """agent.py as a real process in standalone mode on a private UNIX socket."""
 
-    def __init__(self, workdir, extra_args=()):
+    def __init__(self, workdir, extra_args=(), python=None):
+        """:param python: the interpreter to run agent.py with (default: the tests' own)."""
         self.dir = workdir
         self.sock_path = os.path.join(workdir, 'agent.sock')
         self.log_path = os.path.join(workdir, 'agent.log')
         self._log = open(self.log_path, 'ab')
-        self.proc = subprocess.Popen([sys.executable, str(AGENT), '--sock', self.sock_path, '--standalone',
+        self.proc = subprocess.Popen([python or sys.executable, str(AGENT), '--sock', self.sock_path, '--standalone',
                                       *extra_args], stdout=self._log, stderr=subprocess.STDOUT,
                                      stdin=subprocess.DEVNULL)
         deadline = time.monotonic() + 20
@@ -221,10 +228,23 @@ class AgentProcess:
             time.sleep(0.02)
 
     def connect(self, timeout=120):
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.settimeout(timeout)
-        sock.connect(self.sock_path)
-        return sock
+        """Connect to the agent's socket.
+
+        The socket file appears at ``bind``, a moment before ``listen``: a refused connect is
+        tried again for up to 10 s (a slow start on a busy host), then raised.
+        """
+        refused_until = time.monotonic() + 10
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            try:
+                sock.connect(self.sock_path)
+                return sock
+            except ConnectionRefusedError:
+                sock.close()
+                if self.proc.poll() is not None or time.monotonic() > refused_until:
+                    raise
+                time.sleep(0.02)
 
     def send(self, command, args, nodeinfo, module='openbmc', envs=None, timeout=120):
         """Connect and send one request; :returns: ``(socket, absolute monotonic deadline)``."""
@@ -274,10 +294,9 @@ class AgentProcess:
 
 
 @pytest.fixture
-def agent():
+def agent(tmp_path):
     """A running standalone agent, stopped at teardown."""
-    workdir = tempfile.mkdtemp(prefix='agent-test.')
-    proc = AgentProcess(workdir)
+    proc = AgentProcess(str(tmp_path))
     yield proc
     proc.stop()
 
@@ -298,9 +317,8 @@ def fleet_factory():
 
 
 @pytest.fixture(scope='module')
-def module_agent():
+def module_agent(tmp_path_factory):
     """A standalone agent shared by a module's tests, stopped at its end."""
-    workdir = tempfile.mkdtemp(prefix='agent-test.')
-    proc = AgentProcess(workdir)
+    proc = AgentProcess(str(tmp_path_factory.mktemp('agent')))
     yield proc
     proc.stop()

@@ -8,7 +8,6 @@ import socket
 import struct
 import subprocess
 import sys
-import tempfile
 import time
 
 import pytest
@@ -159,9 +158,8 @@ def test_memory_stays_bounded_under_garbage(tmp_path):
         agent.stop()
 
 
-def test_client_that_says_nothing_is_dropped_within_the_bound():
-    workdir = tempfile.mkdtemp(prefix='agent-test.')
-    agent = AgentProcess(workdir, extra_args=['--request-timeout', '1'])
+def test_client_that_says_nothing_is_dropped_within_the_bound(tmp_path):
+    agent = AgentProcess(str(tmp_path), extra_args=['--request-timeout', '1'])
     try:
         with agent.connect(timeout=20) as sock:
             assert only_error([recv_frame(sock)]) == 'Invalid request: no request received within 1 s'
@@ -179,8 +177,8 @@ def test_client_gone_mid_reply_does_not_hurt_the_next_request(agent):
     assert len(lines) == 200
 
 
-def test_one_request_per_process_then_exit_zero_and_socket_removed():
-    workdir = tempfile.mkdtemp(prefix='agent-test.')
+def test_one_request_per_process_then_exit_zero_and_socket_removed(tmp_path):
+    workdir = str(tmp_path)
     sock_path = os.path.join(workdir, 'agent.sock')
     lock_path = os.path.join(workdir, 'agent.lock')
     lock = open(lock_path, 'a')
@@ -208,8 +206,8 @@ def test_one_request_per_process_then_exit_zero_and_socket_removed():
             proc.kill()
 
 
-def test_watchdog_ends_the_agent_when_the_lock_holder_dies():
-    workdir = os.path.join(tempfile.mkdtemp(prefix='agent-test.'), 'agent.1234.1')
+def test_watchdog_ends_the_agent_when_the_lock_holder_dies(tmp_path):
+    workdir = str(tmp_path / 'agent.1234.1')
     os.mkdir(workdir, 0o700)
     sock_path = os.path.join(workdir, 'agent.sock')
     lock_path = os.path.join(workdir, 'agent.lock')

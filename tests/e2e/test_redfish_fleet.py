@@ -9,7 +9,6 @@ logout), state reads 3, reset and boot 4 (5 with ActionInfo), rsetboot 4 (the PA
 that sees the values held).
 """
 
-import os
 
 import pytest
 import requests
@@ -17,8 +16,6 @@ import requests
 from conftest import db_frames, node_lines
 
 NODES = 50
-#: BMCs listen on 443 as real ones do when we may bind it.
-PORT = 443 if os.geteuid() == 0 else 18443
 ENVS = {'connect_timeout': 5, 'read_timeout': 10}
 
 #: name -> (Fleet options, login requests, logout requests, ActionInfo GETs per reset)
@@ -33,7 +30,7 @@ STYLES = {
 @pytest.fixture(scope='module', params=sorted(STYLES))
 def fleet(request, fleet_factory):
     options, login, logout, info = STYLES[request.param]
-    started = fleet_factory(nodes=NODES, protocol='redfish', port=PORT, **options)
+    started = fleet_factory(nodes=NODES, protocol='redfish', **options)
     started.style = request.param
     started.cost = {'login': login, 'logout': logout, 'info': info}
     return started

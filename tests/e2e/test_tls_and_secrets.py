@@ -39,9 +39,10 @@ def test_verification_passes_with_the_fleets_own_ca(module_agent, fleet):
 def test_verification_with_another_ca_gives_each_node_a_certificate_error(module_agent, fleet, other_ca):
     lines = node_lines(module_agent.request('rpower', ['state'], fleet.nodeinfo,
                                             envs=dict(ENVS, verify=True, ca_bundle=other_ca)))
+    assert set(lines) == set(fleet.nodes)
     for node, line in lines.items():
-        assert line == ("Error: Login to BMC failed: Can't connect to %s:443 (certificate verify failed: "
-                        "self-signed certificate)." % fleet.nodeinfo[node]['bmcip'])
+        assert line == ("Error: Login to BMC failed: Can't connect to %s (certificate verify failed: "
+                        "self-signed certificate)." % fleet.address(node))
 
 
 def test_a_missing_ca_file_is_a_clear_request_error(module_agent, fleet):

@@ -116,7 +116,8 @@ class Fleet:
     :param nodes: number of BMCs.
     :param protocol: ``openbmc`` or ``redfish``.
     :param base: address of node 1.
-    :param port: port of every BMC.
+    :param port: port of every BMC; ``0`` (the default) lets the fleet take one free port, so
+        fleets of two test runs on one host never collide (read it back from ``port``).
     :param delay: transition delay in seconds.
     :param faults: ``--faults`` text, or a mapping ``{noderange: 'fault[=arg]'}``.
     :param tables_dir: where the fleet writes its files (a temporary directory when ``None``,
@@ -127,10 +128,11 @@ class Fleet:
         ``--password-style pernode``; ``True`` gives a bare flag, ``False``/``None`` nothing).
 
     After :meth:`start`: ``control`` (:class:`FleetControl`), ``url``, ``nodeinfo``, ``nodes``,
-    ``tables_dir``, ``ca_path``, ``info`` and ``proc``.
+    ``tables_dir``, ``ca_path``, ``info``, ``port`` (the BMCs' port), ``proc``, and
+    :meth:`address` for the ``IP:PORT`` text our messages name a node's BMC by.
     """
 
-    def __init__(self, nodes=8, protocol='openbmc', base='127.10.0.1', port=443, delay=0.0,
+    def __init__(self, nodes=8, protocol='openbmc', base='127.10.0.1', port=0, delay=0.0,
                  faults=None, tables_dir=None, ready_timeout=READY_TIMEOUT, extra_args=(),
                  **options):
         self.args = ['--nodes', str(nodes), '--protocol', protocol, '--base', base,
@@ -155,6 +157,7 @@ class Fleet:
         self.nodeinfo = {}
         self.nodes = []
         self.ca_path = None
+        self.port = port or None
         self.info = {}
         self._log = None
 
@@ -202,7 +205,12 @@ class Fleet:
             self.info = json.load(fh)
         self.nodes = sorted(self.nodeinfo)
         self.ca_path = self.info['ca_path']
+        self.port = self.info['port']
         return self
+
+    def address(self, node):
+        """``IP:PORT`` of ``node``'s BMC, as "Can't connect to IP:PORT" lines name it."""
+        return '%s:%d' % (self.nodeinfo[node]['bmcip'].split(':')[0], self.port)
 
     @staticmethod
     def _tail(path, size=2000):

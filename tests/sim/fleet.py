@@ -15,6 +15,7 @@ import resource
 import secrets
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 
@@ -38,6 +39,13 @@ FD_RESERVE = 64
 
 #: Below this many spare descriptors after the listeners we warn: connections will run short.
 FD_HEADROOM_WARN = 1000
+
+#: Address of the socket that holds a ``--port 0`` fleet's port for its lifetime (see
+#: :meth:`SimFleet.claim_port`); another when a BMC has this one.
+ANCHOR_ADDRESSES = ('127.0.0.1', '127.255.255.254')
+
+#: Fresh ports tried when another process already listens on the claimed port at a BMC address.
+PORT_ATTEMPTS = 8
 
 #: Accept queue per BMC listener; a real BMC's is small too.
 BACKLOG = 128
@@ -150,6 +158,7 @@ class SimFleet:
                                             idle_timeout=options.idle_timeout)
         self.control = None
         self.control_url = None
+        self.anchor = None
         self.stopped = Event()
 
     # -- listeners ------------------------------------------------------------------------------------
@@ -209,7 +218,8 @@ class SimFleet:
         """:returns: the fleet description served at ``GET /info`` and written to fleet.json."""
         return {
             'control': self.control_url, 'protocol': self.options.protocol,
-            'nodes': len(self.bmcs), 'base': self.options.base, 'port': self.options.port,
+            'nodes': len(self.bmcs), 'base': self.options.base,
+            'port': self.bmcs[0].port if self.bmcs else self.options.port,
             'username': self.options.username, 'password_style': self.options.password_style,
             'delay': self.options.delay, 'ca_path': self.ca_path,
             'cert_covers_nodes': self.cert_covers_nodes,
@@ -234,20 +244,80 @@ class SimFleet:
             raise StartupError('cannot open the control port %d: %s'
                                % (self.options.control_port, exc)) from None
         self.control_url = 'http://127.0.0.1:%d' % self.control.server_port
-        for bmc in self.bmcs:
-            if bmc.fault_name == 'refuse':
-                continue
-            error = self._listen(bmc)
-            if error:
-                raise StartupError(error)
+        if self.options.port:
+            self._listen_all()
+        else:
+            self._listen_on_free_port()
         if self.options.tables:
             self.ca_path = tables.install_ca(self.options.tables, self.cert)
             tables.write_tables(
                 self.options.tables, self.bmcs, self.options.protocol, self.options.username,
                 self.options.password, self.options.password_style != 'same', self.info())
 
+    def _listen_all(self):
+        """Open every BMC's listener (a ``refuse`` BMC stays dark).
+
+        :raises StartupError: when a listener cannot bind (those already open are closed again).
+        """
+        for bmc in self.bmcs:
+            if bmc.fault_name == 'refuse':
+                continue
+            error = self._listen(bmc)
+            if error:
+                for opened in self.bmcs:
+                    self._unlisten(opened)
+                raise StartupError(error)
+
+    def claim_port(self):
+        """Bind a socket to a free port on an address no BMC has and keep it until :meth:`close`.
+
+        The kernel hands each fleet's anchor another port, and nothing else can bind that port on
+        the anchor address or the wildcard while it is held, so two fleets started at the same
+        time (two test runs on one host) never share a port, even while one's BMC is ``refuse``.
+
+        :returns: the port.
+        """
+        taken = {bmc.ip for bmc in self.bmcs}
+        address = next(a for a in ANCHOR_ADDRESSES if a not in taken)
+        anchor = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            anchor.bind((address, 0))
+        except OSError:
+            anchor.close()
+            raise
+        self.anchor = anchor
+        return anchor.getsockname()[1]
+
+    def _listen_on_free_port(self):
+        """``--port 0``: every BMC on one free port, claimed by :meth:`claim_port`.
+
+        A port some other process already listens on at one of our addresses (bound before our
+        claim, without an anchor) is given back and another one tried, a bounded number of times.
+
+        :raises StartupError: when no port works after :data:`PORT_ATTEMPTS` tries.
+        """
+        error = 'no port tried'
+        for _ in range(PORT_ATTEMPTS):
+            try:
+                port = self.claim_port()
+            except OSError as exc:
+                raise StartupError('cannot claim a free port: %s' % exc) from None
+            for bmc in self.bmcs:
+                bmc.port = port
+            try:
+                self._listen_all()
+                return
+            except StartupError as exc:
+                error = str(exc)
+                self.anchor.close()
+                self.anchor = None
+        raise StartupError('no free port for every BMC after %d tries: %s' % (PORT_ATTEMPTS, error))
+
     def close(self):
         """Stop every listener and remove the private work directory."""
+        if self.anchor is not None:
+            self.anchor.close()
+            self.anchor = None
         if self.control is not None:
             self.control.close()
         for bmc in self.bmcs:
@@ -266,7 +336,8 @@ def build_parser():
     parser.add_argument('--tables', metavar='DIR', help='write nodeinfo.json, tabdump CSVs, '
                         'fleet.json and fleet-ca.pem here')
     parser.add_argument('--base', default='127.10.0.1', help='address of node 1 (loopback only)')
-    parser.add_argument('--port', type=int, default=443, help='port every BMC listens on')
+    parser.add_argument('--port', type=int, default=443,
+                        help='port every BMC listens on (0 = one free port, chosen at start)')
     parser.add_argument('--delay', type=float, default=0.0,
                         help='seconds before a power/BMC transition lands (0 = at once)')
     parser.add_argument('--faults', default='', metavar="'RANGE=FAULT[=ARG] ...'",
@@ -305,8 +376,8 @@ def main(argv=None):
                         format='%(asctime)s %(name)s %(levelname)s %(message)s', stream=sys.stderr)
     if options.nodes < 1:
         parser.error('--nodes must be at least 1')
-    if not 0 < options.port < 65536:
-        parser.error('--port must be 1-65535')
+    if not 0 <= options.port < 65536:
+        parser.error('--port must be 0-65535 (0 = a free one)')
     if options.delay < 0:
         parser.error('--delay must be >= 0')
     fleet = None
@@ -321,8 +392,13 @@ def main(argv=None):
         return 1
     for signum in (signal.SIGINT, signal.SIGTERM):
         gevent.signal_handler(signum, fleet.stopped.set)
-    print('control %s' % fleet.control_url, flush=True)
-    print('ready', flush=True)
+    try:
+        # one write: a reader that stops at ``ready`` must not close the pipe before a later piece
+        sys.stdout.write('control %s\nready\n' % fleet.control_url)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # nobody reads our stdout any more; the fleet serves on regardless
+        pass
     try:
         fleet.stopped.wait()
     finally:

@@ -244,7 +244,8 @@ def test_login_errors_name_host_and_port_as_xcat_does(bmcip, named):
 def test_a_failure_after_login_skips_the_logout(bmc, make_ctx, messager):
     bmc.get(P + '/state/enumerate', exc=requests.exceptions.ReadTimeout('x'))
     line = run(OpenBMCPowerExecutor, make_ctx, messager, 'get_state', retries=0)['n1']
-    assert line == 'Error: BMC did not respond. Validate BMC configuration and retry the command. (read timeout after 10 s)'
+    assert line == ('Error: BMC did not respond. Validate BMC configuration and retry the command. '
+                    '(read timeout after 10 s)')
     assert [(m, p) for m, p, _b in sent(bmc)] == [('POST', '/login'), ('GET', '/xyz/openbmc_project/state/enumerate')]
 
 

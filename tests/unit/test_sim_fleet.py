@@ -24,9 +24,6 @@ SRC = 'xyz.openbmc_project.Control.Boot.Source.Sources.'
 #: Bound on any wait in this file.
 WAIT = 10.0
 
-#: Port of the module fleets: 443 like a real BMC when we may bind it, else an unprivileged one
-#: (which also exercises the ``IP:PORT`` form of nodeinfo's ``bmc``).
-PORT = 443 if os.geteuid() == 0 else 18443
 
 
 # -- noderange and fault parsing (no fleet needed) ---------------------------------------------------
@@ -120,7 +117,7 @@ def _state(sess, fleet, node):
 
 @pytest.fixture(scope='module')
 def obmc():
-    with Fleet(nodes=8, protocol='openbmc', base='127.60.0.1', port=PORT,
+    with Fleet(nodes=8, protocol='openbmc', base='127.60.0.1',
                faults='node007=refuse node008=stall') as fleet:
         yield fleet
 
@@ -134,7 +131,7 @@ def ob(obmc):
 def test_openbmc_tables(ob):
     tables = ob.tables_dir
     assert sorted(ob.nodeinfo) == ['node%03d' % i for i in range(1, 9)]
-    bmc = '127.60.0.2' if PORT == 443 else '127.60.0.2:%d' % PORT
+    bmc = '127.60.0.2:%d' % ob.port
     assert ob.nodeinfo['node002'] == {'bmc': bmc, 'bmcip': bmc, 'username': 'root',
                                       'password': '0penBmc'}
     for name in ('nodeinfo.json', 'nodelist.csv', 'nodehm.csv', 'openbmc.csv', 'passwd.csv'):
@@ -263,9 +260,13 @@ def test_openbmc_faults(ob):
     with pytest.raises(ValueError):
         resp.json()
     ob.control.set_fault('node006', 'reset')
-    # Head and half the body arrive, then the RST: requests reports a broken body.
+    # Head and half the body arrive, then the RST: requests reports a broken body (urllib3 1.26
+    # only checks the length when asked, as common/rest.py does).
     with pytest.raises((requests.ConnectionError, requests.exceptions.ChunkedEncodingError)):
-        sess.post(_url(ob, 'node006', '/login'), json={'data': ['root', '0penBmc']}, timeout=WAIT)
+        resp = sess.post(_url(ob, 'node006', '/login'), json={'data': ['root', '0penBmc']}, timeout=WAIT,
+                         stream=True)
+        resp.raw.enforce_content_length = True
+        resp.content  # noqa: B018 - reading the body is the point
     ob.control.set_fault('node006', '401')
     assert sess.post(_url(ob, 'node006', '/login'), json={'data': ['root', '0penBmc']},
                      timeout=WAIT).status_code == 401
@@ -285,13 +286,13 @@ def test_openbmc_faults(ob):
 def test_stall_tcp_never_handshakes(ob):
     ob.control.set_fault('node001', 'stall_tcp')
     ctx = ssl.create_default_context(cafile=ob.ca_path)
-    with socket.create_connection(('127.60.0.1', PORT), timeout=0.3) as raw:
+    with socket.create_connection(('127.60.0.1', ob.port), timeout=0.3) as raw:
         with pytest.raises((socket.timeout, TimeoutError)):
             ctx.wrap_socket(raw, server_hostname='127.60.0.1')
 
 
 def test_delay_and_slow():
-    with Fleet(nodes=2, protocol='openbmc', base='127.62.0.1', port=18443, delay=0.3,
+    with Fleet(nodes=2, protocol='openbmc', base='127.62.0.1', delay=0.3,
                faults='node002=slow=0.3') as fleet:
         sess = _session(fleet)
         sess.auth = ('root', '0penBmc')
@@ -317,7 +318,7 @@ def test_delay_and_slow():
 
 @pytest.fixture(scope='module')
 def rfleet():
-    with Fleet(nodes=8, protocol='redfish', base='127.61.0.1', port=PORT) as fleet:
+    with Fleet(nodes=8, protocol='redfish', base='127.61.0.1') as fleet:
         yield fleet
 
 
@@ -391,7 +392,7 @@ def test_redfish_power_and_boot(rf):
 
 
 def test_redfish_basic_only_actioninfo_204():
-    with Fleet(nodes=2, protocol='redfish', base='127.63.0.1', port=PORT, no_session_service=True,
+    with Fleet(nodes=2, protocol='redfish', base='127.63.0.1', no_session_service=True,
                redfish_reply='204', redfish_allowable='actioninfo', password_style='pernode') as fleet:
         info = fleet.nodeinfo['node002']
         assert info['password'] == '0penBmc-node002'
@@ -415,7 +416,51 @@ def test_redfish_basic_only_actioninfo_204():
 
 def test_fleet_reports_bind_failure(obmc):
     with pytest.raises(FleetError, match='cannot listen'):
-        Fleet(nodes=1, protocol='openbmc', base='127.60.0.1', port=PORT, ready_timeout=WAIT).start()
+        Fleet(nodes=1, protocol='openbmc', base='127.60.0.1', port=obmc.port, ready_timeout=WAIT).start()
+
+
+def test_two_fleets_on_the_same_addresses_take_two_free_ports(obmc):
+    # what two test runs on one host do: same bases, each fleet its own port
+    with Fleet(nodes=8, protocol='openbmc', base='127.60.0.1', ready_timeout=WAIT) as twin:
+        assert twin.port != obmc.port
+        assert twin.info['port'] == twin.port
+        assert twin.nodeinfo['node001']['bmc'] == '127.60.0.1:%d' % twin.port
+        assert twin.address('node007') == '127.60.0.7:%d' % twin.port
+    # while the fleet lives its port is held even on addresses none of its BMCs listen on
+    # (node007 is ``refuse``): nothing else can take it on the wildcard address
+    with socket.socket() as other:
+        with pytest.raises(OSError):
+            other.bind(('0.0.0.0', obmc.port))
+
+
+def test_a_fleet_skips_a_claimed_port_another_process_listens_on(obmc, monkeypatch):
+    # the first port the fleet claims is busy at one of its BMC addresses: it gives it back and
+    # takes another (run in-process so the claim can be steered)
+    from sim import fleet as fleet_mod
+    options = fleet_mod.build_parser().parse_args(['--nodes', '2', '--base', '127.64.0.1', '--port', '0'])
+    with socket.socket() as busy:
+        busy.bind(('127.64.0.2', 0))
+        busy.listen(1)
+        taken = busy.getsockname()[1]
+        sim = fleet_mod.SimFleet(options)
+        claims = []
+        real_claim = sim.claim_port
+
+        def claim():
+            port = real_claim()
+            if not claims:
+                sim.anchor.close()
+                port = taken
+                sim.anchor = socket.socket()
+            claims.append(port)
+            return port
+        monkeypatch.setattr(sim, 'claim_port', claim)
+        try:
+            sim.start()
+            assert claims[0] == taken and len(claims) == 2
+            assert {b.port for b in sim.bmcs} == {claims[1]} and claims[1] != taken
+        finally:
+            sim.close()
 
 
 @pytest.mark.parametrize('fault, arg, status, check', [

@@ -245,10 +245,10 @@ sub run_cmd { return finish_cmd(start_cmd(@_)) }
 =head3 start_fleet(%opts)
 
 Starts the simulated fleet (C<python -m sim.fleet>) with C<nodes> (default 32), C<protocol>
-(C<openbmc>), C<base> (its first address), C<port> (443 as root, else 18443 + a per-base offset
-unless given) and C<args> (more options, e.g. C<['--redfish-reply', '204']>), writing its tables
+(C<openbmc>), C<base> (its first address), C<port> (unless given, 0: the fleet takes one free
+port, so two test runs on one host never collide) and C<args> (more options, e.g. C<['--redfish-reply', '204']>), writing its tables
 to a fresh directory, and waits (bounded, 60 s) for its C<ready> line. Returns
-C<{pid, control, tables, nodes =E<gt> [names]}>, or undef with C<error> set in
+C<{pid, control, tables, port, nodes =E<gt> [names]}>, or undef with C<error> set in
 C<$BrokerTest::FLEET_ERROR> (the fleet's stderr).
 
 =cut
@@ -261,7 +261,7 @@ sub start_fleet {
     my $py = "$root/.venv/bin/python";
     my $n = $opts{nodes} // 32;
     my $base = $opts{base} // '127.10.0.1';
-    my $port = $opts{port} // ($> == 0 ? 443 : 18443);
+    my $port = $opts{port} // 0;
     my $tables = new_dir();
     pipe(my $from_fleet, my $fleet_out) or die "pipe: $!";
     my $pid = fork // die "fork: $!";
@@ -286,14 +286,17 @@ sub start_fleet {
         next unless $select->can_read(1);
         my $got = sysread($from_fleet, $buf, 4096, length $buf);
         last unless $got;
-        $fleet->{control} = $1 if $buf =~ /^control (\S+)$/m;
-        $ready = 1 if $buf =~ /^ready$/m;
+        # whole lines only: a line can arrive in two reads
+        $fleet->{control} = $1 if $buf =~ /^control (\S+)\n/m;
+        $ready = 1 if $buf =~ /^ready\n/m;
     }
     unless ($ready && $fleet->{control}) {
         $FLEET_ERROR = slurp("$tables/fleet.err") // '';
         stop_fleet($fleet);
         return undef;
     }
+    my $info = eval { decode_json(slurp("$tables/fleet.json") // '') } || {};
+    $fleet->{port} = $info->{port};
     my $width = length($n) > 3 ? length($n) : 3;
     $fleet->{nodes} = [ map { sprintf('node%0*d', $width, $_) } 1 .. $n ];
     return $fleet;

@@ -6,6 +6,7 @@ Usage:
 
   COMMAND    rpower or rsetboot
   NODES      comma list of nodes, with ranges: node001,node[002-010],node011-node020
+             (common/noderange.py)
   ARGS       the command's arguments (state, on, net -p, ...)
 
 Options:
@@ -27,7 +28,6 @@ import argparse
 import json
 import os
 import pwd
-import re
 import shutil
 import socket
 import struct
@@ -39,26 +39,8 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from common.exceptions import AgentError  # noqa: E402
+from common.noderange import parse_noderange  # noqa: E402
 from common.utils import encode_frame, recv_frame  # noqa: E402
-
-_RANGE = re.compile(r'^(?P<pre>.*?)\[(?P<lo>\d+)-(?P<hi>\d+)\](?P<post>.*)$')
-_SPAN = re.compile(r'^(?P<pre>\D*?)(?P<lo>\d+)-(?P=pre)(?P<hi>\d+)$')
-
-
-def expand_nodes(spec):
-    """Expand ``a,b[01-03],c001-c003`` into a list of node names (in order, no duplicates)."""
-    nodes = []
-    for part in filter(None, spec.split(',')):
-        match = _RANGE.match(part) or _SPAN.match(part)
-        if match:
-            lo, hi = match.group('lo'), match.group('hi')
-            width = len(lo) if len(lo) == len(hi) else 0
-            for i in range(int(lo), int(hi) + 1):
-                nodes.append('%s%0*d%s' % (match.group('pre'), width, i, match.groupdict().get('post') or ''))
-        else:
-            nodes.append(part)
-    return list(dict.fromkeys(nodes))
-
 
 def _value(text):
     try:
@@ -171,7 +153,11 @@ def main(argv=None):
     for pair in opts.env:
         key, _, value = pair.partition('=')
         envs[key] = _value(value)
-    nodes = expand_nodes(opts.nodes)
+    try:
+        nodes = parse_noderange(opts.nodes)
+    except ValueError as error:
+        sys.stderr.write('Error: %s\n' % error)
+        return 1
     rc = 0
     nodeinfo = {}
     for node in nodes:

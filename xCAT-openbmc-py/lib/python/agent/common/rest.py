@@ -523,6 +523,9 @@ class RestClient:
             with gevent.Timeout(self._request_bound, _ReplyTooSlow):
                 response = self._session.get_adapter(url).send(prepared, stream=True, timeout=self._timeout,
                                                                 verify=self._ctx.verify, cert=None, proxies={})
+                # NOTE: urllib3 2.x fails a body shorter than its Content-Length; 1.26 (the
+                # distributions' oldest) only does so when asked. Asked on both.
+                response.raw.enforce_content_length = True
                 try:
                     raw = self._read_body(response)
                 finally:

@@ -1,0 +1,71 @@
+"""The places where common/rest.py leans on requests/urllib3 internals, on whichever urllib3 runs.
+
+``make test`` runs this file twice: in .venv (urllib3 2.x) and in .venv-oldest (urllib3 1.26, the
+oldest the distributions ship, see docs/platforms.md), so each path is exercised on both majors.
+"""
+
+import socket
+import ssl
+import threading
+
+import pytest
+import urllib3
+from requests.models import PreparedRequest
+
+from common import rest
+
+MAJOR = int(urllib3.__version__.split('.')[0])
+
+
+def test_the_urllib3_major_is_one_we_support():
+    assert MAJOR in (1, 2), urllib3.__version__
+    if MAJOR == 1:
+        assert tuple(int(p) for p in urllib3.__version__.split('.')[:2]) >= (1, 26)
+
+
+@pytest.mark.parametrize('verify', [False, True])
+def test_every_pool_gets_the_shared_context_and_no_ca_bundle(verify):
+    ctx = rest.build_ssl_context(verify=verify, ca_bundle=None)
+    adapter = rest.new_session(ctx).get_adapter('https://127.0.0.1:1/')
+    assert adapter.poolmanager.connection_pool_kw['ssl_context'] is ctx
+    pool = adapter.poolmanager.connection_from_url('https://127.0.0.1:1/')
+    adapter.cert_verify(pool, 'https://127.0.0.1:1/', verify, None)
+    assert pool.cert_reqs == ('CERT_REQUIRED' if verify else 'CERT_NONE')
+    assert (pool.ca_certs, pool.ca_cert_dir) == (None, None)
+    assert ctx.verify_mode == (ssl.CERT_REQUIRED if verify else ssl.CERT_NONE)
+
+
+def _short_body_server():
+    """A one-shot HTTP server on loopback that promises 100 bytes and sends 10."""
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(1)
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\nContent-Type: application/json\r\n\r\n'
+                         b'{"data": 1')
+        listener.close()
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener.getsockname()[1], thread
+
+
+def test_a_short_body_is_an_error_when_asked_as_rest_asks():
+    # rest._send hands the request to the adapter and sets ``raw.enforce_content_length``:
+    # the attribute must exist and work on this urllib3, or a cut reply would pass as a short body
+    port, thread = _short_body_server()
+    session = rest.new_session(rest.build_ssl_context())
+    prepared = PreparedRequest()
+    prepared.prepare(method='GET', url='http://127.0.0.1:%d/' % port)
+    response = session.get_adapter(prepared.url).send(prepared, stream=True, timeout=(5, 5), verify=False,
+                                                      cert=None, proxies={})
+    assert hasattr(response.raw, 'enforce_content_length')
+    response.raw.enforce_content_length = True
+    with pytest.raises(Exception) as raised:
+        b''.join(response.iter_content(4096))
+    assert rest.transport_cause(raised.value, 5, 5) == 'connection broken mid-reply'
+    response.close()
+    thread.join(5)
