@@ -29,7 +29,8 @@ COLORS = MappingProxyType({
 })
 
 #: Values the ``Asserted`` PUT accepts (phosphor takes JSON booleans and 0/1).
-_ASSERTED = MappingProxyType({True: True, False: False, 1: True, 0: False})
+# (1 and 0 find these keys too: in Python they are equal to True and False)
+_ASSERTED = MappingProxyType({True: True, False: False})
 
 KEY = 'leds'
 

@@ -23,7 +23,8 @@ I2C_DEVICE = '/sys/devices/platform/ahb/ahb:apb/ahb:apb:i2c@1e78a000/1e78a100.i2
 ESEL = '00 00 df 00 00 00 00 20 00 04 12 35 6f aa 00 00'
 
 #: Values the ``Resolved`` PUT accepts (xCAT sends the string "1").
-_RESOLVED = MappingProxyType({'1': True, 1: True, True: True, '0': False, 0: False, False: False})
+# (1 and 0 find the boolean keys: in Python they are equal to True and False)
+_RESOLVED = MappingProxyType({'1': True, True: True, '0': False, False: False})
 
 KEY = 'logging'
 

@@ -13,8 +13,6 @@ import pytest
 from common import exceptions as exc
 from conftest import fixture_json
 from hwctl.executor import openbmc_eventlog as ev
-from hwctl.executor.openbmc_beacon import OpenBMCBeaconExecutor
-from hwctl.executor.openbmc_eventlog import OpenBMCEventlogExecutor
 from xcatagent.base import parse_reventlog
 from xcatagent.openbmc import OpenBMCManager
 
