@@ -8,7 +8,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib", "$FindBin::Bin/../../perl/runner/lib", "$FindBin::Bin/../../perl";
 use Test::More;
 use JSON::PP;
-use BrokerTest qw(repo_root write_tables run_cmd fake_agent new_dir);
+use BrokerTest qw(repo_root write_tables run_cmd fake_agent new_dir untag);
 use xCAT::PyAgent::Rules qw(check_rbeacon check_rinv check_rvitals check_reventlog rewrite_reventlog);
 
 my $repo  = repo_root();
@@ -40,19 +40,21 @@ sub echoed {
     my $json = JSON::PP->new->canonical->encode([@args]);
     return join('', map { "$_: ok $cmd $json\n" } @nodes);
 }
+# No arguments: the real client sends no arg key, and the agent gets args null (docs/RUNNER.md).
+sub echoed_none { my ($cmd) = @_; return join('', map { "$_: ok $cmd null\n" } @nodes) }
 sub per_node { my ($msg) = @_; return join('', map { "$_: Error: $msg\n" } @nodes) }
 my $V = "Running command in Python\n";
 
 # [command, [args], expected stdout, exit code, noderange (default both nodes)]
 my @cases = (
-    [ 'rinv', [], echoed('rinv'), 0 ],
+    [ 'rinv', [], echoed_none('rinv'), 0 ],
     [ 'rinv', ['-V'], $V . echoed('rinv', '-V'), 0 ],
     [ 'rinv', [qw(model serial firm cpu dimm all)], echoed('rinv', qw(model serial firm cpu dimm all)), 0 ],
     [ 'rinv', [qw(cpu cpu cpu cpu cpu cpu)], echoed('rinv', qw(cpu cpu cpu cpu cpu cpu)), 0 ],
     [ 'rinv', [qw(firm -V --verbose)], $V . echoed('rinv', qw(firm -V --verbose)), 0 ],
     [ 'rinv', [qw(model bogus cpu aaa)], per_node('Unsupported command: rinv bogus'), 1 ],
     [ 'rinv', ['MODEL'], per_node('Unsupported command: rinv MODEL'), 1 ],
-    [ 'rvitals', [], echoed('rvitals'), 0 ],
+    [ 'rvitals', [], echoed_none('rvitals'), 0 ],
     [ 'rvitals', [qw(-V -V temp)], $V . echoed('rvitals', qw(-V -V temp)), 0 ],
     (map { [ 'rvitals', [$_], echoed('rvitals', $_), 0 ] } qw(all altitude fanspeed leds power temp voltage wattage)),
     [ 'rvitals', [qw(temp leds)], per_node('Only one option is supported at the same time for rvitals'), 1 ],
@@ -96,7 +98,8 @@ for my $case (@cases) {
     my $name = "$cmd @$args";
     my $want = $out;
     $want = join('', grep { !/^\Q$nodes[1]\E: / } split /^/, $out) if defined $target;
-    is($r->{out}, $want, "$name: stdout");
+    # the source tags of -V lines are the runner's (09_runner_output.t); here the words count
+    is(untag($r->{out}), $want, "$name: stdout");
     is($r->{err}, '', "$name: stderr empty");
     is($r->{rc}, $rc, "$name: exit $rc");
 }
