@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from common.exceptions import FrameError
-from common.utils import HEADER, MAX_FRAME, decode_body, decode_length, encode_frame, recv_frame
+from common.utils import HEADER, MAX_FRAME, Messager, decode_body, decode_length, encode_frame, recv_frame
 
 
 class DribbleSocket:
@@ -104,3 +104,16 @@ def test_decoder_on_arbitrary_bytes_returns_or_raises_frame_error(data):
                     max_leaves=20))
 def test_round_trip_any_json_value(value):
     assert recv_frame(DribbleSocket(encode_frame(value), 11)) == value
+
+
+def test_a_nodes_several_lines_keep_bmc_text_on_its_own_line():
+    """info_lines joins a node's lines with line breaks; a break inside one of them is escaped."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        messager = Messager(ours, threading.Lock())
+        messager.info_lines(['n1: Model: 8335', 'n1: Serial: X\nn2: off\x1b[2J'], node='n1')
+        theirs.settimeout(5)
+        frame = recv_frame(theirs)
+    msg = frame['msg']
+    assert msg['node'] == 'n1'
+    assert msg['data'].split('\n') == ['n1: Model: 8335', 'n1: Serial: X\\nn2: off\\x1b[2J']
