@@ -7,7 +7,7 @@ with exactly one fake system, on its own loopback address: three emulators, thre
 Each emulator: TLS with a self-signed certificate made here (the agent verifies it), the fake
 system driver, its own state directory, htpasswd auth with a bcrypt cost-4 hash, no session
 service (the agent must fall back to HTTP Basic). It runs from a small wrapper that makes
-the fake driver's random 1 to 11 s power-change delay zero (RUNTIME_NOTES.md).
+the fake driver's random 1 to 11 s power-change delay zero (docs/runtime-notes.md#sushy-tools).
 """
 
 import socket

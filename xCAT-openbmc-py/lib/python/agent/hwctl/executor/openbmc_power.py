@@ -1,4 +1,4 @@
-"""OpenBMCPowerExecutor: rpower's node-level steps over phosphor REST (reference section 7)."""
+"""OpenBMCPowerExecutor: rpower's node-level steps over phosphor REST (docs/xcat-facts.md#openbmc-rpower)."""
 
 import logging
 import types
@@ -32,7 +32,10 @@ BMC_STATE_MAP = types.MappingProxyType({'Ready': power.BMC_READY})
 
 
 def internal_state(chassis, host):
-    """xCAT's internal name of a chassis and host state pair, shown in the off-wait error (section 7.4)."""
+    """xCAT's internal name of a chassis and host state pair, shown in the off-wait error.
+
+    docs/xcat-facts.md#openbmc-power-state (the names), #openbmc-boot-reset (the error).
+    """
     if chassis == 'Off':
         return 'Off'
     if chassis != 'On':
@@ -45,7 +48,7 @@ def internal_state(chassis, host):
 
 
 def power_word(chassis, host):
-    """The xCAT word for a chassis power and host state pair (section 7.1)."""
+    """The xCAT word for a chassis power and host state pair (docs/xcat-facts.md#openbmc-power-state)."""
     if chassis == 'Off':
         return power.POWER_OFF
     if chassis != 'On':

@@ -1,4 +1,7 @@
-"""RedfishPowerExecutor: rpower's node-level steps over Redfish (reference section 9.3), with OpenBMC's words."""
+"""RedfishPowerExecutor: rpower's node-level steps over Redfish, with OpenBMC's words.
+
+xCAT's requests and words: docs/xcat-facts.md#redfish-rpower.
+"""
 
 import logging
 import types
@@ -39,7 +42,7 @@ SET_POWER_STATE_MAP = types.MappingProxyType({
 OFF_TYPES = ('ForceOff',)
 
 #: PowerState a set-state word leaves the system in; a BMC refusing the Reset while the
-#: system is already there means success (lesson 13).
+#: system is already there means success (docs/DESIGN.md, "Where we differ from xCAT on purpose").
 TARGET_STATE_MAP = types.MappingProxyType({'on': 'On', 'off': 'Off', 'softoff': 'Off'})
 
 #: ResetTypes that cycle a powered system, in order of preference (reset and boot).

@@ -1,4 +1,7 @@
-"""RedfishSetbootExecutor: rsetboot's node-level steps over Redfish (reference section 9.4), with OpenBMC's words."""
+"""RedfishSetbootExecutor: rsetboot's node-level steps over Redfish, with OpenBMC's words.
+
+xCAT's requests and words: docs/xcat-facts.md#redfish-rsetboot.
+"""
 
 import types
 
