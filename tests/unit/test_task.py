@@ -5,7 +5,8 @@ import pytest
 
 from common import exceptions as exc
 from conftest import RecordingMessager
-from common.task import NodeResult, Task, wait_for
+from common.nodework import NodeResult, wait_for
+from common.task import Task
 from hwctl.power import PowerInterface
 
 

@@ -354,6 +354,10 @@ class RestClient:
             else:
                 self._tracker.discard(self)
 
+    def forget_session(self):
+        """Drop our BMC session without a logout: the BMC is gone, or going down and takes it along."""
+        self.logged_in = False
+
     def __enter__(self):
         return self
 

@@ -4,7 +4,7 @@ import contextlib
 import logging
 
 from common import exceptions as exc
-from common.task import NodeResult
+from common.nodework import NodeResult
 
 LOG = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class ExecutorBase:
             try:
                 lines.extend(step())
             except exc.BmcUnreachable as failure:
-                client.logged_in = False
+                client.forget_session()
                 error = error or failure
                 break
             except exc.AgentError as failure:

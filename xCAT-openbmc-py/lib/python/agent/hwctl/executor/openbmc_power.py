@@ -6,7 +6,7 @@ import types
 import gevent
 
 from common import exceptions as exc
-from common.task import NodeResult, wait_for
+from common.nodework import NodeResult, wait_for
 from hwctl import power
 from hwctl.executor.base import ExecutorBase
 from hwctl.openbmc_client import OpenBMCClient
@@ -158,5 +158,5 @@ class OpenBMCPowerExecutor(ExecutorBase, power.PowerInterface):
                 # request was delivered, so this is not a failure (xcat-core#3832).
                 LOG.info('%s: BMC reboot request: %s', node, error)
             # The BMC is going down: its session dies with it, no logout.
-            client.logged_in = False
+            client.forget_session()
         return power.BMC_REBOOT

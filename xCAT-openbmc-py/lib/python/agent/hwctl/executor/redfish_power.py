@@ -7,7 +7,7 @@ import logging
 import types
 
 from common import exceptions as exc
-from common.task import NodeResult, wait_for
+from common.nodework import NodeResult, wait_for
 from hwctl import power
 from hwctl.executor.redfish_base import RedfishExecutorBase
 
@@ -192,7 +192,7 @@ class RedfishPowerExecutor(RedfishExecutorBase, power.PowerInterface):
                     # NOTE: a rebooting BMC may drop the connection before it answers; the
                     # request was delivered, so this is not a failure (xcat-core#3832).
                     LOG.info('%s: BMC reboot request: %s', node, error)
-                    client.logged_in = False
+                    client.forget_session()
 
             client.reset('manager', BMC_RESTART_TYPES, 'bmcreboot', post=post)
         return power.BMC_REBOOT
