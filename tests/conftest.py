@@ -85,9 +85,6 @@ class RecordingMessager:
     def syslog(self, text):
         self._msg('syslog', text)
 
-    def info_with_host(self, text):
-        self._msg('info_with_host', text)
-
     def update_node_attributes(self, attribute, node, value):
         self.frames.append({'type': 'db', 'attribute': {'name': attribute, 'method': 'set', 'type': 'node',
                                                         'node': node, 'value': value}})

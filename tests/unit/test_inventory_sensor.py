@@ -134,7 +134,7 @@ def test_parse_rinv(args, want):
 
 
 @pytest.mark.parametrize('args,want', [
-    ([], ('all', False)), (['-V'], ('all', True)), (['temp'], ('temp', False)), (['-V', '-V', 'leds'], ('leds', True)),
+    ([], 'all'), (['-V'], 'all'), (['temp'], 'temp'), (['-V', '-V', 'leds'], 'leds'),
 ])
 def test_parse_rvitals(args, want):
     assert parse_rvitals(args) == want
@@ -159,9 +159,9 @@ def test_parse_errors(parse, args, message):
 
 
 @pytest.mark.parametrize('args,want', [
-    (['list', 'all'], ('list', None, False)), (['list', '10', '-V'], ('list', 10, True)), ([], ('list', None, False)),
-    (['--verbose'], ('list', None, True)), (['0'], ('list', None, False)), (['clear'], ('clear', None, False)),
-    (['resolved', 'resolved=1,2'], ('resolved', '1,2', False)), (['resolved=LED'], ('resolved', 'LED', False)),
+    (['list', 'all'], ('list', None)), (['list', '10', '-V'], ('list', 10)), ([], ('list', None)),
+    (['--verbose'], ('list', None)), (['0'], ('list', None)), (['clear'], ('clear', None)),
+    (['resolved', 'resolved=1,2'], ('resolved', '1,2')), (['resolved=LED'], ('resolved', 'LED')),
 ])
 def test_parse_reventlog(args, want):
     assert parse_reventlog(args) == want

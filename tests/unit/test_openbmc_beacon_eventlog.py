@@ -13,9 +13,6 @@ import pytest
 from common import exceptions as exc
 from conftest import fixture_json
 from hwctl.executor import openbmc_eventlog as ev
-from hwctl.executor.openbmc_beacon import OpenBMCBeaconExecutor
-from hwctl.executor.openbmc_eventlog import OpenBMCEventlogExecutor
-from xcatagent.base import parse_reventlog
 from xcatagent.openbmc import OpenBMCManager
 
 HOST = '127.0.0.2'
@@ -299,18 +296,6 @@ def test_resolved_on_an_empty_log(bmc, messager, make_ctx):
     bmc.get(P + '/logging/enumerate', json={'data': {}, 'message': '200 OK', 'status': 'ok'})
     assert command(messager, make_ctx, 'reventlog', 'resolved=LED')[1:] == \
         ['n1: Error: No event log entries needed to be resolved']
-
-
-@pytest.mark.parametrize('args,expected', [
-    (['list', 'all'], ('list', None, False)),
-    (['list', '10', '-V'], ('list', 10, True)),
-    (['--verbose'], ('list', None, True)),
-    ([], ('list', None, False)),
-    (['clear'], ('clear', None, False)),
-    (['resolved', 'resolved=1,2'], ('resolved', '1,2', False)),
-])
-def test_parse_reventlog(args, expected):
-    assert parse_reventlog(args) == expected
 
 
 @pytest.mark.parametrize('args', [['list', '1', '2'], ['bogus'], ['resolved'], ['resolved=']])

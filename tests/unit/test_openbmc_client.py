@@ -12,7 +12,7 @@ from common import exceptions as exc
 from common.rest import host_port
 from common.task import Task
 from conftest import db_frames, fixture_json
-from hwctl.executor.openbmc_power import OpenBMCPowerExecutor, power_word
+from hwctl.executor.openbmc_power import OpenBMCPowerExecutor, chassis_host_word
 from hwctl.executor.openbmc_setboot import OpenBMCSetbootExecutor
 from hwctl.openbmc_client import OpenBMCClient
 
@@ -72,7 +72,7 @@ def test_login_sends_credentials_keeps_cookie_and_logs_out(bmc, make_ctx):
 def test_state_words(bmc, make_ctx, messager, chassis, host, word):
     bmc.get(P + '/state/enumerate', json=state_payload(chassis, host))
     assert run(OpenBMCPowerExecutor, make_ctx, messager, 'get_state') == {'n1': word}
-    assert power_word(chassis, host) == word
+    assert chassis_host_word(chassis, host) == word
     assert [m for m, _p, _b in sent(bmc)] == ['POST', 'GET', 'POST']
 
 
@@ -153,6 +153,12 @@ def test_bmcstate_http_error(bmc, make_ctx, messager):
     bmc.get(P + '/state/bmc0/attr/CurrentBMCState', status_code=500, json=fixture_json('openbmc', 'error_500'))
     assert run(OpenBMCPowerExecutor, make_ctx, messager, 'get_bmc_state', retries=0) == {
         'n1': 'Error: BMC NotReady ([500] org.freedesktop.DBus.Error.Failed)'}
+
+
+def test_bmcstate_unreachable_says_not_ready_and_tries_no_logout(bmc, make_ctx, messager):
+    bmc.get(P + '/state/bmc0/attr/CurrentBMCState', exc=requests.exceptions.ConnectionError('reset'))
+    assert run(OpenBMCPowerExecutor, make_ctx, messager, 'get_bmc_state', retries=0) == {'n1': 'Error: BMC NotReady'}
+    assert [m for m, _p, _b in sent(bmc)] == ['POST', 'GET']
 
 
 def test_bmcreboot_with_pending_firmware_clears_dumps_and_reboots(bmc, make_ctx, messager):

@@ -10,7 +10,7 @@ import requests
 from common import exceptions as exc
 from common.task import Task
 from conftest import db_frames, fixture_json
-from hwctl.executor.redfish_power import RedfishPowerExecutor
+from hwctl.executor.redfish_power import RedfishPowerExecutor, system_power_word
 from hwctl.executor.redfish_setboot import RedfishSetbootExecutor
 from hwctl.redfish_client import FleetShape, RedfishClient
 
@@ -484,6 +484,7 @@ def test_manager_not_at_the_well_known_path_is_found_in_the_collection(requests_
 def test_state_words(requests_mock, make_ctx, messager, power_state, word):
     serve(requests_mock, system_with(power_state=power_state))
     assert run(RedfishPowerExecutor, make_ctx, messager, 'get_state') == {'n1': word}
+    assert system_power_word('n1', power_state) == word
     assert sent(requests_mock) == [LOGIN, GET_SYSTEM, LOGOUT]
     assert db_frames(messager.frames) == []
 
@@ -493,6 +494,8 @@ def test_unknown_power_state_is_a_bad_response(requests_mock, make_ctx, messager
     serve(requests_mock, system_with(power_state=power_state))
     assert run(RedfishPowerExecutor, make_ctx, messager, 'get_state') == {
         'n1': 'Error: Received wrong format response: unknown PowerState %r' % power_state}
+    with pytest.raises(exc.BmcBadResponse):
+        system_power_word('n1', power_state)
 
 
 #: The Reset POST to bmcweb's target, with a ResetType.

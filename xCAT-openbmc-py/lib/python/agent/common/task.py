@@ -139,8 +139,6 @@ class RunContext:
 
     #: log every REST call as a replayable curl line (secrets masked).
     debug: bool = False
-    #: ``-V`` was given.
-    verbose: bool = False
     #: the admin's working directory.
     cwd: str = ''
     #: greenlets working on nodes at once.
@@ -204,7 +202,7 @@ class RunContext:
                                                              rule))
 
     @classmethod
-    def from_envs(cls, envs, cwd='', verbose=False, **overrides):
+    def from_envs(cls, envs, cwd='', **overrides):
         """Build the context of a request from its ``envs`` object.
 
         :param envs: the request's ``envs`` dict (``debugmode`` and our optional keys).
@@ -232,7 +230,6 @@ class RunContext:
             values[key] = value
         debug = envs.get('debugmode')
         values['debug'] = bool(debug) and debug not in ('0', 0)
-        values['verbose'] = verbose
         values['cwd'] = cwd
         try:
             values['ssl_context'] = build_ssl_context(values.get('verify', False), values.get('ca_bundle'))

@@ -224,9 +224,6 @@ class Messager:
     def syslog(self, text):
         self._message('syslog', text)
 
-    def info_with_host(self, text):
-        self._message('info_with_host', text)
-
     def alive(self, every):
         """An ``alive`` frame: sent every ``every`` seconds while a request that asked for them
         runs (the broker bounds the agent's silence by a few of them, docs/DESIGN.md)."""

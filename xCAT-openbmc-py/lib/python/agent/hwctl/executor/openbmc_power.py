@@ -13,11 +13,13 @@ from hwctl.openbmc_client import OpenBMCClient
 
 LOG = logging.getLogger(__name__)
 
-#: (chassis power, host state) -> xCAT word; a chassis that is Off is off whatever the host says.
-GET_POWER_STATE_MAP = types.MappingProxyType({
-    ('On', 'Off'): power.POWER_ON_CHASSIS,
-    ('On', 'Running'): power.POWER_ON,
-    ('On', 'Quiesced'): power.POWER_QUIESCED,
+#: xCAT's internal state name (``internal_state``) -> xCAT word; any other name (an
+#: ``Unexpected ... state=<x>`` text) is printed as it is.
+INTERNAL_STATE_WORDS = types.MappingProxyType({
+    'Off': power.POWER_OFF,
+    'chassison': power.POWER_ON_CHASSIS,
+    'Running': power.POWER_ON,
+    'Quiesced': power.POWER_QUIESCED,
 })
 
 #: xCAT set-state word -> (which transition, value, node status to record).
@@ -47,13 +49,15 @@ def internal_state(chassis, host):
     return 'Unexpected host state=%s' % host
 
 
-def power_word(chassis, host):
-    """The xCAT word for a chassis power and host state pair (docs/xcat-facts.md#openbmc-power-state)."""
-    if chassis == 'Off':
-        return power.POWER_OFF
-    if chassis != 'On':
-        return 'Unexpected chassis state=%s' % chassis
-    return GET_POWER_STATE_MAP.get((chassis, host), 'Unexpected host state=%s' % host)
+def chassis_host_word(chassis, host):
+    """The xCAT word for a chassis power and host state pair (docs/xcat-facts.md#openbmc-power-state).
+
+    A chassis that is Off is off whatever the host says. A state xCAT has no word for is
+    no error: it prints as its ``Unexpected ... state=<x>`` text, as xCAT prints it
+    (unlike ``redfish_power.system_power_word``).
+    """
+    state = internal_state(chassis, host)
+    return INTERNAL_STATE_WORDS.get(state, state)
 
 
 class OpenBMCPowerExecutor(ExecutorBase, power.PowerInterface):
@@ -61,17 +65,9 @@ class OpenBMCPowerExecutor(ExecutorBase, power.PowerInterface):
 
     CLIENT = OpenBMCClient
 
-    def validate_set_state(self, state):
-        if state not in SET_POWER_STATE_MAP:
-            raise exc.Unsupported(detail='rpower %s' % state)
-
-    def validate_reboot(self, optype):
-        if optype not in power.REBOOT_ACTIONS:
-            raise exc.Unsupported(detail='rpower %s' % optype)
-
     def get_state(self, node, nodeinfo):
         with self.session(node, nodeinfo) as client:
-            return power_word(*client.get_power_states())
+            return chassis_host_word(*client.get_power_states())
 
     def set_state(self, node, nodeinfo, state):
         which, value, status = SET_POWER_STATE_MAP[state]
@@ -84,7 +80,7 @@ class OpenBMCPowerExecutor(ExecutorBase, power.PowerInterface):
 
     def reboot(self, node, nodeinfo, optype):
         with self.session(node, nodeinfo) as client:
-            word = power_word(*client.get_power_states())
+            word = chassis_host_word(*client.get_power_states())
             if optype == 'reset' and word in (power.POWER_OFF, power.POWER_ON_CHASSIS):
                 return power.POWER_OFF
             if word != power.POWER_OFF:
@@ -126,13 +122,7 @@ class OpenBMCPowerExecutor(ExecutorBase, power.PowerInterface):
                 gevent.sleep(self.ctx.retry_delay)
 
     def get_bmc_state(self, node, nodeinfo):
-        with self.session(node, nodeinfo) as client:
-            try:
-                state = client.get_bmc_state()
-            except (exc.BmcHTTPError, exc.BmcAuthError) as error:
-                raise exc.BmcError('%s (%s)' % (power.BMC_NOT_READY, error), node=node)
-            except exc.BmcUnreachable:
-                raise exc.BmcError(power.BMC_NOT_READY, node=node)
+        state = self.read_bmc_state(node, nodeinfo, lambda client: client.get_bmc_state())
         return BMC_STATE_MAP.get(state, power.BMC_NOT_READY)
 
     def reboot_bmc(self, node, nodeinfo):

@@ -51,10 +51,6 @@ def boot_word(node, enabled, target):
 class RedfishSetbootExecutor(RedfishExecutorBase, setboot.BootInterface):
     """BootInterface for Redfish BMCs: one PATCH of the system's Boot sets target and duration."""
 
-    def validate_set_state(self, device, persistent):
-        if device not in SET_BOOT_TARGET_MAP:
-            raise exc.Unsupported(detail='rsetboot %s' % device)
-
     def get_state(self, node, nodeinfo):
         with self.session(node, nodeinfo) as client:
             enabled, target, _allowed = client.get_boot()
