@@ -1272,7 +1272,8 @@ def test_the_first_node_shows_the_others_where_things_are(requests_mock, make_ct
             assert rf.get_power_state() == 'Off'
     assert len(paths(requests_mock, hosts[0])) == 7
     for host in hosts[1:]:
-        assert paths(requests_mock, host) == [('POST', ROOT + '/Sessions'), ('GET', ROOT + '/Systems/System.Embedded.1'),
+        assert paths(requests_mock, host) == [('POST', ROOT + '/Sessions'),
+                                              ('GET', ROOT + '/Systems/System.Embedded.1'),
                                               ('DELETE', ROOT + '/Sessions/1')]
 
 
