@@ -20,7 +20,7 @@ import bcrypt
 import pytest
 import requests
 
-from conftest import db_frames, node_lines
+from conftest import db_frames, node_lines, stop_process
 
 ADDRESSES = ('127.0.77.1', '127.0.77.2', '127.0.77.3')
 NODES = ('sushy1', 'sushy2', 'sushy3')
@@ -104,13 +104,7 @@ class Emulator:
             time.sleep(0.1)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
 
 
 @pytest.fixture(scope='module')

@@ -3,14 +3,13 @@
 and what a node gets when one of its calls fails (docs/COMMANDS.md)."""
 
 import json
-import urllib.parse
 
 import pytest
 
 from common import exceptions as exc
 from common.task import Task
 from common.utils import natural_key, sort_natural, value_text
-from conftest import fixture_json
+from conftest import fixture_json, sent
 from hwctl.executor.openbmc_inventory import OpenBMCInventoryExecutor, firmware_lines, inventory_groups
 from hwctl.executor.openbmc_sensor import OpenBMCSensorExecutor, led_lines, reading, sensor_lines
 from xcatagent import base
@@ -93,11 +92,6 @@ def bmc(requests_mock):
                        (BOARD, 'motherboard_enumerate'), (SOFTWARE, 'software_enumerate')):
         requests_mock.get(BASE + call[1], text=json.dumps(fixture_json('openbmc', name), indent=2, sort_keys=True))
     return requests_mock
-
-
-def sent(requests_mock):
-    return [(r.method, urllib.parse.urlsplit(r.url).path, json.loads(r.text) if r.text else None)
-            for r in requests_mock.request_history]
 
 
 def run(executor_class, make_ctx, messager, op, *args):

@@ -5,13 +5,11 @@ phosphor-rest-server sends them. Expected lines are the ones docs/DESIGN.md give
 data ("rbeacon and reventlog").
 """
 
-import json
-import urllib.parse
 
 import pytest
 
 from common import exceptions as exc
-from conftest import fixture_json
+from conftest import fixture_json, sent
 from hwctl.executor import openbmc_eventlog as ev
 from xcatagent.openbmc import OpenBMCManager
 
@@ -57,11 +55,6 @@ def bmc(requests_mock, no_table):
                        headers={'Set-Cookie': 'sid=abc123; Secure; HttpOnly'})
     requests_mock.post(BASE + '/logout', json=fixture_json('openbmc', 'ok'))
     return requests_mock
-
-
-def sent(requests_mock):
-    return [(r.method, urllib.parse.urlsplit(r.url).path, json.loads(r.text) if r.text else None)
-            for r in requests_mock.request_history]
 
 
 def output(messager):

@@ -1,9 +1,7 @@
 """OpenBMCClient and the OpenBMC executors against requests-mock: what is sent, what is printed."""
 
 import errno
-import json
 import time
-import urllib.parse
 
 import pytest
 import requests
@@ -11,7 +9,7 @@ import requests
 from common import exceptions as exc
 from common.rest import host_port
 from common.task import Task
-from conftest import db_frames, fixture_json
+from conftest import db_frames, fixture_json, sent
 from hwctl.executor.openbmc_power import OpenBMCPowerExecutor, chassis_host_word
 from hwctl.executor.openbmc_setboot import OpenBMCSetbootExecutor
 from hwctl.openbmc_client import OpenBMCClient
@@ -38,12 +36,6 @@ def bmc(requests_mock):
                        headers={'Set-Cookie': 'sid=abc123; Secure; HttpOnly'})
     requests_mock.post(BASE + '/logout', json=fixture_json('openbmc', 'ok'))
     return requests_mock
-
-
-def sent(requests_mock):
-    """The requests sent as (method, path, json body or None)."""
-    return [(r.method, urllib.parse.urlsplit(r.url).path, json.loads(r.text) if r.text else None)
-            for r in requests_mock.request_history]
 
 
 def run(executor_class, make_ctx, messager, op, *args, **ctx):

@@ -9,7 +9,7 @@ import requests
 
 from common import exceptions as exc
 from common.task import Task
-from conftest import db_frames, fixture_json
+from conftest import db_frames, fixture_json, sent
 from hwctl.executor.redfish_power import RedfishPowerExecutor, system_power_word
 from hwctl.executor.redfish_setboot import RedfishSetbootExecutor
 from hwctl.redfish_client import FleetShape, RedfishClient
@@ -108,12 +108,6 @@ def patch_reply(system, reply):
         context.status_code = 204 if reply == '204' else 200
         return '' if reply == '204' else json.dumps(redfish('success'))
     return answer
-
-
-def sent(mock):
-    """The requests sent as (method, path, json body or None)."""
-    return [(r.method, urllib.parse.urlsplit(r.url).path, json.loads(r.text) if r.text else None)
-            for r in mock.request_history]
 
 
 def run(executor_class, make_ctx, messager, op, *args, **envs):

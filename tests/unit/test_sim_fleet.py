@@ -25,7 +25,6 @@ SRC = 'xyz.openbmc_project.Control.Boot.Source.Sources.'
 WAIT = 10.0
 
 
-
 # -- noderange and fault parsing (no fleet needed) ---------------------------------------------------
 
 @pytest.mark.parametrize('expr, expected', [

@@ -4,9 +4,9 @@ import gevent
 import pytest
 
 from common import exceptions as exc
-from conftest import RecordingMessager
 from common.nodework import NodeResult, wait_for
 from common.task import Task
+from conftest import RecordingMessager
 from hwctl.power import PowerInterface
 
 
