@@ -722,6 +722,14 @@ def test_bmcstate_http_error_is_not_ready(requests_mock, make_ctx, messager):
               'The service is still operational.)'}
 
 
+def test_bmcstate_refused_after_login_is_not_ready_with_the_status(requests_mock, make_ctx, messager):
+    """As on OpenBMC (docs/xcat-facts.md#openbmc-bmc), an auth refusal of the read is NotReady too."""
+    serve(requests_mock)
+    requests_mock.get(BASE + MANAGER, status_code=403, json=redfish('error_401'))
+    line = run(RedfishPowerExecutor, make_ctx, messager, 'get_bmc_state')['n1']
+    assert line.startswith('Error: BMC NotReady ([403] ')
+
+
 @pytest.mark.parametrize('reply', ['204', 'body'])
 def test_bmcreboot_posts_without_reading(requests_mock, make_ctx, messager, reply):
     serve(requests_mock, reply=reply)
