@@ -32,6 +32,13 @@ def redfish(name):
     return fixture_json('redfish', name)
 
 
+def refusal_400(message):
+    """A Redfish 400 error body whose first ExtendedInfo message is ``message``."""
+    body = redfish('error_400')
+    body['error']['@Message.ExtendedInfo'][0]['Message'] = message
+    return body
+
+
 def system_with(style='inline', power_state='On', allowed=None, boot=None):
     """A system resource; ``style`` inline or actioninfo; ``allowed`` replaces the reset types."""
     system = redfish('system_inline' if style == 'inline' else 'system_actioninfo')
@@ -872,8 +879,7 @@ def test_setboot_is_one_patch(requests_mock, make_ctx, messager, reply, device, 
 def test_setboot_target_refused_by_the_bmc_prints_its_message(requests_mock, make_ctx, messager):
     """Nothing is read before the PATCH: the BMC validates the target and its 400 reaches the admin."""
     serve(requests_mock, system_with(boot=boot('Once', 'Pxe', allowed=['Pxe', 'Hdd'])))
-    refusal = redfish('error_400')
-    refusal['error']['@Message.ExtendedInfo'][0]['Message'] = (
+    refusal = refusal_400(
         'The value "Cd" for the property BootSourceOverrideTarget is not in the list of acceptable values.')
     requests_mock.patch(BASE + SYSTEM, status_code=400, json=refusal)
     assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'cd', False) == {
@@ -1165,8 +1171,7 @@ def test_xcc_says_plainly_that_it_keeps_no_persistent_override(requests_mock, ma
     value = boot('Once', 'Hdd')
     value['BootSourceOverrideEnabled@Redfish.AllowableValues'] = ['Once', 'Disabled']
     vendor_system(requests_mock, system_with(boot=value))
-    refusal = redfish('error_400')
-    refusal['error']['@Message.ExtendedInfo'][0]['Message'] = (
+    refusal = refusal_400(
         'The value Continuous for the property BootSourceOverrideEnabled is not in the list of acceptable values.')
     requests_mock.patch(BASE + SYSTEM_1, status_code=400, json=refusal)
     assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'net', True) == {
@@ -1180,8 +1185,7 @@ def test_read_only_boot_goes_to_the_settings_object(requests_mock, make_ctx, mes
     settings = SYSTEM + '/Settings'
     system['@Redfish.Settings'] = {'SettingsObject': {'@odata.id': settings}}
     serve(requests_mock, system)
-    refusal = redfish('error_400')
-    refusal['error']['@Message.ExtendedInfo'][0]['Message'] = 'Boot is a read-only property.'
+    refusal = refusal_400('Boot is a read-only property.')
     requests_mock.patch(BASE + SYSTEM, status_code=400, json=refusal)
     requests_mock.patch(BASE + settings, text=patch_reply(system, '204'))
     assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'net', False) == {'n1': 'Network'}
