@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 
 import pytest
 import requests
@@ -85,9 +86,6 @@ class RecordingMessager:
     def syslog(self, text):
         self._msg('syslog', text)
 
-    def info_with_host(self, text):
-        self._msg('info_with_host', text)
-
     def update_node_attributes(self, attribute, node, value):
         self.frames.append({'type': 'db', 'attribute': {'name': attribute, 'method': 'set', 'type': 'node',
                                                         'node': node, 'value': value}})
@@ -122,6 +120,34 @@ def node_lines(frames):
 def db_frames(frames):
     """``[(node, value), ...]`` of the status db frames, in order."""
     return [(f['attribute']['node'], f['attribute']['value']) for f in frames if f.get('type') == 'db']
+
+
+def stop_process(proc, grace=10):
+    """Stop a child process a test started: TERM, then KILL when it has not left after ``grace`` s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(grace)
+
+
+def sent(mock):
+    """The requests a ``requests_mock`` saw, as ``(method, path, JSON body or None)``."""
+    return [(r.method, urllib.parse.urlsplit(r.url).path, json.loads(r.text) if r.text else None)
+            for r in mock.request_history]
+
+
+def fleet_states(fleet):
+    """``{node: the fleet's record of that BMC}`` (power, sessions, counters)."""
+    return {n['name']: n for n in fleet.control.nodes()}
+
+
+def assert_no_sessions(fleet):
+    """Every BMC session the agent opened on ``fleet`` was closed."""
+    leftovers = {n['name']: n['open_sessions'] for n in fleet.control.nodes() if n['open_sessions']}
+    assert leftovers == {}
 
 
 class MockTransport:
@@ -283,13 +309,7 @@ class AgentProcess:
         return pathlib.Path(self.log_path).read_text(errors='replace')[since:]
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
         self._log.close()
 
 

@@ -12,8 +12,8 @@ service-node split, node information from the C<openbmc> and C<passwd> tables, a
 of one agent process per request (private directory, lock file, fork and exec, the socket, the
 frame codec, relaying replies to the xcatd callback, and cleanup on every path).
 
-Facts (messages, frame layout, callback shapes) follow XCAT_REFERENCE.md sections 2, 3 and 5;
-how the agent is found and started follows docs/DESIGN.md.
+Facts (messages, frame layout, callback shapes) follow docs/xcat-facts.md (#argument-checks,
+#broker-process, #wire-protocol); how the agent is found and started follows docs/DESIGN.md.
 
 There is no file-level mutable state: the callback, the request, the node information and the
 per-request agent handle (an C<xCAT::PyAgent::Run> guard object) all travel as arguments.
@@ -45,7 +45,7 @@ use xCAT::ServiceNodeUtils;
 use xCAT::NetworkUtils;
 
 use constant {
-    # xCAT's words when the agent file is missing or does not start (XCAT_REFERENCE.md 3).
+    # xCAT's words when the agent file is missing or does not start (docs/xcat-facts.md#broker-process).
     AGENT_MISSING => 'The xCAT Python agent does not exist. Check if xCAT-openbmc-py package is installed '
       . 'on management node and service nodes.',
 
@@ -112,7 +112,7 @@ my %RULES = (
 );
 
 # Commands whose argument list must hold one word at most / at least one word
-# (XCAT_REFERENCE.md 2.1, common prefix). Read-only.
+# (docs/xcat-facts.md#argument-checks, common prefix). Read-only.
 my %ONE_WORD_ONLY = map { $_ => 1 } qw(rbeacon rpower rvitals);
 my %WORD_REQUIRED = map { $_ => 1 } qw(rbeacon rspconfig rpower rflash);
 
@@ -123,7 +123,7 @@ my %WORD_REQUIRED = map { $_ => 1 } qw(rbeacon rspconfig rpower rflash);
 =head3 preprocess($request, $callback, $spec)
 
 The whole of a plugin's preprocess_request: help and version, PDU passthrough, validation, the
-C<-V> note and the service-node split (XCAT_REFERENCE.md section 2).
+C<-V> note and the service-node split (docs/xcat-facts.md#argument-checks).
 
 C<$spec> is the plugin's read-only description:
 C<< { usage_suffix => '.openbmc' or '', commands => { rpower => RULE, ... } } >>, where a RULE is
@@ -193,7 +193,7 @@ sub usage_text {
 
 =head3 check_args($command, \@args, \%rules, \@nodes)
 
-Validates a copy of C<@args> against the rule of C<$command> (XCAT_REFERENCE.md 2.1).
+Validates a copy of C<@args> against the rule of C<$command> (docs/xcat-facts.md#argument-checks).
 Returns C<(undef, $verbose, \@notes)> when the arguments are accepted, or C<($message)> with the
 exact message. C<$verbose> is true when C<-V>/C<--verbose> was given; C<@notes> are lines to
 print once, without a node, before the agent runs. A rule with C<check> (a code reference
@@ -294,7 +294,7 @@ sub split_by_service_node {
 
 =head3 process($request, $callback, $spec)
 
-The whole of a plugin's process_request, in xCAT's order (XCAT_REFERENCE.md 3): the agent file
+The whole of a plugin's process_request, in xCAT's order (docs/xcat-facts.md#broker-process): the agent file
 must exist (else every node gets C<AGENT_MISSING>, and no table is read), then node information,
 then one agent run for the nodes that have complete information. C<$spec> holds C<module>
 (C<openbmc> or C<redfish>, also the C<passwd> key) and C<label> (C<OpenBMC> or C<Redfish>, used in
@@ -385,7 +385,7 @@ sub _finite { return $_[0] < 9**9**9 }
 
 Gathers C<{bmc, bmcip, username, password}> per node from the C<openbmc> table (group
 inheritance as xCAT::Table provides it), with the C<passwd> row C<key=$module> as fallback for
-username and password (XCAT_REFERENCE.md 3.1). C<bmc> may be C<host:port>: the host part is
+username and password (docs/xcat-facts.md#node-info). C<bmc> may be C<host:port>: the host part is
 resolved and C<:port> kept on C<bmcip>.
 
 Each node that lacks something gets one line through C<xCAT::SvrUtils::sendmsg> with the exact

@@ -9,10 +9,10 @@ xCAT_plugin::openbmc2 - xcatd plugin: rpower and rsetboot for OpenBMC nodes thro
 Claims the commands of the shared table C<xCAT::PyAgent::Commands> for nodes with
 C<nodehm.mgt=openbmc>. C<preprocess_request> validates their arguments from that table with
 xCAT's exact messages and splits the request by service node; C<process_request> gathers BMC
-addresses and credentials and runs one agent process for the request (XCAT_REFERENCE.md sections
-2 and 3). The shared work lives in C<xCAT::PyAgent>.
+addresses and credentials and runs one agent process for the request (docs/xcat-facts.md#argument-checks
+and #broker-process). The shared work lives in C<xCAT::PyAgent>.
 
-Backend choice (XCAT_REFERENCE.md 1.2): xCAT's legacy all-Perl C<openbmc.pm> claims the same
+Backend choice (docs/xcat-facts.md#backend-policy): xCAT's legacy all-Perl C<openbmc.pm> claims the same
 commands, and exactly one of the two proceeds. C<run_cmd_in_perl> is our copy of xCAT's policy
 C<xCAT::OPENBMC-E<gt>run_cmd_in_perl>; C<preprocess_request> returns nothing, silently, unless it
 selects Python (also when C<XCAT_OPENBMC_DEVEL> is invalid: C<openbmc.pm> reports that).
@@ -27,7 +27,7 @@ use xCAT::PyAgent;
 use xCAT::PyAgent::Commands;
 use xCAT::Table;
 
-# Commands that run in Python only with XCAT_OPENBMC_DEVEL=YES (XCAT_REFERENCE.md 1.2). Read-only.
+# Commands that run in Python only with XCAT_OPENBMC_DEVEL=YES (docs/xcat-facts.md#backend-policy). Read-only.
 my %DEVEL_ONLY = map { $_ => 1 } qw(rflash getopenbmccons);
 
 # Accepted values of XCAT_OPENBMC_DEVEL, upper-cased. Read-only.
@@ -45,7 +45,7 @@ sub handled_commands {
 
 =head3 run_cmd_in_perl($command, $request)
 
-xCAT's backend policy (XCAT_REFERENCE.md 1.2), in its order. Returns C<(rc, message)>: 1 = Perl
+xCAT's backend policy (docs/xcat-facts.md#backend-policy), in its order. Returns C<(rc, message)>: 1 = Perl
 (the agent file is missing; C<site.openbmcperl> names the command, as a regex match, or is
 C<ALL> in any case; or the command is C<rflash>/C<getopenbmccons> without
 C<XCAT_OPENBMC_DEVEL=YES>), -1 = C<XCAT_OPENBMC_DEVEL> (from C<request.environment>, any of

@@ -9,13 +9,13 @@ xCAT_plugin::redfish - xcatd plugin: rpower and rsetboot for Redfish nodes throu
 Claims C<rpower> and C<rsetboot> for nodes with C<nodehm.mgt=redfish> and runs them through the
 same broker as C<openbmc2> (C<xCAT::PyAgent>) with module C<redfish>: BMC address from the
 C<openbmc> table, credentials falling back to the C<passwd> row with key C<redfish>
-(XCAT_REFERENCE.md 9.1).
+(docs/xcat-facts.md#redfish-broker).
 
 Differences from xCAT's Redfish broker, on purpose: C<rpower softoff> is accepted (our agent
 implements it with GracefulShutdown); C<rsetboot> accepts the devices our agent implements
 (C<net hd cd def default stat>, C<-p>), not C<setup> or C<floppy>; every request gets its own
 socket and lock in a private directory, so two commands never collide. As xCAT's C<redfish.pm>
-(XCAT_REFERENCE.md 9.1) it makes no backend check: there is no Perl Redfish implementation, so
+(docs/xcat-facts.md#redfish-broker) it makes no backend check: there is no Perl Redfish implementation, so
 C<site.openbmcperl> and C<XCAT_OPENBMC_DEVEL> do not apply.
 
 =cut

@@ -177,6 +177,14 @@ def test_client_gone_mid_reply_does_not_hurt_the_next_request(agent):
     assert len(lines) == 200
 
 
+def wait_for_socket(proc, sock_path, bound=20):
+    """Wait until the agent ``proc`` listens on ``sock_path`` (fails if it exits or ``bound`` s pass)."""
+    deadline = time.monotonic() + bound
+    while not os.path.exists(sock_path):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+
+
 def test_one_request_per_process_then_exit_zero_and_socket_removed(tmp_path):
     workdir = str(tmp_path)
     sock_path = os.path.join(workdir, 'agent.sock')
@@ -186,10 +194,7 @@ def test_one_request_per_process_then_exit_zero_and_socket_removed(tmp_path):
     proc = subprocess.Popen([sys.executable, str(AGENT), '--sock', sock_path, '--lockfile', lock_path],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 20
-        while not os.path.exists(sock_path):
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_for_socket(proc, sock_path)
         sock = socket.socket(socket.AF_UNIX)
         sock.settimeout(30)
         sock.connect(sock_path)
@@ -218,10 +223,7 @@ def test_watchdog_ends_the_agent_when_the_lock_holder_dies(tmp_path):
     proc = subprocess.Popen([sys.executable, str(AGENT), '--sock', sock_path, '--lockfile', lock_path],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 20
-        while not os.path.exists(sock_path):
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_for_socket(proc, sock_path)
         assert proc.poll() is None
         holder.kill()
         holder.wait(10)
@@ -248,10 +250,7 @@ def test_pool_larger_than_the_file_limit_shrinks_with_a_warning(tmp_path, count,
                              '--sock', sock_path, '--standalone'],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 20
-        while not os.path.exists(sock_path):
-            assert proc.poll() is None and time.monotonic() < deadline
-            time.sleep(0.02)
+        wait_for_socket(proc, sock_path)
         many = {'n%03d' % i: dict(NODEINFO['n1']) for i in range(count)}
         sock = socket.socket(socket.AF_UNIX)
         sock.settimeout(60)

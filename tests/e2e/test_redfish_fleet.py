@@ -13,7 +13,7 @@ that sees the values held).
 import pytest
 import requests
 
-from conftest import db_frames, node_lines
+from conftest import assert_no_sessions, db_frames, fleet_states, node_lines
 
 NODES = 50
 ENVS = {'connect_timeout': 5, 'read_timeout': 10}
@@ -51,15 +51,6 @@ def run(agent, fleet, command, *args, nodes=None):
     return lines, frames
 
 
-def states(fleet):
-    return {n['name']: n for n in fleet.control.nodes()}
-
-
-def assert_no_sessions(fleet):
-    leftovers = {n['name']: n['open_sessions'] for n in fleet.control.nodes() if n['open_sessions']}
-    assert leftovers == {}
-
-
 def assert_requests(fleet, nodes, reads, actions=0, info=False, logout=True, zero=True):
     """Each node of ``nodes`` got exactly login + ``reads`` GETs + ActionInfo + ``actions`` + logout.
 
@@ -69,14 +60,14 @@ def assert_requests(fleet, nodes, reads, actions=0, info=False, logout=True, zer
     """
     cost = fleet.cost
     expected = cost['login'] + reads + (cost['info'] if info else 0) + actions + (cost['logout'] if logout else 0)
-    after = states(fleet)
+    after = fleet_states(fleet)
     assert {after[n]['requests'] for n in nodes} == {expected}
     if zero:
         fleet.control.reset(states=False, faults=False)
 
 
 def power(fleet, nodes=None):
-    after = states(fleet)
+    after = fleet_states(fleet)
     return {after[n]['redfish_power'] for n in (nodes or fleet.nodes)}
 
 
@@ -87,7 +78,7 @@ def test_state_of_an_off_fleet(module_agent, bmcs, stat):
     assert db_frames(frames) == []
     assert_no_sessions(bmcs)
     if bmcs.cost['logout']:
-        assert {(n['logins'], n['logouts']) for n in states(bmcs).values()} == {(1, 1)}
+        assert {(n['logins'], n['logouts']) for n in fleet_states(bmcs).values()} == {(1, 1)}
     assert_requests(bmcs, bmcs.nodes, reads=1)
 
 
@@ -109,7 +100,7 @@ def test_on_then_off_then_softoff_change_the_simulator(module_agent, bmcs):
     assert set(lines.values()) == {'softoff'}
     assert set(db_frames(frames)) == {(n, 'powering-off') for n in bmcs.nodes[25:]}
     assert power(bmcs) == {'Off'}
-    assert {n['requested_host'] for n in states(bmcs).values() if n['name'] in bmcs.nodes[25:]} == {'Off'}
+    assert {n['requested_host'] for n in fleet_states(bmcs).values() if n['name'] in bmcs.nodes[25:]} == {'Off'}
     assert_no_sessions(bmcs)
     assert_requests(bmcs, bmcs.nodes[25:], reads=0, actions=1)
 
@@ -133,7 +124,7 @@ def test_on_refused_for_a_system_already_on_is_success(module_agent, bmcs):
     lines, frames = run(module_agent, bmcs, 'rpower', 'on')
     assert set(lines.values()) == {'on'}
     assert power(bmcs) == {'On'}
-    after = states(bmcs)
+    after = fleet_states(bmcs)
     assert {after[n]['transitions'] for n in ilo} == {0}
     assert_no_sessions(bmcs)
     assert_requests(bmcs, ilo, reads=1, actions=1, zero=False)
@@ -153,9 +144,9 @@ def test_restricted_reset_types_fall_back_or_are_unsupported(module_agent, bmcs)
     assert sorted(db_frames(frames)) == sorted((n, 'powering-on') for n in lines)
     assert power(bmcs, neither) == {'Off'}
     assert power(bmcs, only_on) == {'On'}
-    assert {states(bmcs)[n]['requested_host'] for n in only_on} == {'On'}
+    assert {fleet_states(bmcs)[n]['requested_host'] for n in only_on} == {'On'}
     assert_no_sessions(bmcs)
-    after = states(bmcs)
+    after = fleet_states(bmcs)
     assert {after[n]['requests'] for n in only_on} == {
         bmcs.cost['login'] + 2 + bmcs.cost['info'] + 1 + bmcs.cost['logout']}
     assert_requests(bmcs, neither, reads=1, actions=1, info=True)
@@ -173,7 +164,7 @@ def test_reset_restarts_on_nodes_and_leaves_off_nodes_off(module_agent, bmcs):
     assert {n: lines[n] for n in on_nodes} == {n: 'reset' for n in on_nodes}
     assert {lines[n] for n in bmcs.nodes[20:]} == {'off'}
     assert sorted(db_frames(frames)) == sorted((n, 'powering-on') for n in on_nodes)
-    after = states(bmcs)
+    after = fleet_states(bmcs)
     assert {after[n]['requested_host'] for n in on_nodes} == {'Reboot'}
     assert power(bmcs, on_nodes) == {'On'}
     assert power(bmcs, bmcs.nodes[20:]) == {'Off'}
@@ -186,7 +177,7 @@ def test_boot_powers_on_off_nodes_and_restarts_on_nodes(module_agent, bmcs):
     lines, frames = run(module_agent, bmcs, 'rpower', 'boot')
     assert set(lines.values()) == {'reset'}
     assert sorted(db_frames(frames)) == sorted((n, 'powering-on') for n in bmcs.nodes)
-    after = states(bmcs)
+    after = fleet_states(bmcs)
     assert {after[n]['requested_host'] for n in bmcs.nodes[:10]} == {'Reboot'}
     assert power(bmcs) == {'On'}
     assert_no_sessions(bmcs)
@@ -200,7 +191,7 @@ def test_bmcstate_and_bmcreboot(module_agent, bmcs):
     assert_requests(bmcs, bmcs.nodes, reads=1)
     lines, _ = run(module_agent, bmcs, 'rpower', 'bmcreboot', nodes=bmcs.nodes[:5])
     assert set(lines.values()) == {'BMC reboot'}
-    after = states(bmcs)
+    after = fleet_states(bmcs)
     assert {after[n]['requested_bmc'] for n in bmcs.nodes[:5]} == {'Reboot'}
     assert {after[n]['requested_bmc'] for n in bmcs.nodes[5:]} != {'Reboot'}
     assert_logged_out(bmcs, bmcs.nodes[:5])
@@ -210,7 +201,7 @@ def test_bmcstate_and_bmcreboot(module_agent, bmcs):
 def assert_logged_out(fleet, nodes):
     """A session DELETE for every login: the simulator drops sessions when its BMC reboots, so
     ``open_sessions`` says nothing after a bmcreboot and the DELETEs (refused then) are counted."""
-    after = states(fleet)
+    after = fleet_states(fleet)
     expected = {(1, 1)} if fleet.cost['logout'] else {(0, 0)}
     assert {(after[n]['logins'], after[n]['session_deletes']) for n in nodes} == expected
     assert_no_sessions(fleet)
@@ -225,7 +216,7 @@ def test_bmcreboot_with_restricted_reset_types(module_agent, bmcs):
     lines, _ = run(module_agent, bmcs, 'rpower', 'bmcreboot', nodes=graceful + none)
     assert {lines[n] for n in graceful} == {'BMC reboot'}
     assert {lines[n] for n in none} == {'Error: Unsupported option: bmcreboot'}
-    after = states(bmcs)
+    after = fleet_states(bmcs)
     assert {after[n]['requested_bmc'] for n in graceful} == {'Reboot'}
     assert {after[n]['requested_bmc'] for n in none} == {'None'}
     assert_logged_out(bmcs, graceful + none)
@@ -245,7 +236,7 @@ def test_rsetboot_devices(module_agent, bmcs, device, word, target, persistent):
     # the PATCH, then one GET to see that the BMC holds the values
     assert_requests(bmcs, bmcs.nodes, reads=1, actions=1)
     enabled = 'Continuous' if persistent else 'Once'
-    assert {(n['boot_override_enabled'], n['boot_override_target']) for n in states(bmcs).values()} == {
+    assert {(n['boot_override_enabled'], n['boot_override_target']) for n in fleet_states(bmcs).values()} == {
         (enabled, target)}
     assert set(run(module_agent, bmcs, 'rsetboot', 'stat')[0].values()) == {word}
     assert_requests(bmcs, bmcs.nodes, reads=1)
@@ -258,7 +249,7 @@ def test_rsetboot_default_disables_the_override(module_agent, bmcs, device):
     run(module_agent, bmcs, 'rsetboot', 'net', '-p')
     lines, _ = run(module_agent, bmcs, 'rsetboot', device)
     assert set(lines.values()) == {'Default'}
-    assert {(n['boot_override_enabled'], n['boot_override_target']) for n in states(bmcs).values()} == {
+    assert {(n['boot_override_enabled'], n['boot_override_target']) for n in fleet_states(bmcs).values()} == {
         ('Disabled', 'None')}
     assert set(run(module_agent, bmcs, 'rsetboot', 'stat')[0].values()) == {'Default'}
     assert_no_sessions(bmcs)
@@ -288,7 +279,7 @@ def test_wrong_password_and_dead_address_fail_alone(module_agent, bmcs):
         assert bad_line == 'Error: [401] There is no valid session established with the implementation.'
     assert lines.pop(dead) == "Error: Login to BMC failed: Can't connect to 127.30.255.1:1 (Connection refused)."
     assert set(lines.values()) == {'on'}
-    after = states(bmcs)
+    after = fleet_states(bmcs)
     assert after[bad]['redfish_power'] == 'Off'
     assert {after[n]['redfish_power'] for n in bmcs.nodes[2:]} == {'On'}
     assert 'Wr0ng-fleet-pw' not in module_agent.log()

@@ -7,7 +7,7 @@ with exactly one fake system, on its own loopback address: three emulators, thre
 Each emulator: TLS with a self-signed certificate made here (the agent verifies it), the fake
 system driver, its own state directory, htpasswd auth with a bcrypt cost-4 hash, no session
 service (the agent must fall back to HTTP Basic). It runs from a small wrapper that makes
-the fake driver's random 1 to 11 s power-change delay zero (RUNTIME_NOTES.md).
+the fake driver's random 1 to 11 s power-change delay zero (docs/runtime-notes.md#sushy-tools).
 """
 
 import socket
@@ -20,7 +20,7 @@ import bcrypt
 import pytest
 import requests
 
-from conftest import db_frames, node_lines
+from conftest import db_frames, node_lines, stop_process
 
 ADDRESSES = ('127.0.77.1', '127.0.77.2', '127.0.77.3')
 NODES = ('sushy1', 'sushy2', 'sushy3')
@@ -104,13 +104,7 @@ class Emulator:
             time.sleep(0.1)
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
 
 
 @pytest.fixture(scope='module')

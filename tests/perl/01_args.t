@@ -1,5 +1,5 @@
 # Argument validation of rpower and rsetboot: every valid and invalid form, with the exact
-# message and exit code (XCAT_REFERENCE.md 2 and 2.1), through perl/bin (a subprocess, with a
+# message and exit code (docs/xcat-facts.md#argument-checks), through perl/bin (a subprocess, with a
 # fake agent that echoes its arguments) and in-process through preprocess_request.
 use strict;
 use warnings;

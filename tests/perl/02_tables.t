@@ -1,5 +1,5 @@
 # Tables (tabdump CSV stand-in), node information with the passwd fallback and every
-# missing-attribute message (XCAT_REFERENCE.md 3.1), noderange expansion, the service-node split.
+# missing-attribute message (docs/xcat-facts.md#node-info), noderange expansion, the service-node split.
 use strict;
 use warnings;
 use FindBin;

@@ -99,7 +99,7 @@ sub all_errors { my ($msg, @which) = @_; @which = @nodes unless @which; join('',
     is(sprintf('%04o', (stat $newlog)[2] & 077), '0000', 'a log file the broker creates is not readable by others');
 }
 
-# --- shapes of section 5.4 and db status -----------------------------------------------------
+# --- callback shapes (docs/xcat-facts.md#callback-shapes) and db status --------------------------
 {
     my $r = rpower('shapes');
     is(untag($r->{out}), "with host\n" . join('', map { "$_: ok rpower [\"state\"]\n" } @nodes[ 1 .. 3 ]), 'info lines on stdout');
@@ -121,8 +121,8 @@ sub all_errors { my ($msg, @which) = @_; @which = @nodes unless @which; join('',
 # --- failures ---------------------------------------------------------------------------------
 {
     # Missing agent: openbmc2's backend policy leaves the command to xCAT's Perl openbmc.pm
-    # (XCAT_REFERENCE.md 1.2), whose runner stand-in says the runner has none (tests/perl/05_policy.t);
-    # redfish.pm has no policy and reports it per node.
+    # (docs/xcat-facts.md#backend-policy), whose runner stand-in says the runner has none
+    # (tests/perl/05_policy.t); redfish.pm has no policy and reports it per node.
     my $missing = 'The xCAT Python agent does not exist. Check if xCAT-openbmc-py package is installed on '
       . 'management node and service nodes.';
     my $r = rpower('echo', XCAT_AGENT => "$dir/no/such/agent.py");

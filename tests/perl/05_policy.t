@@ -1,7 +1,8 @@
-# Backend selection of openbmc2 (XCAT_REFERENCE.md 1.2: agent file, XCAT_OPENBMC_DEVEL in each of
-# its three request shapes, site.openbmcperl, the DEVEL-only commands) and the order of
-# process_request (section 3: the agent file is checked before any table is read), in-process
-# as xcatd calls the plugins and through the runner (site.csv read by its xCAT::Table stand-in).
+# Backend selection of openbmc2 (docs/xcat-facts.md#backend-policy: agent file, XCAT_OPENBMC_DEVEL in
+# each of its three request shapes, site.openbmcperl, the DEVEL-only commands) and the order of
+# process_request (docs/xcat-facts.md#broker-process: the agent file is checked before any table is
+# read), in-process as xcatd calls the plugins and through the runner (site.csv read by its
+# xCAT::Table stand-in).
 use strict;
 use warnings;
 use FindBin;
@@ -123,7 +124,7 @@ sub env_shapes {
     site([ 'openbmcperl', 'all' ]);
     silent_ok('openbmcperl=all, rsetboot', 'openbmc2', 'rsetboot', undef, 'hd');
 
-    # redfish.pm has no policy (XCAT_REFERENCE.md 9.1).
+    # redfish.pm has no policy (docs/xcat-facts.md#redfish-broker).
     python_ok('redfish with openbmcperl=all', 'redfish', 'rpower', [ { XCAT_OPENBMC_DEVEL => ['bogus'] } ], 'on');
     unlink "$dir/site.csv";
 }

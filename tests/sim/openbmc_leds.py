@@ -28,8 +28,8 @@ COLORS = MappingProxyType({
     'rear_fault': 'Yellow', 'rear_id': 'Blue', 'rear_power': 'Green',
 })
 
-#: Values the ``Asserted`` PUT accepts (phosphor takes JSON booleans and 0/1).
-# (1 and 0 find these keys too: in Python they are equal to True and False)
+#: Values the ``Asserted`` PUT accepts (phosphor takes JSON booleans and 0/1: in Python 1 and 0
+#: are the same keys as True and False).
 _ASSERTED = MappingProxyType({True: True, False: False})
 
 KEY = 'leds'

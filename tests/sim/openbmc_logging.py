@@ -22,9 +22,9 @@ LEVEL = 'xyz.openbmc_project.Logging.Entry.Level.'
 I2C_DEVICE = '/sys/devices/platform/ahb/ahb:apb/ahb:apb:i2c@1e78a000/1e78a100.i2c-bus/i2c-3/3-0068'
 ESEL = '00 00 df 00 00 00 00 20 00 04 12 35 6f aa 00 00'
 
-#: Values the ``Resolved`` PUT accepts (xCAT sends the string "1").
-# (1 and 0 find the boolean keys: in Python they are equal to True and False)
-_RESOLVED = MappingProxyType({'1': True, True: True, '0': False, False: False})
+#: Values the ``Resolved`` PUT accepts (xCAT sends the string "1"; JSON true and false are the
+#: same keys as 1 and 0).
+_RESOLVED = MappingProxyType({'1': True, 1: True, '0': False, 0: False})
 
 KEY = 'logging'
 

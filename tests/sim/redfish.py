@@ -459,22 +459,33 @@ class RedfishDialect:
                                            'Request', '@Message.ExtendedInfo': _success()['@Message.ExtendedInfo']}})
         return self._done()
 
-    def _system_reset(self, bmc, req, layout):
+    def _reset_type(self, req, action, known, allowed):
+        """The ResetType of a Reset POST for ``action``, or the BMC's refusal.
+
+        :param known: the ResetTypes the schema's action knows; ``allowed``: those this BMC offers.
+        :returns: ``(reset_type, None)`` or ``(None, error response)``.
+        """
         bad = self._method(req, 'POST')
         if bad:
-            return bad
+            return None, bad
         body, bad = self._body(req)
         if bad:
-            return bad
+            return None, bad
         reset_type = body.get('ResetType')
         if reset_type is None:
-            return self._error(400, 'The action ComputerSystem.Reset requires the parameter ResetType to be '
-                                    'present in the request body.', 'ActionParameterMissing')
-        if reset_type not in _RESET_ACTIONS:
-            return self._error(400, 'The parameter ResetType for the action ComputerSystem.Reset is not '
-                                    'supported on the target resource.', 'ActionParameterNotSupported')
-        if reset_type not in self.system_reset_types(bmc):
-            return not_in_list(reset_type, 'ComputerSystem.Reset', self.style.errors)
+            return None, self._error(400, 'The action %s requires the parameter ResetType to be present in the '
+                                          'request body.' % action, 'ActionParameterMissing')
+        if reset_type not in known:
+            return None, self._error(400, 'The parameter ResetType for the action %s is not supported on the '
+                                          'target resource.' % action, 'ActionParameterNotSupported')
+        if reset_type not in allowed:
+            return None, not_in_list(reset_type, action, self.style.errors)
+        return reset_type, None
+
+    def _system_reset(self, bmc, req, layout):
+        reset_type, bad = self._reset_type(req, 'ComputerSystem.Reset', _RESET_ACTIONS, self.system_reset_types(bmc))
+        if bad:
+            return bad
         on_when_on = self.style.on_when_on or (409 if bmc.refuse_on_when_on else 0)
         if on_when_on and reset_type in ('On', 'ForceOn') and bmc.redfish_power == 'On':
             # NOTE: HPE iLO refuses to power on a system that is on instead of doing nothing.
@@ -521,21 +532,9 @@ class RedfishDialect:
         return _dump(200, doc)
 
     def _manager_reset(self, bmc, req, layout):
-        bad = self._method(req, 'POST')
+        _reset_type, bad = self._reset_type(req, 'Manager.Reset', MANAGER_RESET_TYPES, self.manager_reset_types(bmc))
         if bad:
             return bad
-        body, bad = self._body(req)
-        if bad:
-            return bad
-        reset_type = body.get('ResetType')
-        if reset_type is None:
-            return self._error(400, 'The action Manager.Reset requires the parameter ResetType to be '
-                                    'present in the request body.', 'ActionParameterMissing')
-        if reset_type not in MANAGER_RESET_TYPES:
-            return self._error(400, 'The parameter ResetType for the action Manager.Reset is not supported '
-                                    'on the target resource.', 'ActionParameterNotSupported')
-        if reset_type not in self.manager_reset_types(bmc):
-            return not_in_list(reset_type, 'Manager.Reset', self.style.errors)
         resp = self._done()
         bmc.bmc_reboot()
         return resp

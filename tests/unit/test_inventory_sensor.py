@@ -3,14 +3,13 @@
 and what a node gets when one of its calls fails (docs/COMMANDS.md)."""
 
 import json
-import urllib.parse
 
 import pytest
 
 from common import exceptions as exc
 from common.task import Task
 from common.utils import natural_key, sort_natural, value_text
-from conftest import fixture_json
+from conftest import fixture_json, sent
 from hwctl.executor.openbmc_inventory import OpenBMCInventoryExecutor, firmware_lines, inventory_groups
 from hwctl.executor.openbmc_sensor import OpenBMCSensorExecutor, led_lines, reading, sensor_lines
 from xcatagent import base
@@ -95,11 +94,6 @@ def bmc(requests_mock):
     return requests_mock
 
 
-def sent(requests_mock):
-    return [(r.method, urllib.parse.urlsplit(r.url).path, json.loads(r.text) if r.text else None)
-            for r in requests_mock.request_history]
-
-
 def run(executor_class, make_ctx, messager, op, *args):
     ctx = make_ctx(retries=0)
     Task(executor_class(ctx, messager), NODEINFO, messager, ctx).run(op, *args)
@@ -134,7 +128,7 @@ def test_parse_rinv(args, want):
 
 
 @pytest.mark.parametrize('args,want', [
-    ([], ('all', False)), (['-V'], ('all', True)), (['temp'], ('temp', False)), (['-V', '-V', 'leds'], ('leds', True)),
+    ([], 'all'), (['-V'], 'all'), (['temp'], 'temp'), (['-V', '-V', 'leds'], 'leds'),
 ])
 def test_parse_rvitals(args, want):
     assert parse_rvitals(args) == want
@@ -159,9 +153,9 @@ def test_parse_errors(parse, args, message):
 
 
 @pytest.mark.parametrize('args,want', [
-    (['list', 'all'], ('list', None, False)), (['list', '10', '-V'], ('list', 10, True)), ([], ('list', None, False)),
-    (['--verbose'], ('list', None, True)), (['0'], ('list', None, False)), (['clear'], ('clear', None, False)),
-    (['resolved', 'resolved=1,2'], ('resolved', '1,2', False)), (['resolved=LED'], ('resolved', 'LED', False)),
+    (['list', 'all'], ('list', None)), (['list', '10', '-V'], ('list', 10)), ([], ('list', None)),
+    (['--verbose'], ('list', None)), (['0'], ('list', None)), (['clear'], ('clear', None)),
+    (['resolved', 'resolved=1,2'], ('resolved', '1,2')), (['resolved=LED'], ('resolved', 'LED')),
 ])
 def test_parse_reventlog(args, want):
     assert parse_reventlog(args) == want

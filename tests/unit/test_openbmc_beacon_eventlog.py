@@ -5,15 +5,12 @@ phosphor-rest-server sends them. Expected lines are the ones docs/DESIGN.md give
 data ("rbeacon and reventlog").
 """
 
-import json
-import urllib.parse
 
 import pytest
 
 from common import exceptions as exc
-from conftest import fixture_json
+from conftest import fixture_json, sent
 from hwctl.executor import openbmc_eventlog as ev
-from xcatagent.base import parse_reventlog
 from xcatagent.openbmc import OpenBMCManager
 
 HOST = '127.0.0.2'
@@ -58,11 +55,6 @@ def bmc(requests_mock, no_table):
                        headers={'Set-Cookie': 'sid=abc123; Secure; HttpOnly'})
     requests_mock.post(BASE + '/logout', json=fixture_json('openbmc', 'ok'))
     return requests_mock
-
-
-def sent(requests_mock):
-    return [(r.method, urllib.parse.urlsplit(r.url).path, json.loads(r.text) if r.text else None)
-            for r in requests_mock.request_history]
 
 
 def output(messager):
@@ -297,18 +289,6 @@ def test_resolved_on_an_empty_log(bmc, messager, make_ctx):
     bmc.get(P + '/logging/enumerate', json={'data': {}, 'message': '200 OK', 'status': 'ok'})
     assert command(messager, make_ctx, 'reventlog', 'resolved=LED')[1:] == \
         ['n1: Error: No event log entries needed to be resolved']
-
-
-@pytest.mark.parametrize('args,expected', [
-    (['list', 'all'], ('list', None, False)),
-    (['list', '10', '-V'], ('list', 10, True)),
-    (['--verbose'], ('list', None, True)),
-    ([], ('list', None, False)),
-    (['clear'], ('clear', None, False)),
-    (['resolved', 'resolved=1,2'], ('resolved', '1,2', False)),
-])
-def test_parse_reventlog(args, expected):
-    assert parse_reventlog(args) == expected
 
 
 @pytest.mark.parametrize('args', [['list', '1', '2'], ['bogus'], ['resolved'], ['resolved=']])

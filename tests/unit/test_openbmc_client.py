@@ -1,9 +1,7 @@
 """OpenBMCClient and the OpenBMC executors against requests-mock: what is sent, what is printed."""
 
 import errno
-import json
 import time
-import urllib.parse
 
 import pytest
 import requests
@@ -11,8 +9,8 @@ import requests
 from common import exceptions as exc
 from common.rest import host_port
 from common.task import Task
-from conftest import db_frames, fixture_json
-from hwctl.executor.openbmc_power import OpenBMCPowerExecutor, power_word
+from conftest import db_frames, fixture_json, sent
+from hwctl.executor.openbmc_power import OpenBMCPowerExecutor, chassis_host_word
 from hwctl.executor.openbmc_setboot import OpenBMCSetbootExecutor
 from hwctl.openbmc_client import OpenBMCClient
 
@@ -38,12 +36,6 @@ def bmc(requests_mock):
                        headers={'Set-Cookie': 'sid=abc123; Secure; HttpOnly'})
     requests_mock.post(BASE + '/logout', json=fixture_json('openbmc', 'ok'))
     return requests_mock
-
-
-def sent(requests_mock):
-    """The requests sent as (method, path, json body or None)."""
-    return [(r.method, urllib.parse.urlsplit(r.url).path, json.loads(r.text) if r.text else None)
-            for r in requests_mock.request_history]
 
 
 def run(executor_class, make_ctx, messager, op, *args, **ctx):
@@ -72,7 +64,7 @@ def test_login_sends_credentials_keeps_cookie_and_logs_out(bmc, make_ctx):
 def test_state_words(bmc, make_ctx, messager, chassis, host, word):
     bmc.get(P + '/state/enumerate', json=state_payload(chassis, host))
     assert run(OpenBMCPowerExecutor, make_ctx, messager, 'get_state') == {'n1': word}
-    assert power_word(chassis, host) == word
+    assert chassis_host_word(chassis, host) == word
     assert [m for m, _p, _b in sent(bmc)] == ['POST', 'GET', 'POST']
 
 
@@ -153,6 +145,12 @@ def test_bmcstate_http_error(bmc, make_ctx, messager):
     bmc.get(P + '/state/bmc0/attr/CurrentBMCState', status_code=500, json=fixture_json('openbmc', 'error_500'))
     assert run(OpenBMCPowerExecutor, make_ctx, messager, 'get_bmc_state', retries=0) == {
         'n1': 'Error: BMC NotReady ([500] org.freedesktop.DBus.Error.Failed)'}
+
+
+def test_bmcstate_unreachable_says_not_ready_and_tries_no_logout(bmc, make_ctx, messager):
+    bmc.get(P + '/state/bmc0/attr/CurrentBMCState', exc=requests.exceptions.ConnectionError('reset'))
+    assert run(OpenBMCPowerExecutor, make_ctx, messager, 'get_bmc_state', retries=0) == {'n1': 'Error: BMC NotReady'}
+    assert [m for m, _p, _b in sent(bmc)] == ['POST', 'GET']
 
 
 def test_bmcreboot_with_pending_firmware_clears_dumps_and_reboots(bmc, make_ctx, messager):

@@ -9,8 +9,8 @@ import requests
 
 from common import exceptions as exc
 from common.task import Task
-from conftest import db_frames, fixture_json
-from hwctl.executor.redfish_power import RedfishPowerExecutor
+from conftest import db_frames, fixture_json, sent
+from hwctl.executor.redfish_power import RedfishPowerExecutor, system_power_word
 from hwctl.executor.redfish_setboot import RedfishSetbootExecutor
 from hwctl.redfish_client import FleetShape, RedfishClient
 
@@ -30,6 +30,13 @@ NODEINFO = {'n1': {'bmc': HOST, 'bmcip': HOST, 'username': 'root', 'password': P
 
 def redfish(name):
     return fixture_json('redfish', name)
+
+
+def refusal_400(message):
+    """A Redfish 400 error body whose first ExtendedInfo message is ``message``."""
+    body = redfish('error_400')
+    body['error']['@Message.ExtendedInfo'][0]['Message'] = message
+    return body
 
 
 def system_with(style='inline', power_state='On', allowed=None, boot=None):
@@ -108,12 +115,6 @@ def patch_reply(system, reply):
         context.status_code = 204 if reply == '204' else 200
         return '' if reply == '204' else json.dumps(redfish('success'))
     return answer
-
-
-def sent(mock):
-    """The requests sent as (method, path, json body or None)."""
-    return [(r.method, urllib.parse.urlsplit(r.url).path, json.loads(r.text) if r.text else None)
-            for r in mock.request_history]
 
 
 def run(executor_class, make_ctx, messager, op, *args, **envs):
@@ -484,6 +485,7 @@ def test_manager_not_at_the_well_known_path_is_found_in_the_collection(requests_
 def test_state_words(requests_mock, make_ctx, messager, power_state, word):
     serve(requests_mock, system_with(power_state=power_state))
     assert run(RedfishPowerExecutor, make_ctx, messager, 'get_state') == {'n1': word}
+    assert system_power_word('n1', power_state) == word
     assert sent(requests_mock) == [LOGIN, GET_SYSTEM, LOGOUT]
     assert db_frames(messager.frames) == []
 
@@ -493,6 +495,8 @@ def test_unknown_power_state_is_a_bad_response(requests_mock, make_ctx, messager
     serve(requests_mock, system_with(power_state=power_state))
     assert run(RedfishPowerExecutor, make_ctx, messager, 'get_state') == {
         'n1': 'Error: Received wrong format response: unknown PowerState %r' % power_state}
+    with pytest.raises(exc.BmcBadResponse):
+        system_power_word('n1', power_state)
 
 
 #: The Reset POST to bmcweb's target, with a ResetType.
@@ -725,6 +729,14 @@ def test_bmcstate_http_error_is_not_ready(requests_mock, make_ctx, messager):
               'The service is still operational.)'}
 
 
+def test_bmcstate_refused_after_login_is_not_ready_with_the_status(requests_mock, make_ctx, messager):
+    """As on OpenBMC (docs/xcat-facts.md#openbmc-bmc), an auth refusal of the read is NotReady too."""
+    serve(requests_mock)
+    requests_mock.get(BASE + MANAGER, status_code=403, json=redfish('error_401'))
+    line = run(RedfishPowerExecutor, make_ctx, messager, 'get_bmc_state')['n1']
+    assert line.startswith('Error: BMC NotReady ([403] ')
+
+
 @pytest.mark.parametrize('reply', ['204', 'body'])
 def test_bmcreboot_posts_without_reading(requests_mock, make_ctx, messager, reply):
     serve(requests_mock, reply=reply)
@@ -867,8 +879,7 @@ def test_setboot_is_one_patch(requests_mock, make_ctx, messager, reply, device, 
 def test_setboot_target_refused_by_the_bmc_prints_its_message(requests_mock, make_ctx, messager):
     """Nothing is read before the PATCH: the BMC validates the target and its 400 reaches the admin."""
     serve(requests_mock, system_with(boot=boot('Once', 'Pxe', allowed=['Pxe', 'Hdd'])))
-    refusal = redfish('error_400')
-    refusal['error']['@Message.ExtendedInfo'][0]['Message'] = (
+    refusal = refusal_400(
         'The value "Cd" for the property BootSourceOverrideTarget is not in the list of acceptable values.')
     requests_mock.patch(BASE + SYSTEM, status_code=400, json=refusal)
     assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'cd', False) == {
@@ -1160,8 +1171,7 @@ def test_xcc_says_plainly_that_it_keeps_no_persistent_override(requests_mock, ma
     value = boot('Once', 'Hdd')
     value['BootSourceOverrideEnabled@Redfish.AllowableValues'] = ['Once', 'Disabled']
     vendor_system(requests_mock, system_with(boot=value))
-    refusal = redfish('error_400')
-    refusal['error']['@Message.ExtendedInfo'][0]['Message'] = (
+    refusal = refusal_400(
         'The value Continuous for the property BootSourceOverrideEnabled is not in the list of acceptable values.')
     requests_mock.patch(BASE + SYSTEM_1, status_code=400, json=refusal)
     assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'net', True) == {
@@ -1175,8 +1185,7 @@ def test_read_only_boot_goes_to_the_settings_object(requests_mock, make_ctx, mes
     settings = SYSTEM + '/Settings'
     system['@Redfish.Settings'] = {'SettingsObject': {'@odata.id': settings}}
     serve(requests_mock, system)
-    refusal = redfish('error_400')
-    refusal['error']['@Message.ExtendedInfo'][0]['Message'] = 'Boot is a read-only property.'
+    refusal = refusal_400('Boot is a read-only property.')
     requests_mock.patch(BASE + SYSTEM, status_code=400, json=refusal)
     requests_mock.patch(BASE + settings, text=patch_reply(system, '204'))
     assert run(RedfishSetbootExecutor, make_ctx, messager, 'set_state', 'net', False) == {'n1': 'Network'}

@@ -45,6 +45,17 @@ def test_a_client_is_tracked_from_its_login_to_its_logout(bmc, make_ctx):
     assert logouts(bmc) == 1
 
 
+def test_a_forgotten_session_is_untracked_and_gets_no_logout(bmc, make_ctx):
+    ctx = make_ctx()
+    with new_client(ctx) as client:
+        client.login()
+        client.forget_session()
+        assert not client.logged_in
+        assert len(ctx.sessions) == 0
+        assert ctx.sessions.logout_all() == 0
+    assert logouts(bmc) == 0
+
+
 @pytest.mark.parametrize('error', [exc.BmcUnreachable(node='n1', host=HOST, cause='x'), exc.BmcBadResponse(detail='x')])
 def test_a_client_that_failed_normally_is_not_left_tracked(bmc, make_ctx, error):
     ctx = make_ctx()

@@ -25,7 +25,6 @@ SRC = 'xyz.openbmc_project.Control.Boot.Source.Sources.'
 WAIT = 10.0
 
 
-
 # -- noderange and fault parsing (no fleet needed) ---------------------------------------------------
 
 @pytest.mark.parametrize('expr, expected', [
@@ -509,8 +508,8 @@ def test_openbmc_inventory_sensors_software_served_sorted_and_per_node(ob):
     assert P + '/software/7ad96a41' in sess.get(_url(ob, 'node001', P + '/software/enumerate'),
                                                 timeout=WAIT).json()['data']
     # A cached tree still goes through the faults.
-    for fault, check in (('badjson', lambda r: (r.status_code == 200 and r.text.startswith('{')
-                                                and not r.text.endswith('}'))),
+    for fault, check in (('badjson', lambda r: r.status_code == 200 and r.text.startswith('{')
+                          and not r.text.endswith('}')),
                          ('500', lambda r: r.status_code == 500),
                          ('oversize', lambda r: len(r.content) == 400000 and r.json()['status'] == 'ok')):
         ob.control.set_fault('node002', fault, arg=400000 if fault == 'oversize' else None)

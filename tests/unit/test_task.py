@@ -4,8 +4,9 @@ import gevent
 import pytest
 
 from common import exceptions as exc
+from common.nodework import NodeResult, wait_for
+from common.task import Task
 from conftest import RecordingMessager
-from common.task import NodeResult, Task, wait_for
 from hwctl.power import PowerInterface
 
 

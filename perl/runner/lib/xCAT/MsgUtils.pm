@@ -6,7 +6,7 @@ xCAT::MsgUtils - runner stand-in for xCAT's message helper
 
 =head1 DESCRIPTION
 
-Gives the callback the shapes of XCAT_REFERENCE.md 5.4. Syslog messages (C<S>) go to the file
+Gives the callback the shapes of docs/xcat-facts.md#callback-shapes. Syslog messages (C<S>) go to the file
 named by C<XCAT_RUNNER_SYSLOG> when set, and are dropped otherwise (the runner's stdout is the
 user's).
 

@@ -52,7 +52,7 @@ def build_ssl_context(verify=False, ca_bundle=None):
 
     NOTE: urllib3 builds a new context and loads the system CA bundle (about 20 ms) for
     every new connection unless it is handed one; one shared context is most of the
-    difference between 26 ms and 3 ms of CPU per BMC (RUNTIME_NOTES.md).
+    difference between 26 ms and 3 ms of CPU per BMC (docs/runtime-notes.md#tls-context).
 
     :param verify: check BMC certificates against ``ca_bundle`` (or the system store).
     :param ca_bundle: path of a PEM file of CA certificates.
@@ -353,6 +353,10 @@ class RestClient:
                 self._tracker.add(self)
             else:
                 self._tracker.discard(self)
+
+    def forget_session(self):
+        """Drop our BMC session without a logout: the BMC is gone, or going down and takes it along."""
+        self.logged_in = False
 
     def __enter__(self):
         return self

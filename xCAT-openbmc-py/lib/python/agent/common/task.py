@@ -29,6 +29,7 @@ import gevent
 from gevent.pool import Pool
 
 from common import exceptions as exc
+from common.nodework import NodeResult
 from common.rest import build_ssl_context
 
 LOG = logging.getLogger(__name__)
@@ -138,8 +139,6 @@ class RunContext:
 
     #: log every REST call as a replayable curl line (secrets masked).
     debug: bool = False
-    #: ``-V`` was given.
-    verbose: bool = False
     #: the admin's working directory.
     cwd: str = ''
     #: greenlets working on nodes at once.
@@ -203,7 +202,7 @@ class RunContext:
                                                              rule))
 
     @classmethod
-    def from_envs(cls, envs, cwd='', verbose=False, **overrides):
+    def from_envs(cls, envs, cwd='', **overrides):
         """Build the context of a request from its ``envs`` object.
 
         :param envs: the request's ``envs`` dict (``debugmode`` and our optional keys).
@@ -231,7 +230,6 @@ class RunContext:
             values[key] = value
         debug = envs.get('debugmode')
         values['debug'] = bool(debug) and debug not in ('0', 0)
-        values['verbose'] = verbose
         values['cwd'] = cwd
         try:
             values['ssl_context'] = build_ssl_context(values.get('verify', False), values.get('ca_bundle'))
@@ -239,44 +237,6 @@ class RunContext:
             raise exc.InvalidRequest(detail='cannot load CA bundle %s: %s' % (values.get('ca_bundle'), error))
         values['sessions'] = SessionTracker()
         return cls(**values)
-
-
-@dataclasses.dataclass(frozen=True)
-class NodeResult:
-    """A node's result: one line or several, and optionally a node status or a closing error.
-
-    Commands that print several lines per node (rinv, rvitals, reventlog) return ``lines``;
-    they go out as one info frame (``node: <line>`` joined by newlines), so the admin sees
-    the same lines as from one frame per line, at a fraction of the cost. When one call of
-    several failed, ``error`` is the node's last line, after the lines that could be made.
-    """
-
-    #: the text after ``node: `` (ignored when ``lines`` is set).
-    text: str = ''
-    #: value for the node's ``status`` attribute (``powering-on``...), or None.
-    status: Optional[str] = None
-    #: several texts, each printed as ``node: <text>``; an ``AgentError`` among them is
-    #: printed in its place as ``node: Error: <text>`` (reventlog's ``Invalid ID: <id>``).
-    lines: tuple = ()
-    #: an ``AgentError`` printed as ``node: Error: <text>`` after ``lines``.
-    error: Optional[Exception] = None
-
-
-def wait_for(check, *, timeout, interval):
-    """Poll ``check()`` until it returns a truthy value or ``timeout`` seconds pass.
-
-    The one poll loop of the agent: every wait for a BMC state goes through here.
-
-    :param check: callable returning the polled value; exceptions propagate.
-    :returns: ``(value, elapsed_seconds)``; ``value`` is the last, possibly falsy, value.
-    """
-    start = time.monotonic()
-    while True:
-        value = check()
-        elapsed = time.monotonic() - start
-        if value or elapsed >= timeout:
-            return value, elapsed
-        gevent.sleep(min(interval, max(timeout - elapsed, 0)))
 
 
 class Task:

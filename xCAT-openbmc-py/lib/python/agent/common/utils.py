@@ -1,6 +1,6 @@
 """Wire codec shared by the server, client.py and the tests; the reply messager; log masking.
 
-Framing (XCAT_REFERENCE.md section 5.1): a 4-byte C ``int`` length prefix in native byte
+Framing (docs/xcat-facts.md#framing): a 4-byte C ``int`` length prefix in native byte
 order (``struct`` format ``=i``: native order, standard 4-byte size, signed, as Perl's
 ``pack('i', N)`` on the supported platforms), then that many bytes of UTF-8 JSON. The
 length counts bytes, never characters. A frame larger than ``MAX_FRAME`` is refused before
@@ -158,7 +158,7 @@ def sanitize(obj):
 
 
 class Messager:
-    """Sends reply frames (XCAT_REFERENCE.md section 5.3) to the broker over one socket.
+    """Sends reply frames (docs/xcat-facts.md#replies) to the broker over one socket.
 
     Frames from concurrent greenlets never interleave: each frame goes out in one
     ``sendall`` under a lock. A peer that went away is remembered, and later sends are
@@ -223,9 +223,6 @@ class Messager:
 
     def syslog(self, text):
         self._message('syslog', text)
-
-    def info_with_host(self, text):
-        self._message('info_with_host', text)
 
     def alive(self, every):
         """An ``alive`` frame: sent every ``every`` seconds while a request that asked for them

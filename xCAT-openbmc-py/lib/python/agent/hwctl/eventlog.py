@@ -2,7 +2,7 @@
 
 Executors (``hwctl/executor/*_eventlog.py``) implement this interface for one protocol, with
 the contract of ``hwctl/power.py``. A node's listing is several lines: executors return a
-``common.task.NodeResult`` with ``lines`` (and ``error`` when the node's last line is an
+``common.nodework.NodeResult`` with ``lines`` (and ``error`` when the node's last line is an
 error after other lines).
 """
 

@@ -1,4 +1,4 @@
-"""OpenBMCClient: the phosphor REST calls (XCAT_REFERENCE.md sections 6 to 8), and nothing else.
+"""OpenBMCClient: the phosphor REST calls (docs/xcat-facts.md#rest-client to #openbmc-rsetboot), and nothing else.
 
 Only this module knows OpenBMC's paths and D-Bus enumeration strings. Methods return the
 last component of D-Bus values (``Running``, ``On``, ``Network``...); executors map them

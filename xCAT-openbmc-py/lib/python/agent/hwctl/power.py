@@ -2,7 +2,7 @@
 
 Executors (``hwctl/executor/*_power.py``) implement this interface for one protocol. Each
 per-node operation takes ``(node, nodeinfo)`` first, returns the node's result (the text
-after ``node: `` or a ``common.task.NodeResult``) and raises ``common.exceptions.AgentError``
+after ``node: `` or a ``common.nodework.NodeResult``) and raises ``common.exceptions.AgentError``
 subclasses on failure; ``common.task`` turns that into the node's one line.
 """
 

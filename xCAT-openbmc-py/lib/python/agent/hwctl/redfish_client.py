@@ -1,4 +1,4 @@
-"""RedfishClient: the DMTF Redfish calls rpower and rsetboot need (XCAT_REFERENCE.md section 9), and nothing else.
+"""RedfishClient: the DMTF Redfish calls rpower and rsetboot need (docs/xcat-facts.md#redfish), and nothing else.
 
 Only this module knows Redfish paths, properties and annotations. Methods return Redfish
 values (``On``, ``Pxe``, ``ForceRestart``...); executors map them to xCAT words.
@@ -585,10 +585,11 @@ class RedfishClient(RestClient):
           and the same type posted at its own target (the BMC has not said no yet, so no
           list is consulted), and the shape learns that target;
         - a refusal at the member's own target is answered from the member: already in
-          ``power_state`` is success (lesson 13); else the next type of ``wanted`` the BMC
-          allows is sent (ActionInfo over a malformed inline list), or simply the next one
-          when the BMC does not list its types; none allowed is ``Unsupported option:
-          <word>``; the refused type being the only one allowed keeps the BMC's own error.
+          ``power_state`` is success (docs/DESIGN.md, "Where we differ from xCAT on
+          purpose"); else the next type of ``wanted`` the BMC allows is sent (ActionInfo
+          over a malformed inline list), or simply the next one when the BMC does not list
+          its types; none allowed is ``Unsupported option: <word>``; the refused type being
+          the only one allowed keeps the BMC's own error.
 
         :param target: ``system`` or ``manager``.
         :param wanted: ResetTypes in order of preference.

@@ -57,9 +57,9 @@ def executor_class(mgt, interface):
         raise exc.Unsupported(detail='%s for %s' % (interface, mgt))
 
 
-def _split_verbose(args):
-    """``(words without -V/--verbose, whether one was given)``; repeats are harmless."""
-    return [a for a in args if a not in _VERBOSE], any(a in _VERBOSE for a in args)
+def _words(args):
+    """The words without -V/--verbose (repeats are harmless); only rinv reads the flag itself."""
+    return [a for a in args if a not in _VERBOSE]
 
 
 def parse_rinv(args):
@@ -68,7 +68,7 @@ def parse_rinv(args):
     :returns: ``(keywords, verbose)``: the keywords given, in ``RINV_KEYWORDS`` order.
     :raises Unsupported: a word that is no rinv keyword (xCAT's broker message).
     """
-    words, verbose = _split_verbose(args)
+    words, verbose = _words(args), any(a in _VERBOSE for a in args)
     for word in words:
         if word not in RINV_KEYWORDS:
             raise exc.Unsupported(detail='rinv %s' % word)
@@ -79,33 +79,33 @@ def parse_rinv(args):
 def parse_rvitals(args):
     """Parse rvitals's arguments; none means ``all``.
 
-    :returns: ``(kind, verbose)``.
+    :returns: the subcommand (``-V`` is accepted and changes nothing).
     :raises InvalidRequest: two or more subcommands.
     :raises Unsupported: an unknown subcommand.
     """
-    words, verbose = _split_verbose(args)
+    words = _words(args)
     if len(words) > 1:
         raise exc.InvalidRequest('Only one option is supported at the same time for rvitals')
     kind = words[0] if words else 'all'
     if kind not in RVITALS_KINDS:
         raise exc.Unsupported(detail='rvitals %s' % kind)
-    return kind, verbose
+    return kind
 
 
 def parse_rbeacon(args):
     """Parse rbeacon's arguments.
 
-    :returns: ``(action, verbose)``, action one of ``RBEACON_ACTIONS``.
+    :returns: the action, one of ``RBEACON_ACTIONS`` (``-V`` changes nothing).
     :raises InvalidRequest: no subcommand, two or more, or an unknown one.
     """
-    words, verbose = _split_verbose(args)
+    words = _words(args)
     if not words:
         raise exc.InvalidRequest('Subcommand for rbeacon was not specified')
     if len(words) > 1:
         raise exc.InvalidRequest('Only one option is supported at the same time for rbeacon')
     if words[0] not in RBEACON_ACTIONS:
         raise exc.InvalidRequest("Only 'on', 'off' and 'stat' are supported for OpenBMC managed nodes.")
-    return words[0], verbose
+    return words[0]
 
 
 def parse_reventlog(args):
@@ -114,11 +114,12 @@ def parse_reventlog(args):
     Broker forms: ``list all``, ``list <n>``, ``clear``, ``resolved resolved=<ids>`` (each
     possibly with ``-V``); raw forms: nothing, ``all``, ``<n>``, ``clear``, ``resolved=<ids>``.
 
-    :returns: ``(action, value, verbose)``: ``('list', None or n)`` (None = all),
-        ``('clear', None)``, ``('resolved', '<ids>')`` (the text after ``=``).
+    :returns: ``(action, value)``: ``('list', None or n)`` (None = all),
+        ``('clear', None)``, ``('resolved', '<ids>')`` (the text after ``=``); ``-V``
+        changes nothing.
     :raises InvalidRequest: anything else.
     """
-    words, verbose = _split_verbose(args)
+    words = _words(args)
     if words and words[0] == 'list':
         words = words[1:]
         if not words:
@@ -126,19 +127,19 @@ def parse_reventlog(args):
     elif len(words) == 2 and words[0] == 'resolved' and words[1].startswith('resolved='):
         words = words[1:]
     if not words or words == ['all']:
-        return 'list', None, verbose
+        return 'list', None
     if len(words) > 1:
         raise exc.InvalidRequest('Only one option is supported at the same time for reventlog')
     word = words[0]
     if word.isdigit():
         count = int(word)
-        return 'list', (count or None), verbose
+        return 'list', (count or None)
     if word == 'clear':
-        return 'clear', None, verbose
+        return 'clear', None
     if word.startswith('resolved='):
         ids = word[len('resolved='):]
         if ids and ids != '0':
-            return 'resolved', ids, verbose
+            return 'resolved', ids
     if 'resolved' in word:
         raise exc.InvalidRequest("Usage error. Provide a comma separated list of IDs to be resolved. "
                                  "Example: 'resolved=x,y,z'")
@@ -148,18 +149,17 @@ def parse_reventlog(args):
 def parse_rpower(args):
     """Parse rpower's arguments (after the broker's validation, or raw from client.py).
 
-    :returns: ``(action, verbose)``.
+    :returns: the subcommand (``-V`` changes nothing here; the broker printed its note).
     :raises InvalidRequest: anything but exactly one known subcommand.
     """
-    verbose = any(a in _VERBOSE for a in args)
-    words = [a for a in args if a not in _VERBOSE]
+    words = _words(args)
     if not words:
         raise exc.InvalidRequest('No option specified for rpower')
     if len(words) > 1:
         raise exc.InvalidRequest('Only one option is supported at the same time for rpower')
     if words[0] not in power.RPOWER_ACTIONS:
         raise exc.Unsupported(detail='rpower %s' % words[0])
-    return words[0], verbose
+    return words[0]
 
 
 def parse_rsetboot(args):
@@ -168,18 +168,17 @@ def parse_rsetboot(args):
     We accept ``-p`` anywhere (xCAT's agent rejects ``rsetboot n -p``); with ``stat`` it
     changes nothing.
 
-    :returns: ``(device or 'stat', persistent, verbose)``.
+    :returns: ``(device or 'stat', persistent)`` (``-V`` changes nothing).
     :raises InvalidRequest: more than one device or an unknown word.
     """
-    verbose = any(a in _VERBOSE for a in args)
     persistent = '-p' in args
-    words = [a for a in args if a not in _VERBOSE and a != '-p']
+    words = [a for a in _words(args) if a != '-p']
     if len(words) > 1:
         raise exc.InvalidRequest('Only one option is supported at the same time for rsetboot')
     action = words[0] if words else 'stat'
     if action not in setboot.BOOT_DEVICES and action not in setboot.GET_BOOT_ACTIONS:
         raise exc.Unsupported(detail='rsetboot %s' % action)
-    return action, persistent, verbose
+    return action, persistent
 
 
 class BaseManager:
@@ -218,7 +217,7 @@ class BaseManager:
             return {}
 
     def rpower(self, nodeinfo, args):
-        action, _verbose = parse_rpower(args)
+        action = parse_rpower(args)
         task = self._task('power', nodeinfo)
         if action in power.GET_STATE_ACTIONS:
             return task.run('get_state')
@@ -231,7 +230,7 @@ class BaseManager:
         return task.run('reboot_bmc')
 
     def rsetboot(self, nodeinfo, args):
-        action, persistent, _verbose = parse_rsetboot(args)
+        action, persistent = parse_rsetboot(args)
         task = self._task('setboot', nodeinfo)
         if action in setboot.GET_BOOT_ACTIONS:
             return task.run('get_state')
@@ -242,18 +241,18 @@ class BaseManager:
         return self._task('inventory', nodeinfo).run('get_info', keywords, verbose)
 
     def rvitals(self, nodeinfo, args):
-        kind, _verbose = parse_rvitals(args)
+        kind = parse_rvitals(args)
         return self._task('sensor', nodeinfo).run('get_sensor_info', kind)
 
     def rbeacon(self, nodeinfo, args):
-        action, _verbose = parse_rbeacon(args)
+        action = parse_rbeacon(args)
         task = self._task('beacon', nodeinfo)
         if action == 'stat':
             return task.run('get_state')
         return task.run('set_state', action)
 
     def reventlog(self, nodeinfo, args):
-        action, value, _verbose = parse_reventlog(args)
+        action, value = parse_reventlog(args)
         task = self._task('eventlog', nodeinfo)
         if action == 'list':
             return task.run('get_logs', value)

@@ -1,7 +1,7 @@
 """AgentServer: the UNIX-socket server; validates each request, then runs it.
 
 One connection carries one request frame and the reply frames; the agent closes the
-connection when the command is done (XCAT_REFERENCE.md section 5).
+connection when the command is done (docs/xcat-facts.md#wire-protocol).
 """
 
 import dataclasses

@@ -4,7 +4,8 @@ import contextlib
 import logging
 
 from common import exceptions as exc
-from common.task import NodeResult
+from common.nodework import NodeResult
+from hwctl import power
 
 LOG = logging.getLogger(__name__)
 
@@ -40,6 +41,22 @@ class ExecutorBase:
             client.login()
             yield client
 
+    def read_bmc_state(self, node, nodeinfo, read):
+        """``read(client)`` of the BMC's own state, a failure worded as rpower bmcstate words it.
+
+        docs/xcat-facts.md#openbmc-bmc: an HTTP refusal (an auth one too) is
+        ``BMC NotReady ([<code>] <description>)``, no answer is ``BMC NotReady`` (and no
+        logout is tried, as after every transport failure). Both protocols print these.
+        """
+        with self.session(node, nodeinfo) as client:
+            try:
+                return read(client)
+            except (exc.BmcHTTPError, exc.BmcAuthError) as error:
+                raise exc.BmcError('%s (%s)' % (power.BMC_NOT_READY, error), node=node)
+            except exc.BmcUnreachable:
+                client.forget_session()
+                raise exc.BmcError(power.BMC_NOT_READY, node=node)
+
     @staticmethod
     def gather(client, steps, empty):
         """Run a node's read steps in order and make its result from what they gave.
@@ -60,7 +77,7 @@ class ExecutorBase:
             try:
                 lines.extend(step())
             except exc.BmcUnreachable as failure:
-                client.logged_in = False
+                client.forget_session()
                 error = error or failure
                 break
             except exc.AgentError as failure:

@@ -36,10 +36,6 @@ class OpenBMCBeaconExecutor(ExecutorBase, beacon.BeaconInterface):
 
     CLIENT = OpenBMCClient
 
-    def validate_set_state(self, state):
-        if state not in beacon.SET_ACTIONS:
-            raise exc.Unsupported(detail='rbeacon %s' % state)
-
     def set_state(self, node, nodeinfo, state):
         with self.session(node, nodeinfo) as client:
             client.set_identify_led(state == 'on')

@@ -14,7 +14,7 @@ import types
 from typing import Optional
 
 from common import exceptions as exc
-from common.task import NodeResult
+from common.nodework import NodeResult
 from hwctl import eventlog
 from hwctl.executor.base import ExecutorBase
 from hwctl.openbmc_client import OpenBMCClient

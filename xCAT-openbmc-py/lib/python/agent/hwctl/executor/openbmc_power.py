@@ -1,4 +1,4 @@
-"""OpenBMCPowerExecutor: rpower's node-level steps over phosphor REST (reference section 7)."""
+"""OpenBMCPowerExecutor: rpower's node-level steps over phosphor REST (docs/xcat-facts.md#openbmc-rpower)."""
 
 import logging
 import types
@@ -6,18 +6,20 @@ import types
 import gevent
 
 from common import exceptions as exc
-from common.task import NodeResult, wait_for
+from common.nodework import NodeResult, wait_for
 from hwctl import power
 from hwctl.executor.base import ExecutorBase
 from hwctl.openbmc_client import OpenBMCClient
 
 LOG = logging.getLogger(__name__)
 
-#: (chassis power, host state) -> xCAT word; a chassis that is Off is off whatever the host says.
-GET_POWER_STATE_MAP = types.MappingProxyType({
-    ('On', 'Off'): power.POWER_ON_CHASSIS,
-    ('On', 'Running'): power.POWER_ON,
-    ('On', 'Quiesced'): power.POWER_QUIESCED,
+#: xCAT's internal state name (``internal_state``) -> xCAT word; any other name (an
+#: ``Unexpected ... state=<x>`` text) is printed as it is.
+INTERNAL_STATE_WORDS = types.MappingProxyType({
+    'Off': power.POWER_OFF,
+    'chassison': power.POWER_ON_CHASSIS,
+    'Running': power.POWER_ON,
+    'Quiesced': power.POWER_QUIESCED,
 })
 
 #: xCAT set-state word -> (which transition, value, node status to record).
@@ -32,7 +34,10 @@ BMC_STATE_MAP = types.MappingProxyType({'Ready': power.BMC_READY})
 
 
 def internal_state(chassis, host):
-    """xCAT's internal name of a chassis and host state pair, shown in the off-wait error (section 7.4)."""
+    """xCAT's internal name of a chassis and host state pair, shown in the off-wait error.
+
+    docs/xcat-facts.md#openbmc-power-state (the names), #openbmc-boot-reset (the error).
+    """
     if chassis == 'Off':
         return 'Off'
     if chassis != 'On':
@@ -44,13 +49,15 @@ def internal_state(chassis, host):
     return 'Unexpected host state=%s' % host
 
 
-def power_word(chassis, host):
-    """The xCAT word for a chassis power and host state pair (section 7.1)."""
-    if chassis == 'Off':
-        return power.POWER_OFF
-    if chassis != 'On':
-        return 'Unexpected chassis state=%s' % chassis
-    return GET_POWER_STATE_MAP.get((chassis, host), 'Unexpected host state=%s' % host)
+def chassis_host_word(chassis, host):
+    """The xCAT word for a chassis power and host state pair (docs/xcat-facts.md#openbmc-power-state).
+
+    A chassis that is Off is off whatever the host says. A state xCAT has no word for is
+    no error: it prints as its ``Unexpected ... state=<x>`` text, as xCAT prints it
+    (unlike ``redfish_power.system_power_word``).
+    """
+    state = internal_state(chassis, host)
+    return INTERNAL_STATE_WORDS.get(state, state)
 
 
 class OpenBMCPowerExecutor(ExecutorBase, power.PowerInterface):
@@ -58,17 +65,9 @@ class OpenBMCPowerExecutor(ExecutorBase, power.PowerInterface):
 
     CLIENT = OpenBMCClient
 
-    def validate_set_state(self, state):
-        if state not in SET_POWER_STATE_MAP:
-            raise exc.Unsupported(detail='rpower %s' % state)
-
-    def validate_reboot(self, optype):
-        if optype not in power.REBOOT_ACTIONS:
-            raise exc.Unsupported(detail='rpower %s' % optype)
-
     def get_state(self, node, nodeinfo):
         with self.session(node, nodeinfo) as client:
-            return power_word(*client.get_power_states())
+            return chassis_host_word(*client.get_power_states())
 
     def set_state(self, node, nodeinfo, state):
         which, value, status = SET_POWER_STATE_MAP[state]
@@ -81,7 +80,7 @@ class OpenBMCPowerExecutor(ExecutorBase, power.PowerInterface):
 
     def reboot(self, node, nodeinfo, optype):
         with self.session(node, nodeinfo) as client:
-            word = power_word(*client.get_power_states())
+            word = chassis_host_word(*client.get_power_states())
             if optype == 'reset' and word in (power.POWER_OFF, power.POWER_ON_CHASSIS):
                 return power.POWER_OFF
             if word != power.POWER_OFF:
@@ -123,13 +122,7 @@ class OpenBMCPowerExecutor(ExecutorBase, power.PowerInterface):
                 gevent.sleep(self.ctx.retry_delay)
 
     def get_bmc_state(self, node, nodeinfo):
-        with self.session(node, nodeinfo) as client:
-            try:
-                state = client.get_bmc_state()
-            except (exc.BmcHTTPError, exc.BmcAuthError) as error:
-                raise exc.BmcError('%s (%s)' % (power.BMC_NOT_READY, error), node=node)
-            except exc.BmcUnreachable:
-                raise exc.BmcError(power.BMC_NOT_READY, node=node)
+        state = self.read_bmc_state(node, nodeinfo, lambda client: client.get_bmc_state())
         return BMC_STATE_MAP.get(state, power.BMC_NOT_READY)
 
     def reboot_bmc(self, node, nodeinfo):
@@ -155,5 +148,5 @@ class OpenBMCPowerExecutor(ExecutorBase, power.PowerInterface):
                 # request was delivered, so this is not a failure (xcat-core#3832).
                 LOG.info('%s: BMC reboot request: %s', node, error)
             # The BMC is going down: its session dies with it, no logout.
-            client.logged_in = False
+            client.forget_session()
         return power.BMC_REBOOT

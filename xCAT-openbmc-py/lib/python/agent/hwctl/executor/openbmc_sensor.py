@@ -87,10 +87,6 @@ class OpenBMCSensorExecutor(ExecutorBase, sensor.SensorInterface):
 
     CLIENT = OpenBMCClient
 
-    def validate_get_sensor_info(self, kind):
-        if kind not in sensor.SENSOR_KINDS and kind not in sensor.LED_KINDS:
-            raise exc.Unsupported(detail='rvitals %s' % kind)
-
     def get_sensor_info(self, node, nodeinfo, kind):
         with self.session(node, nodeinfo) as client:
             steps = []

@@ -1,4 +1,7 @@
-"""OpenBMCSetbootExecutor: rsetboot's node-level steps over phosphor REST (reference section 8)."""
+"""OpenBMCSetbootExecutor: rsetboot's node-level steps over phosphor REST.
+
+xCAT's requests and words: docs/xcat-facts.md#openbmc-rsetboot.
+"""
 
 import types
 
@@ -17,7 +20,7 @@ GET_BOOT_SOURCE_MAP = types.MappingProxyType({
 
 
 def boot_word(source):
-    """The xCAT word for an OpenBMC boot source (section 8.1)."""
+    """The xCAT word for an OpenBMC boot source (docs/xcat-facts.md#openbmc-boot-source)."""
     return GET_BOOT_SOURCE_MAP.get(source, 'Can not get valid rsetboot status, the data is %s' % source)
 
 

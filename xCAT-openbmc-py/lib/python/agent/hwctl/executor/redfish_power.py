@@ -1,10 +1,13 @@
-"""RedfishPowerExecutor: rpower's node-level steps over Redfish (reference section 9.3), with OpenBMC's words."""
+"""RedfishPowerExecutor: rpower's node-level steps over Redfish, with OpenBMC's words.
+
+xCAT's requests and words: docs/xcat-facts.md#redfish-rpower.
+"""
 
 import logging
 import types
 
 from common import exceptions as exc
-from common.task import NodeResult, wait_for
+from common.nodework import NodeResult, wait_for
 from hwctl import power
 from hwctl.executor.redfish_base import RedfishExecutorBase
 
@@ -39,7 +42,7 @@ SET_POWER_STATE_MAP = types.MappingProxyType({
 OFF_TYPES = ('ForceOff',)
 
 #: PowerState a set-state word leaves the system in; a BMC refusing the Reset while the
-#: system is already there means success (lesson 13).
+#: system is already there means success (docs/DESIGN.md, "Where we differ from xCAT on purpose").
 TARGET_STATE_MAP = types.MappingProxyType({'on': 'On', 'off': 'Off', 'softoff': 'Off'})
 
 #: ResetTypes that cycle a powered system, in order of preference (reset and boot).
@@ -63,8 +66,11 @@ BMC_STATUS_STATE_MAP = types.MappingProxyType({
 })
 
 
-def power_word(node, state):
+def system_power_word(node, state):
     """The xCAT word for a ComputerSystem PowerState.
+
+    Unlike OpenBMC's states (``openbmc_power.chassis_host_word``), PowerState is an enum
+    of the Redfish schema: any other value is a broken answer, not a state to show.
 
     :raises BmcBadResponse: a value Redfish does not define.
     """
@@ -114,17 +120,9 @@ class RedfishPowerExecutor(RedfishExecutorBase, power.PowerInterface):
     ``reboot`` reads the state it needs.
     """
 
-    def validate_set_state(self, state):
-        if state not in SET_POWER_STATE_MAP:
-            raise exc.Unsupported(detail='rpower %s' % state)
-
-    def validate_reboot(self, optype):
-        if optype not in power.REBOOT_ACTIONS:
-            raise exc.Unsupported(detail='rpower %s' % optype)
-
     def get_state(self, node, nodeinfo):
         with self.session(node, nodeinfo) as client:
-            return power_word(node, client.get_power_state())
+            return system_power_word(node, client.get_power_state())
 
     def set_state(self, node, nodeinfo, state):
         wanted, status = SET_POWER_STATE_MAP[state]
@@ -134,7 +132,7 @@ class RedfishPowerExecutor(RedfishExecutorBase, power.PowerInterface):
 
     def reboot(self, node, nodeinfo, optype):
         with self.session(node, nodeinfo) as client:
-            word = power_word(node, client.get_power_state())
+            word = system_power_word(node, client.get_power_state())
             if word == power.POWER_OFF and optype == 'reset':
                 return power.POWER_OFF
             allowed = client.get_reset_types('system')
@@ -170,14 +168,7 @@ class RedfishPowerExecutor(RedfishExecutorBase, power.PowerInterface):
                                       state=last.get('state', 'unknown'))
 
     def get_bmc_state(self, node, nodeinfo):
-        with self.session(node, nodeinfo) as client:
-            try:
-                state = client.get_manager_state()
-            except exc.BmcHTTPError as error:
-                raise exc.BmcError('%s (%s)' % (power.BMC_NOT_READY, error), node=node)
-            except exc.BmcUnreachable:
-                raise exc.BmcError(power.BMC_NOT_READY, node=node)
-        return bmc_word(node, *state)
+        return bmc_word(node, *self.read_bmc_state(node, nodeinfo, lambda client: client.get_manager_state()))
 
     def reboot_bmc(self, node, nodeinfo):
         with self.session(node, nodeinfo) as client:
@@ -189,7 +180,7 @@ class RedfishPowerExecutor(RedfishExecutorBase, power.PowerInterface):
                     # NOTE: a rebooting BMC may drop the connection before it answers; the
                     # request was delivered, so this is not a failure (xcat-core#3832).
                     LOG.info('%s: BMC reboot request: %s', node, error)
-                    client.logged_in = False
+                    client.forget_session()
 
             client.reset('manager', BMC_RESTART_TYPES, 'bmcreboot', post=post)
         return power.BMC_REBOOT

@@ -1,4 +1,7 @@
-"""RedfishSetbootExecutor: rsetboot's node-level steps over Redfish (reference section 9.4), with OpenBMC's words."""
+"""RedfishSetbootExecutor: rsetboot's node-level steps over Redfish, with OpenBMC's words.
+
+xCAT's requests and words: docs/xcat-facts.md#redfish-rsetboot.
+"""
 
 import types
 
@@ -47,10 +50,6 @@ def boot_word(node, enabled, target):
 
 class RedfishSetbootExecutor(RedfishExecutorBase, setboot.BootInterface):
     """BootInterface for Redfish BMCs: one PATCH of the system's Boot sets target and duration."""
-
-    def validate_set_state(self, device, persistent):
-        if device not in SET_BOOT_TARGET_MAP:
-            raise exc.Unsupported(detail='rsetboot %s' % device)
 
     def get_state(self, node, nodeinfo):
         with self.session(node, nodeinfo) as client:
