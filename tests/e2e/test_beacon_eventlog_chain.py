@@ -25,8 +25,7 @@ HINT = ('Install the openbmctool rpm from https://www.ibm.com/support/customerca
         'scaleOutLCdebugtool.html#OpenBMC to obtain more detailed logging messages.')
 SMALL_TABLE = str(REPO / 'tests' / 'fixtures' / 'openbmc' / 'policy_table_small.json')
 
-pytestmark = pytest.mark.skipif(not (os.path.exists(RBEACON) and os.path.exists(REVENTLOG)),
-                                reason='perl/bin/rbeacon and perl/bin/reventlog are not there yet')
+pytestmark = pytest.mark.chain
 
 
 @pytest.fixture(scope='module')

@@ -11,6 +11,8 @@ import pytest
 import rinv_rvitals_oracle as oracle
 from conftest import REPO, untag
 
+pytestmark = pytest.mark.chain
+
 NODES = 50
 P = '/xyz/openbmc_project'
 RUNNER_TIMEOUT = 240

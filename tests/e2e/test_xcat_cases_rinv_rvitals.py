@@ -17,6 +17,8 @@ import pytest
 
 from conftest import REPO, untag
 
+pytestmark = pytest.mark.chain
+
 CN = 'node001'
 
 
