@@ -37,7 +37,7 @@ class ExecutorBase:
         client = self.CLIENT(node, nodeinfo['bmcip'], nodeinfo['username'], nodeinfo['password'],
                              ctx=self.ctx, trace=self._trace if self.ctx.debug else None)
         with client:
-            client.login()
+            client.reuse_or_login(self.ctx.cache)
             yield client
 
     @staticmethod
