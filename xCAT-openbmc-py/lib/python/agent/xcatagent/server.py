@@ -292,7 +292,20 @@ class AgentServer:
         """Bind the socket and start accepting connections."""
         self._server = StreamServer(self._listen(), self._handle)
         self._server.start()
+        if self.warm:
+            self._write_pid()
         LOG.info('listening on %s', self.path)
+
+    @property
+    def pid_path(self):
+        """Warm: ``agent.pid`` beside the socket, for tests and admins (``kill $(cat ...)``)."""
+        return os.path.join(os.path.dirname(self.path), 'agent.pid')
+
+    def _write_pid(self):
+        temporary = '%s.%d' % (self.pid_path, os.getpid())
+        with open(temporary, 'w') as handle:
+            handle.write('%d\n' % os.getpid())
+        os.rename(temporary, self.pid_path)
 
     def run(self):
         """Block until one request is served (or, standalone, until ``stop``), then clean up."""
@@ -343,13 +356,20 @@ class AgentServer:
             self._server.stop_accepting()
 
     def _unlink_own_socket(self):
-        """Remove the socket file, only if it is still ours (a newer agent may have replaced it)."""
+        """Remove the socket and pid files, only if still ours (a newer agent may have replaced them)."""
         try:
             if self._inode is not None and os.stat(self.path).st_ino == self._inode:
                 os.unlink(self.path)
         except OSError:
             pass
         self._inode = None
+        try:
+            with open(self.pid_path) as handle:
+                ours = handle.read().strip() == str(os.getpid())
+            if ours:
+                os.unlink(self.pid_path)
+        except (OSError, ValueError):
+            pass
 
     def stop(self):
         """Stop serving (safe to call from a signal handler greenlet)."""
@@ -415,8 +435,8 @@ class AgentServer:
             if self.warm and isinstance(req, dict) and 'stamp' in req:
                 if req['stamp'] != self.stamp:
                     LOG.info('a client expects agent %s, this is %s: draining', req['stamp'], self.stamp)
-                    messager.control('outdated', stamp=self.stamp)
                     self.drain()
+                    messager.control('outdated', stamp=self.stamp)
                     return
                 messager.control('accepted', stamp=self.stamp, pid=os.getpid())
             manager_class, command, args, cwd, nodeinfo, envs = validate_request(req)
