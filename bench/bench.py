@@ -138,7 +138,7 @@ class Bench:
         log = os.path.join(self.workdir, label + '.agent.log')
         env = dict(os.environ, XCAT_TABLES=fleet.tables_dir, XCAT_AGENT_LOG=log,
                    XCAT_AGENT_RUNDIR=self.rundir, XCAT_AGENT=os.path.join(AGENT_DIR, 'agent.py'),
-                   XCAT_AGENT_PYTHON=VENV_PYTHON)
+                   XCAT_AGENT_PYTHON=VENV_PYTHON, XCAT_AGENT_IDLE='0')
         if self.opts.profile:
             env['XCAT_AGENT_PYTHON'] = self._profile_wrapper(label)
         out_path = os.path.join(self.workdir, label + '.out')

@@ -300,10 +300,15 @@ sub set_defaults {
     }
     # A warm agent (XCAT_AGENT_IDLE > 0) outlives one command: its directory is the tables' run/
     # (the tables stand for the management node), not one that goes at our exit.
-    if (!_set('XCAT_AGENT_RUNDIR') && _set('XCAT_AGENT_IDLE') && $ENV{XCAT_AGENT_IDLE} =~ /\A[\d.]+\z/
-        && $ENV{XCAT_AGENT_IDLE} > 0 && -w $tables) {
-        mkdir("$tables/run", 0700);
-        $ENV{XCAT_AGENT_RUNDIR} = "$tables/run" if -d "$tables/run";
+    # Without a lasting directory (tables not writable) it runs one agent per command.
+    my $idle = _set('XCAT_AGENT_IDLE') ? $ENV{XCAT_AGENT_IDLE} : do { require xCAT::PyAgent; xCAT::PyAgent::DEFAULT_IDLE() };
+    if (!_set('XCAT_AGENT_RUNDIR') && $idle =~ /\A[\d.]+\z/ && $idle > 0) {
+        mkdir("$tables/run", 0700) if -w $tables;
+        if (-d "$tables/run" && -w "$tables/run") {
+            $ENV{XCAT_AGENT_RUNDIR} = "$tables/run";
+        } else {
+            $ENV{XCAT_AGENT_IDLE} = 0;
+        }
     }
     unless (_set('XCAT_AGENT_RUNDIR')) {
         $ENV{XCAT_AGENT_RUNDIR} = File::Temp::tempdir('xcat-run.XXXXXX', TMPDIR => 1, CLEANUP => 1);
