@@ -43,6 +43,9 @@ The lines of C<$text> (untagged) that start with C<node: >, as a hash C<node =E<
 
 our $HOST = 'mn01';
 
+# Plugins run in-process by a suite start one agent per command too (see start_cmd).
+$ENV{XCAT_AGENT_IDLE} = 0;
+
 sub untag {
     my ($text) = @_;
     return $text unless defined $text;
