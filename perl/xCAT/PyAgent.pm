@@ -62,9 +62,9 @@ use constant {
     DEFAULT_LOG    => '/var/log/xcat/agent.log',
     DEFAULT_RUNDIR => '/var/run/xcat',
 
-    # Seconds a warm agent waits for the next request before it exits; 0 = a one-shot agent per
-    # command (docs/DESIGN.md, "Warm agent").
-    DEFAULT_IDLE => 0,
+    # Seconds a warm agent waits for the next request before it exits; XCAT_AGENT_IDLE=0 = a
+    # one-shot agent per command (docs/DESIGN.md, "Warm agent").
+    DEFAULT_IDLE => 300,
 };
 
 # The signals that stop a run (docs/DESIGN.md, "Signals and cleanup in the broker").
