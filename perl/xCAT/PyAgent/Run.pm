@@ -304,11 +304,12 @@ sub start_warm {
     return (undef, $sock);
 }
 
-# A non-blocking connection to a UNIX socket, or undef.
+# A non-blocking connection to a UNIX socket, or undef. Bounded: a hung agent's full backlog would
+# otherwise block the connect.
 sub _try_connect {
     my ($path) = @_;
     return undef unless -S $path;
-    my $sock = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $path) or return undef;
+    my $sock = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $path, Timeout => WARM_ANSWER_WAIT) or return undef;
     $sock->blocking(0);
     return $sock;
 }
