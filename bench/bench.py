@@ -138,7 +138,7 @@ class Bench:
         log = os.path.join(self.workdir, label + '.agent.log')
         env = dict(os.environ, XCAT_TABLES=fleet.tables_dir, XCAT_AGENT_LOG=log,
                    XCAT_AGENT_RUNDIR=self.rundir, XCAT_AGENT=os.path.join(AGENT_DIR, 'agent.py'),
-                   XCAT_AGENT_PYTHON=VENV_PYTHON)
+                   XCAT_AGENT_PYTHON=VENV_PYTHON, XCAT_AGENT_IDLE='0')
         if self.opts.profile:
             env['XCAT_AGENT_PYTHON'] = self._profile_wrapper(label)
         out_path = os.path.join(self.workdir, label + '.out')
@@ -343,6 +343,129 @@ def fmt(value, spec):
     return '-' if value is None else format(value, spec)
 
 
+def _proc_cpu_s(pid):
+    """utime + stime of a running process from /proc (the warm agent is not our child), or None."""
+    try:
+        with open('/proc/%d/stat' % pid, encoding='ascii') as fh:
+            fields = fh.read().rsplit(')', 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _proc_rss_kb(pid):
+    try:
+        with open('/proc/%d/status' % pid, encoding='ascii') as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith('VmRSS:'))
+    except (OSError, ValueError, StopIteration):
+        return None
+
+
+def warm_rows(opts, workdir):
+    """``rpower state`` over the fleet and on one node, cold (a one-shot agent per command,
+    ``XCAT_AGENT_IDLE=0``) and warm (a warm agent primed by one unmeasured run), REPS times each
+    (docs/DESIGN.md, "Warm agent"). The warm agent is stopped at the end.
+
+    :returns: rows ``{mode, target, nodes, wall_s, wall_s_min, agent_cpu_s, broker_cpu_s, ...}``.
+    """
+    fleet = Fleet(nodes=opts.nodes, protocol='openbmc', base=BASES['openbmc'], port=443,
+                  tables_dir=os.path.join(workdir, 'warm-fleet'), ready_timeout=max(120.0, opts.nodes * 0.05))
+    fleet.start()
+    rundir = os.path.join(workdir, 'warm-run')
+    os.mkdir(rundir, 0o700)
+    pid_file = os.path.join(rundir, 'warm', 'agent.pid')
+    log_path = os.path.join(workdir, 'warm.agent.log')
+    rows = []
+
+    def warm_pid():
+        try:
+            with open(pid_file, encoding='ascii') as fh:
+                return int(fh.read().strip())
+        except (OSError, ValueError):
+            return None
+
+    def one(target, idle):
+        env = dict(os.environ, XCAT_TABLES=fleet.tables_dir, XCAT_AGENT_LOG=log_path, XCAT_AGENT_RUNDIR=rundir,
+                   XCAT_AGENT=os.path.join(AGENT_DIR, 'agent.py'), XCAT_AGENT_PYTHON=VENV_PYTHON,
+                   XCAT_AGENT_IDLE=str(idle))
+        pid = warm_pid() if idle else None
+        agent_before = _proc_cpu_s(pid) if pid else None
+        with open(log_path, 'a', encoding='utf-8'):
+            pass
+        log_before = os.path.getsize(log_path)
+        before = fleet.control.stats()
+        with open(os.devnull, 'wb') as out, open(os.path.join(workdir, 'warm.err'), 'ab') as err:
+            rc, usage, wall = run_killable([os.path.join(REPO, 'perl', 'bin', 'rpower'), target, 'state'], env,
+                                           300 + opts.nodes * 0.2, out, err)
+        delta = stats_delta(before, fleet.control.stats())
+        total = usage.ru_utime + usage.ru_stime
+        if idle:
+            after = _proc_cpu_s(pid) if pid else None
+            agent = None if after is None or agent_before is None else after - agent_before
+            broker = total
+            rss = _proc_rss_kb(pid) if pid else None
+        else:
+            with open(log_path, encoding='utf-8', errors='replace') as fh:
+                fh.seek(log_before)
+                found = EXIT_LINE.findall(fh.read())
+            agent = float(found[-1][0]) + float(found[-1][1]) if found else None
+            rss = int(found[-1][2]) if found else None
+            broker = None if agent is None else total - agent
+        return {'rc': rc, 'wall_s': wall, 'agent_cpu_s': agent, 'broker_cpu_s': broker, 'rss_kb': rss,
+                'fleet': delta}
+
+    try:
+        for idle in (0, 300):
+            mode = 'warm' if idle else 'cold'
+            for target, count in ((noderange(fleet.nodes), len(fleet.nodes)), (fleet.nodes[0], 1)):
+                if idle:
+                    one(target, idle)  # primes the warm agent and its sessions
+                runs = [one(target, idle) for _ in range(opts.reps)]
+                cpu = [r['agent_cpu_s'] + r['broker_cpu_s'] for r in runs
+                       if r['agent_cpu_s'] is not None and r['broker_cpu_s'] is not None]
+                rows.append({
+                    'mode': mode, 'target': target, 'nodes': count,
+                    'wall_s': statistics.median(r['wall_s'] for r in runs),
+                    'wall_s_min': min(r['wall_s'] for r in runs),
+                    'agent_cpu_s': statistics.median([r['agent_cpu_s'] for r in runs if r['agent_cpu_s'] is not None]
+                                                     or [float('nan')]),
+                    'broker_cpu_s': statistics.median([r['broker_cpu_s'] for r in runs
+                                                       if r['broker_cpu_s'] is not None] or [float('nan')]),
+                    'cpu_ms_per_node': 1000 * statistics.median(cpu) / count if cpu else None,
+                    'rss_mb': max((r['rss_kb'] or 0) for r in runs) / 1024.0,
+                    'requests_per_node': statistics.median(r['fleet']['requests'] for r in runs) / count,
+                    'logins_per_node': statistics.median(r['fleet']['logins'] for r in runs) / count,
+                    'handshakes_per_node': statistics.median(r['fleet']['handshakes'] for r in runs) / count,
+                    'failed_runs': sum(1 for r in runs if r['rc'] != 0)})
+                log('%s %s: wall %.3f s' % (mode, target, rows[-1]['wall_s']))
+    finally:
+        pid = warm_pid()
+        if pid:
+            try:
+                os.kill(pid, signal.SIGTERM)
+                ends = time.monotonic() + 15
+                while _proc_cpu_s(pid) is not None and time.monotonic() < ends:
+                    time.sleep(0.05)
+            except OSError:
+                pass
+        fleet.stop()
+    return rows
+
+
+def print_warm_table(rows):
+    print('rpower state, cold (one agent per command) and warm (XCAT_AGENT_IDLE; agent primed, sessions kept)')
+    head = ('mode', 'target', 'nodes', 'wall s med', 'min', 'agent s', 'broker s', 'ms/node', 'RSS MB',
+            'req/node', 'login/node', 'hs/node', 'failed')
+    widths = (5, 16, 6, 10, 7, 8, 8, 8, 7, 8, 10, 7, 6)
+    print('  '.join(h.rjust(w) if i > 1 else h.ljust(w) for i, (h, w) in enumerate(zip(head, widths))))
+    for r in rows:
+        cells = (r['mode'], r['target'], str(r['nodes']), fmt(r['wall_s'], '.3f'), fmt(r['wall_s_min'], '.3f'),
+                 fmt(r['agent_cpu_s'], '.3f'), fmt(r['broker_cpu_s'], '.3f'), fmt(r['cpu_ms_per_node'], '.2f'),
+                 fmt(r['rss_mb'], '.1f'), fmt(r['requests_per_node'], '.2f'), fmt(r['logins_per_node'], '.2f'),
+                 fmt(r['handshakes_per_node'], '.2f'), str(r['failed_runs']))
+        print('  '.join(c.rjust(w) if i > 1 else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))))
+
+
 def print_table(rows):
     head = ('protocol', 'command', 'nodes', 'wall s med', 'min', 'max', 'agent s', 'broker s', 'fleet s',
             'ms/node', 'floor ms', 'ratio', 'RSS MB', 'req/node', 'hs/node', 'answered', 'errors')
@@ -459,6 +582,8 @@ def parse_args(argv):
     parser.add_argument('--profile', metavar='DIR', default=env.get('BENCH_PROFILE') or None,
                         help='run the agent under cProfile, one .prof per run in DIR (inflates CPU figures)')
     parser.add_argument('--profiler', choices=('cprofile', 'pyspy'), default=env.get('BENCH_PROFILER') or 'cprofile')
+    parser.add_argument('--warm', type=int, default=int(env.get('BENCH_WARM') or 1),
+                        help='1: also the cold and warm rows of rpower state (docs/DESIGN.md, "Warm agent")')
     parser.add_argument('--profile-top', type=int, default=int(env.get('BENCH_PROFILE_TOP') or 25))
     opts = parser.parse_args(argv)
     opts.protocols = [p.strip() for p in opts.protocols.split(',') if p.strip()]
@@ -501,6 +626,7 @@ def main(argv=None):
                 continue
             rows += bench.protocol(protocol)
         style_rows = bench.styles() if opts.styles else []
+        warm = warm_rows(opts, workdir) if opts.warm and 'openbmc' in opts.protocols else []
     except BaseException:
         log('outputs and agent logs kept in %s' % workdir)
         raise
@@ -513,10 +639,13 @@ def main(argv=None):
     if style_rows:
         print()
         print_style_table(style_rows)
+    if warm:
+        print()
+        print_warm_table(warm)
     for note in skipped:
         print('NOTE: ' + note)
     with open(opts.json, 'w', encoding='utf-8') as fh:
-        json.dump(rows + style_rows, fh, indent=1)
+        json.dump(rows + style_rows + warm, fh, indent=1)
         fh.write('\n')
     print('rows written to %s' % opts.json)
     if opts.profile:

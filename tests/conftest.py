@@ -43,6 +43,12 @@ def untag(text):
 def runner_lines(text):
     """``{node: rest}`` for the untagged lines ``node: rest`` the runner printed."""
     return dict(line.split(': ', 1) for line in untag(text).splitlines() if ': ' in line)
+def pytest_configure(config):
+    """Commands run through the runner start one agent each, as the tests expect: a warm agent
+    (docs/DESIGN.md, "Warm agent") would outlive the test. Tests of the warm agent start it themselves."""
+    os.environ['XCAT_AGENT_IDLE'] = '0'
+
+
 def pytest_collection_modifyitems(config, items):
     """Mark every test by its directory: ``unit`` under tests/unit, ``e2e`` under tests/e2e."""
     for item in items:

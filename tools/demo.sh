@@ -10,6 +10,10 @@ work=$(mktemp -d /tmp/xcat-demo.XXXXXX)
 fleet_pid=
 cleanup() {
   [ -n "$fleet_pid" ] && kill "$fleet_pid" 2>/dev/null && wait "$fleet_pid" 2>/dev/null
+  # a warm agent (XCAT_AGENT_IDLE > 0) lives in $work/<protocol>/run: it goes with the demo
+  for pidfile in "$work"/*/run/warm/agent.pid; do
+    [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null
+  done
   rm -rf "$work"
 }
 trap cleanup EXIT INT TERM

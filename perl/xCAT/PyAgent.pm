@@ -61,6 +61,10 @@ use constant {
     DEFAULT_AGENT  => '/opt/xcat/lib/python/agent/agent.py',
     DEFAULT_LOG    => '/var/log/xcat/agent.log',
     DEFAULT_RUNDIR => '/var/run/xcat',
+
+    # Seconds a warm agent waits for the next request before it exits; XCAT_AGENT_IDLE=0 = a
+    # one-shot agent per command (docs/DESIGN.md, "Warm agent").
+    DEFAULT_IDLE => 300,
 };
 
 # The signals that stop a run (docs/DESIGN.md, "Signals and cleanup in the broker").
@@ -86,6 +90,7 @@ my @BROKER_SETTINGS = (
     [ XCAT_AGENT_LOG     => 'path' ],
     [ XCAT_AGENT_RUNDIR  => 'path' ],
     [ XCAT_AGENT_TIMEOUT => 'nonnegative' ],
+    [ XCAT_AGENT_IDLE    => 'nonnegative' ],
 );
 
 # Words accepted for a JSON boolean in XCAT_BMC_VERIFY. Read-only.
@@ -556,6 +561,8 @@ sub agent_settings {
         rundir  => _filled($ENV{XCAT_AGENT_RUNDIR}) ? $ENV{XCAT_AGENT_RUNDIR} : DEFAULT_RUNDIR,
         timeout => agent_timeout($request || {}),
         explicit_timeout => (_filled($ENV{XCAT_AGENT_TIMEOUT}) ? 1 : 0),
+        idle => (_filled($ENV{XCAT_AGENT_IDLE}) && _number($ENV{XCAT_AGENT_IDLE}) ? 0 + $ENV{XCAT_AGENT_IDLE}
+            : DEFAULT_IDLE),
     };
 }
 
@@ -698,13 +705,7 @@ sub _drive {
     my ($run, $request, $batch, $nodeinfo, $spec, $state) = @_;
     my $settings = $run->{settings};
 
-    my $problem = $run->start;
-    return $problem if defined $problem;
-
-    ($problem, my $sock) = $run->connect_agent($spec->{label} || 'OpenBMC');
-    return $problem if defined $problem;
-
-    my $frame = encode_frame({
+    my %req = (
         module   => $spec->{module},
         command  => $request->{command}->[0],
         args     => $request->{arg} ? [ @{ $request->{arg} } ] : undef,
@@ -713,16 +714,25 @@ sub _drive {
         nodeinfo => $nodeinfo,
         envs     => build_envs($request),
         alive    => ALIVE_EVERY,
-    });
-    my ($ok, $why) = write_all($sock, $frame, $settings->{timeout});
-    unless ($ok) {
-        $run->stop;
-        return "Failed to send message to the agent ($why)";
+    );
+    my $json = JSON::PP->new->utf8;
+    my ($sock, $reader) = $settings->{idle} > 0 ? _warm($run, \%req, $json) : ();
+    unless ($sock) {
+        my $problem = $run->start;
+        return $problem if defined $problem;
+
+        ($problem, $sock) = $run->connect_agent($spec->{label} || 'OpenBMC');
+        return $problem if defined $problem;
+
+        my ($ok, $why) = write_all($sock, encode_frame(\%req), $settings->{timeout});
+        unless ($ok) {
+            $run->stop;
+            return "Failed to send message to the agent ($why)";
+        }
+        $reader = frame_reader($sock);
     }
 
-    my $json = JSON::PP->new->utf8;
     my $timeout = $settings->{timeout};
-    my $reader = frame_reader($sock);
     my $heard = Time::HiRes::time();
     while (1) {
         # Lines and status updates go to xcatd in batches (xCAT::PyAgent::Batch); the wait for
@@ -771,6 +781,62 @@ sub _drive {
         return "The xCAT Python agent did not exit within " . REAP_WAIT . " s after its last reply";
     }
     return undef;
+}
+
+# The request through the warm agent (docs/DESIGN.md, "Warm agent"): connect to it or start it,
+# send the request with our stamp of the agent's files, and wait at most WARM_ANSWER_WAIT for its
+# first frame. "accepted": returns ($sock, $reader), the run then goes on as with a one-shot agent.
+# "outdated": the old agent drains and exits, and the request goes to a new one (once). Anything
+# else (no agent starts, no answer in time, a dead agent): our connection is closed, the agent log
+# says why, and returns nothing, so the caller runs a one-shot agent.
+sub _warm {
+    my ($run, $req, $json) = @_;
+    my $settings = $run->{settings};
+    my $stamp = xCAT::PyAgent::Run::agent_stamp($settings->{agent});
+    my $why;
+    for my $attempt (1 .. 2) {
+        (my $problem, my $sock) = $run->start_warm;
+        if (defined $problem) {
+            $why = $problem;
+            last;
+        }
+        my $wait = xCAT::PyAgent::Run::WARM_ANSWER_WAIT;
+        my ($ok, $error) = write_all($sock, encode_frame({ %$req, stamp => $stamp }), $wait);
+        my $reader = frame_reader($sock);
+        my ($status, $data) = $ok ? read_frame($reader, $wait, MAX_FRAME) : ('error', $error);
+        my $msg = $status eq 'frame' ? eval { $json->decode($data) } : undef;
+        my $type = ref $msg eq 'HASH' ? ($msg->{type} // '') : '';
+        if ($type eq 'accepted') {
+            $run->use_warm($sock);
+            return ($sock, $reader);
+        }
+        close $sock;
+        if ($type eq 'outdated') {
+            _log_note($settings, "the warm agent on $run->{warm_sockpath} runs other files; it drains, starting a new one");
+            $why = 'the outdated warm agent was still there';
+            # the old agent removed its socket before answering: the next attempt starts a new one
+            next;
+        }
+        $why = $status eq 'timeout' ? "no answer from the warm agent on $run->{warm_sockpath} within $wait s"
+          : "the warm agent on $run->{warm_sockpath} answered " . ($status eq 'frame' ? "a '$type' frame" : $status)
+          . (defined $data && $status ne 'frame' ? " ($data)" : '');
+        last;
+    }
+    $run->stop_if_signalled;
+    _log_note($settings, "$why; running a one-shot agent");
+    return;
+}
+
+# One line of the broker's own in the agent log (the admin's place to look, docs/DESIGN.md).
+sub _log_note {
+    my ($settings, $text) = @_;
+    if (open(my $log, '>>', $settings->{log})) {
+        my @t = localtime;
+        printf $log "%04d-%02d-%02d %02d:%02d:%02d xcat broker[%d]: %s\n", $t[5] + 1900, $t[4] + 1, $t[3], $t[2],
+          $t[1], $t[0], $$, $text;
+        close $log;
+    }
+    return;
 }
 
 # The wait for read_frame: the smaller of the defined bounds, never 0 (which means none there).

@@ -90,6 +90,8 @@ NODE_FIELDS = MappingProxyType({
     'password': _text,
     'fault': lambda v: v,
     'fault_arg': lambda v: v,
+    # true: the BMC restarts at once (its sessions end, its connections drop), states kept.
+    'restart': _bool,
 })
 
 #: Control field -> BMC attribute, where the names differ.
@@ -190,8 +192,10 @@ class ControlAPI:
                                 changes.get('password', bmc.password))
         if 'power' in changes:
             bmc.set_power(changes['power'])
+        if changes.get('restart'):
+            bmc.restart_bmc_now()
         for key, value in changes.items():
-            if key in ('power', 'username', 'password', 'fault', 'fault_arg'):
+            if key in ('power', 'username', 'password', 'fault', 'fault_arg', 'restart'):
                 continue
             setattr(bmc, _ATTRS.get(key, key), value)
         if 'fault' in changes:

@@ -10,6 +10,7 @@ consumes the one-time boot settings (OpenBMC ``one_time`` Enabled and Redfish ov
 
 import base64
 import os
+import time
 from dataclasses import dataclass
 
 import gevent
@@ -20,7 +21,7 @@ from sim.redfish_styles import STYLES
 #: ``session_deletes`` counts every Redfish session DELETE, refused ones included (``logouts``
 #: counts sessions ended, which a DELETE after a BMC reboot no longer finds).
 COUNTERS = ('requests', 'logins', 'login_failures', 'logouts', 'session_deletes', 'handshakes', 'connections',
-            'transitions')
+            'transitions', 'resumed_handshakes', 'expired_sessions')
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class BmcSettings:
     :param redfish_allowable: ``inline`` allowable values or ``actioninfo`` (@Redfish.ActionInfo).
     :param session_service: Redfish SessionService present (else Basic auth only).
     :param redfish_style: the Redfish vendor style (``sim.redfish_styles.STYLES``).
+    :param session_timeout: seconds a session may stay unused before it ends (0 = never).
     """
 
     protocol: str = 'openbmc'
@@ -43,6 +45,8 @@ class BmcSettings:
     redfish_allowable: str = 'inline'
     session_service: bool = True
     redfish_style: str = 'bmcweb'
+    #: seconds a session may stay unused before the BMC forgets it (0 = never).
+    session_timeout: float = 0.0
 
 
 def basic_header(username, password):
@@ -132,6 +136,7 @@ class BMC:
         self.manager_reset_types = None
         self.refuse_on_when_on = False
         self.sessions = {}
+        self.session_used = {}
         # Encoded answers of static object trees (sim.openbmc.TREES), by request path.
         self.cache = {}
         # State of other command families (LEDs, event log...), by module key, built lazily.
@@ -165,23 +170,48 @@ class BMC:
         if len(self.sessions) >= self.settings.max_sessions:
             # NOTE: bmcweb caps its session table too; dropping the oldest keeps memory bounded when
             # clients (like xCAT) never log out.
-            del self.sessions[next(iter(self.sessions))]
+            oldest = next(iter(self.sessions))
+            del self.sessions[oldest]
+            self.session_used.pop(oldest, None)
         token = os.urandom(16).hex()
         session_id = os.urandom(5).hex()
         self.sessions[token] = session_id
+        self.session_used[token] = time.monotonic()
         self.logins += 1
         return token, session_id
 
     def session_ok(self, token):
-        """:returns: whether ``token`` names a live session."""
-        return token in self.sessions and self.fault_name != '401'
+        """:returns: whether ``token`` names a live session (one unused for longer than the
+        settings' ``session_timeout`` has ended, as on a BMC)."""
+        if token not in self.sessions or self.fault_name == '401':
+            return False
+        now = time.monotonic()
+        timeout = self.settings.session_timeout
+        if timeout > 0 and now - self.session_used.get(token, now) > timeout:
+            del self.sessions[token]
+            self.session_used.pop(token, None)
+            self.expired_sessions += 1
+            return False
+        self.session_used[token] = now
+        return True
 
     def close_session(self, token):
         """End a session by token; :returns: whether one was ended (and counted)."""
+        self.session_used.pop(token, None)
         if self.sessions.pop(token, None) is None:
             return False
         self.logouts += 1
         return True
+
+    def restart_bmc_now(self):
+        """A BMC restart as its clients see it: every session ends, every connection drops."""
+        self.sessions.clear()
+        self.session_used.clear()
+        for sock in list(self.live):
+            try:
+                sock.shutdown(2)
+            except OSError:
+                pass
 
     def token_of(self, session_id):
         """:returns: the token of a session id, or ``None``."""
@@ -283,6 +313,7 @@ class BMC:
         """Reboot the BMC: sessions end, state NotReady, Ready again after the delay."""
         self.requested_bmc = 'Reboot'
         self.sessions.clear()
+        self.session_used.clear()
         if self._bmc_timer is not None:
             self._bmc_timer.kill(block=False)
             self._bmc_timer = None

@@ -134,7 +134,8 @@ class SimFleet:
         self.settings = BmcSettings(
             protocol=options.protocol, delay=options.delay, max_sessions=options.max_sessions,
             redfish_reply=options.redfish_reply, redfish_allowable=options.redfish_allowable,
-            session_service=not options.no_session_service, redfish_style=options.redfish_style)
+            session_service=not options.no_session_service, redfish_style=options.redfish_style,
+            session_timeout=options.session_timeout)
         addresses = node_addresses(options.base, options.nodes)
         self.bmcs = []
         for index, ip in enumerate(addresses, start=1):
@@ -356,6 +357,8 @@ def build_parser():
     parser.add_argument('--no-session-service', action='store_true',
                         help='Redfish without SessionService: HTTP Basic only')
     parser.add_argument('--max-sessions', type=int, default=64, help='sessions kept per BMC')
+    parser.add_argument('--session-timeout', type=float, default=0.0,
+                        help='seconds a session may stay unused before the BMC ends it (0 = never)')
     parser.add_argument('--idle-timeout', type=float, default=300.0,
                         help='seconds an idle connection is kept open')
     parser.add_argument('--cert-san-max', type=int, default=256,

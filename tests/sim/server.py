@@ -77,6 +77,8 @@ class BmcConnectionHandler:
             bmc.live.add(tls)
             tls.do_handshake()
             bmc.handshakes += 1
+            if tls.session_reused:
+                bmc.resumed_handshakes += 1
             tls.settimeout(self.idle_timeout)
             self._serve(bmc, tls)
         except PEER_ERRORS as exc:

@@ -16,7 +16,10 @@ parent's files.
 use strict;
 use warnings;
 
+use Digest::SHA ();
 use Fcntl qw(:flock O_WRONLY O_APPEND O_CREAT O_EXCL);
+use File::Basename ();
+use File::Find ();
 use File::Path qw(make_path remove_tree);
 use File::Temp ();
 use IO::Handle;
@@ -38,6 +41,11 @@ use constant {
     STOP_GRACE => 10,
     # Bound on the exit after SIGKILL, and on a child whose exec failed.
     KILL_WAIT => 2,
+
+    # The warm agent's directory under XCAT_AGENT_RUNDIR (mode 0700), and the bound on a running
+    # warm agent's first answer to a request (docs/DESIGN.md, "Warm agent").
+    WARM_DIR         => 'warm',
+    WARM_ANSWER_WAIT => 3,
 };
 
 =head3 new($class, \%settings)
@@ -219,6 +227,162 @@ sub _make_private_dir {
     chmod(0700, $dir);
     $self->{dir} = $dir;
     return $dir;
+}
+
+=head3 agent_stamp($agent_file)
+
+The stamp of the agent's files: their paths under the agent's directory, sizes and mtimes in
+whole seconds, hashed; the agent computes the same (C<xcatagent/server.py:agent_stamp>). A warm
+agent whose stamp is not ours is outdated: it drains and exits, and we start the new one.
+
+=cut
+
+sub agent_stamp {
+    my ($agent) = @_;
+    my $dir = File::Basename::dirname($agent);
+    my @lines;
+    return '' unless -d $dir;
+    File::Find::find({ no_chdir => 1, wanted => sub {
+        my $name = $File::Find::name;
+        if (-d $name) {
+            $File::Find::prune = 1 if $name ne $dir && File::Basename::basename($name) =~ /\A(?:\.|__)/;
+            return;
+        }
+        return unless $name =~ /\.py\z/;
+        my @st = stat($name) or return;
+        push @lines, substr($name, length($dir) + 1) . ":$st[7]:$st[9]\n";
+    } }, $dir);
+    return Digest::SHA::sha1_hex(join '', sort @lines);
+}
+
+=head3 start_warm($self)
+
+Connects to the warm agent's socket (C<XCAT_AGENT_RUNDIR/warm/agent.sock>, in a directory of
+mode 0700 that must belong to us). When none answers, starts one, one broker at a time: under an
+exclusive C<flock> of C<warm/start.lock> it tries once more (another broker may have just
+started it), else forks the agent with C<--idle XCAT_AGENT_IDLE>, detached (a session of its
+own, C<setsid>, and not our child: xcatd's signals to the plugin's process group and our exit
+never reach it), and waits for its socket, all within C<CONNECT_WAIT>. Returns
+C<(undef, $socket)> (non-blocking) or C<($why)>: then the caller runs a one-shot agent.
+
+=cut
+
+sub start_warm {
+    my ($self) = @_;
+    my $s = $self->{settings};
+    my $dir = "$s->{rundir}/" . WARM_DIR;
+    unless (-d $s->{rundir}) { eval { make_path($s->{rundir}, { mode => 0755 }) } }
+    mkdir($dir, 0700);
+    my @st = lstat($dir);
+    return ("cannot create $dir: $!") unless @st && -d _;
+    return ("$dir must be a directory of uid $> that only its owner can enter") if $st[4] != $> || ($st[2] & 077);
+    my $path = "$dir/agent.sock";
+    return ("socket path $path is too long") if length $path > 100;
+    $self->{warm_sockpath} = $path;
+
+    my $sock = _try_connect($path);
+    return (undef, $sock) if $sock;
+
+    sysopen(my $lock, "$dir/start.lock", O_WRONLY | O_CREAT, 0600) or return ("cannot open $dir/start.lock: $!");
+    my $deadline = Time::HiRes::time() + CONNECT_WAIT;
+    until (flock($lock, LOCK_EX | LOCK_NB)) {
+        return ("another broker held $dir/start.lock for " . CONNECT_WAIT . ' s') if Time::HiRes::time() >= $deadline;
+        $self->stop_if_signalled;
+        Time::HiRes::sleep(CONNECT_POLL);
+    }
+    $sock = _try_connect($path);
+    unless ($sock) {
+        my $problem = $self->_spawn_warm($path);
+        return ($problem) if defined $problem;
+        until ($sock = _try_connect($path)) {
+            return ("no warm agent listened on $path within " . CONNECT_WAIT . ' s') if Time::HiRes::time() >= $deadline;
+            $self->stop_if_signalled;
+            Time::HiRes::sleep(CONNECT_POLL);
+        }
+    }
+    close $lock;
+    return (undef, $sock);
+}
+
+# A non-blocking connection to a UNIX socket, or undef. Bounded: a hung agent's full backlog would
+# otherwise block the connect.
+sub _try_connect {
+    my ($path) = @_;
+    return undef unless -S $path;
+    my $sock = IO::Socket::UNIX->new(Type => SOCK_STREAM, Peer => $path, Timeout => WARM_ANSWER_WAIT) or return undef;
+    $sock->blocking(0);
+    return $sock;
+}
+
+# Forks the warm agent through an intermediate child that calls setsid and exits at once (so the
+# agent is nobody's child here); a failed exec is reported back as in _start.
+sub _spawn_warm {
+    my ($self, $path) = @_;
+    my $s = $self->{settings};
+    my $logdir = $s->{log} =~ m{^(.*)/[^/]+$} ? $1 : '';
+    if (length $logdir && !-d $logdir) {
+        eval { make_path($logdir) };
+        return "cannot create the log directory $logdir" unless -d $logdir;
+    }
+    my @argv = ($s->{agent}, '--sock', $path, '--idle', $s->{idle});
+    unshift @argv, $s->{python} if defined $s->{python};
+    pipe(my $report_r, my $report_w) or return "pipe: $!";
+    STDOUT->flush;
+    STDERR->flush;
+    my $held = $self->{hold};
+    $self->{hold} = 1;
+    my $pid = fork;
+    unless (defined $pid) {
+        $self->_release_signals unless $held;
+        return "fork: $!";
+    }
+    if ($pid == 0) {
+        close $report_r;
+        eval {
+            $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP CHLD PIPE);
+            POSIX::setsid() or die "setsid: $!\n";
+            my $agent_pid = fork;
+            die "fork: $!\n" unless defined $agent_pid;
+            POSIX::_exit(0) if $agent_pid;
+            umask(077);
+            chdir('/');
+            open(STDIN, '<', '/dev/null') or die "cannot open /dev/null: $!\n";
+            open(STDOUT, '>>', $s->{log}) or die "cannot open the log $s->{log}: $!\n";
+            open(STDERR, '>&', \*STDOUT) or die "cannot redirect stderr: $!\n";
+            { exec { $argv[0] } @argv; }
+            die "cannot execute $argv[0]: $!\n";
+        };
+        my $why = $@ || "unknown error\n";
+        chomp $why;
+        syswrite($report_w, $why);
+        POSIX::_exit(127);
+    }
+    close $report_w;
+    waitpid($pid, 0);
+    $self->_release_signals unless $held;
+    my $why = '';
+    while (1) {
+        my $n = sysread($report_r, $why, 4096, length $why);
+        last if defined $n && $n == 0;
+        next if !defined $n && $!{EINTR};
+        last unless defined $n;
+    }
+    close $report_r;
+    return length $why ? "cannot start the warm agent: $why" : undef;
+}
+
+=head3 use_warm($self, $sock)
+
+The run goes through the warm agent on C<$sock>: C<stop> and C<cleanup> only close our
+connection (the agent then cancels our request and logs its sessions out), never the agent.
+
+=cut
+
+sub use_warm {
+    my ($self, $sock) = @_;
+    $self->{sock} = $sock;
+    $self->{warm} = 1;
+    return;
 }
 
 =head3 connect_agent($self, $label)

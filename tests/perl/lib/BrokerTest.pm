@@ -43,6 +43,9 @@ The lines of C<$text> (untagged) that start with C<node: >, as a hash C<node =E<
 
 our $HOST = 'mn01';
 
+# Plugins run in-process by a suite start one agent per command too (see start_cmd).
+$ENV{XCAT_AGENT_IDLE} = 0;
+
 sub untag {
     my ($text) = @_;
     return $text unless defined $text;
@@ -161,7 +164,7 @@ sub write_tables {
 =head3 start_cmd(\@cmd, %opts)
 
 Starts a command with C<env> (hash of variables to set; undef deletes; C<XCAT_RUNNER_RELAY> is
-C<xcatd> unless set there) and its stdout and stderr going to files, optionally as user C<uid> (with that user's group; needs root). C<timeout>
+C<xcatd> unless set there, C<XCAT_AGENT_IDLE> 0: one agent per command unless set there) and its stdout and stderr going to files, optionally as user C<uid> (with that user's group; needs root). C<timeout>
 (default 60 s) bounds C<finish_cmd>. C<group> makes the command lead its own process group (as
 xcatd's plugin process and a shell's job are), so a test can signal the group. Returns a handle
 for C<finish_cmd>.
@@ -179,6 +182,9 @@ sub start_cmd {
         # The prove suites see the plugin's output through the model of xcatd's relay
         # (xCAT::Relay), unless a test says otherwise.
         $ENV{XCAT_RUNNER_RELAY} = 'xcatd';
+        # One agent process per command (a warm agent would outlive the test), unless a test
+        # asks for the warm agent (tests/perl/11_warm.t).
+        $ENV{XCAT_AGENT_IDLE} = 0;
         for my $k (keys %{ $opts{env} || {} }) {
             if (defined $opts{env}{$k}) { $ENV{$k} = $opts{env}{$k} } else { delete $ENV{$k} }
         }

@@ -22,7 +22,8 @@ code.
 The broker's settings default, unless set in the environment, to: C<XCAT_AGENT> = the repository's
 agent.py, C<XCAT_AGENT_PYTHON> = the repository's .venv/bin/python when it exists,
 C<XCAT_AGENT_LOG> = C<$XCAT_TABLES/agent.log>, C<XCAT_AGENT_RUNDIR> = a fresh private temporary
-directory (mode 0700, removed at exit). When XCAT_TABLES is not writable the log goes to a fresh
+directory (mode 0700, removed at exit), or with a warm agent (C<XCAT_AGENT_IDLE> above 0)
+C<$XCAT_TABLES/run>, which outlives the command as the warm agent does. When XCAT_TABLES is not writable the log goes to a fresh
 temporary directory C<xcat-runner-log.*> that is removed at exit too, unless a printed message
 names the log (C<... See DIR/agent.log for details.>): then it is kept for the admin to read.
 Every C<XCAT_*> variable is forwarded as the request's C<environment>, as xCAT's client does.
@@ -295,6 +296,18 @@ sub set_defaults {
         } else {
             $templog = xCAT::Runner::TempLog->new(File::Temp::tempdir('xcat-runner-log.XXXXXX', TMPDIR => 1));
             $ENV{XCAT_AGENT_LOG} = $templog->{file};
+        }
+    }
+    # A warm agent (XCAT_AGENT_IDLE > 0) outlives one command: its directory is the tables' run/
+    # (the tables stand for the management node), not one that goes at our exit.
+    # Without a lasting directory (tables not writable) it runs one agent per command.
+    my $idle = _set('XCAT_AGENT_IDLE') ? $ENV{XCAT_AGENT_IDLE} : do { require xCAT::PyAgent; xCAT::PyAgent::DEFAULT_IDLE() };
+    if (!_set('XCAT_AGENT_RUNDIR') && $idle =~ /\A[\d.]+\z/ && $idle > 0) {
+        mkdir("$tables/run", 0700) if -w $tables;
+        if (-d "$tables/run" && -w "$tables/run") {
+            $ENV{XCAT_AGENT_RUNDIR} = "$tables/run";
+        } else {
+            $ENV{XCAT_AGENT_IDLE} = 0;
         }
     }
     unless (_set('XCAT_AGENT_RUNDIR')) {

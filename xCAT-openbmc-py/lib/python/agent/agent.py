@@ -34,6 +34,13 @@ def parse_args(argv):
                         help='seconds a client may take to send its request (default 30)')
     parser.add_argument('--accept-timeout', type=float, default=60.0,
                         help='without --standalone, seconds to wait for the one connection (default 60)')
+    parser.add_argument('--idle', type=float, metavar='SECONDS',
+                        help='the warm agent: serve requests of many brokers at once, keep BMC sessions '
+                             'between them, exit after SECONDS without a request (docs/DESIGN.md)')
+    parser.add_argument('--session-idle', type=float, default=240.0,
+                        help='warm: seconds a kept BMC session may stay unused before it is logged out (240)')
+    parser.add_argument('--cache-size', type=int, default=10000,
+                        help='warm: BMC sessions kept at most (10000)')
     parser.add_argument('--pool-size', type=int, help='default nodes worked on at once (1000)')
     parser.add_argument('--connect-timeout', type=float, help='default BMC connect timeout, s (10)')
     parser.add_argument('--read-timeout', type=float, help='default BMC read timeout, s (30)')
@@ -69,6 +76,21 @@ def start_watchdog(lockfile):
     return thread
 
 
+def _cache_bound(wanted):
+    """BMC sessions the warm agent may keep: each holds an open connection, so at most half the
+    open-file limit (raised to its hard limit first), the other half for the nodes being worked on."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    if soft == resource.RLIM_INFINITY:
+        return wanted
+    return max(0, min(wanted, soft // 2))
+
+
 def main(argv=None):
     args, unknown = parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(stream=sys.stderr, level=args.log_level,
@@ -86,8 +108,20 @@ def main(argv=None):
     defaults = {key: value for key, value in (('pool_size', args.pool_size),
                                               ('connect_timeout', args.connect_timeout),
                                               ('read_timeout', args.read_timeout)) if value is not None}
+    warm = {}
+    if args.idle is not None and args.idle > 0:
+        from common.cache import BmcCache
+        from xcatagent.server import agent_stamp, check_private_dir
+        try:
+            check_private_dir(os.path.dirname(os.path.abspath(args.sock)))
+        except OSError as error:
+            LOG.error('cannot serve on %s: %s', args.sock, error)
+            return 1
+        warm = {'warm': True, 'idle': args.idle, 'stamp': agent_stamp(os.path.dirname(os.path.abspath(__file__))),
+                'cache': BmcCache(max_entries=_cache_bound(args.cache_size), max_idle=args.session_idle)}
+        LOG.info('warm agent %s: idle exit after %g s', warm['stamp'], args.idle)
     server = AgentServer(args.sock, standalone=args.standalone, request_timeout=args.request_timeout,
-                         accept_timeout=args.accept_timeout, defaults=defaults)
+                         accept_timeout=args.accept_timeout, defaults=defaults, **warm)
     stopped_by = []
 
     def on_signal(signum):
@@ -101,7 +135,7 @@ def main(argv=None):
     except OSError as error:
         LOG.error('cannot listen on %s: %s', args.sock, error)
         return 1
-    if not args.standalone:
+    if not args.standalone and not warm:
         start_watchdog(args.lockfile)
     server.run()
     usage = resource.getrusage(resource.RUSAGE_SELF)

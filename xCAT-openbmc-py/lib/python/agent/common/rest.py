@@ -339,6 +339,12 @@ class RestClient:
         #: hold a BMC session, so that a deadline or a stop can log us out.
         self._tracker = getattr(ctx, 'sessions', None)
         self._logged_in = False
+        #: The warm agent's ``BmcCache`` and our key in it, set by ``reuse_or_login``: a client
+        #: that ends its work normally is parked there instead of logged out.
+        self._cache = None
+        self._cache_key = None
+        #: The session came from the cache: a 401 means it ended on the BMC (timeout, reboot).
+        self._reused = False
 
     @property
     def logged_in(self):
@@ -361,6 +367,56 @@ class RestClient:
     def __enter__(self):
         return self
 
+    def reuse_or_login(self, cache):
+        """Take this BMC's parked session from ``cache`` (the warm agent's), else log in.
+
+        Reuse is invisible: a 401 on a reused session is one new login and the request
+        again (``_request``); the client is parked again on a normal end (``__exit__``).
+        """
+        if cache is None:
+            self.login()
+            return
+        self._cache = cache
+        self._cache_key = cache.key(self.host, self.username, self._password, self._ctx)
+        parked = cache.take(self._cache_key)
+        if parked is None:
+            self.login()
+            return
+        self._session.close()
+        self._session = parked._session
+        self._adopt_session(parked)
+        self._reused = True
+        self.logged_in = True
+
+    def _adopt_session(self, parked):
+        """Take the BMC session (credentials headers, session location) of a parked client."""
+        raise NotImplementedError
+
+    def _forget_session(self):
+        """Drop a session the BMC no longer knows (no logout): the next login starts afresh."""
+        self._headers.pop('Cookie', None)
+        self._headers.pop('X-Auth-Token', None)
+        self.logged_in = False
+
+    def _park(self, exc_type):
+        """Hand the session to the warm agent's cache after a normal end; :returns: whether it was."""
+        if self._cache is None or not self.logged_in:
+            return False
+        if exc_type is not None and (not issubclass(exc_type, exc.AgentError)
+                                     or issubclass(exc_type, (exc.BmcUnreachable, exc.BmcAuthError))):
+            return False
+        tracker, trace = self._tracker, self._trace
+        # Parked: no request holds it any more; its logout is the cache's (eviction, exit).
+        self._tracker, self._trace = None, None
+        if tracker is not None:
+            tracker.discard(self)
+        if self._cache.put(self._cache_key, self):
+            return True
+        self._tracker, self._trace = tracker, trace
+        if tracker is not None:
+            tracker.add(self)
+        return False
+
     def __exit__(self, exc_type, exc_value, tb):
         # A gevent.Timeout (the deadline), GreenletExit or a stop means the node was cut off:
         # the session stays with the request's tracker, which logs out every such session
@@ -368,6 +424,8 @@ class RestClient:
         # is no logout: it would likely cost another full timeout for nothing.
         cut_off = exc_type is not None and not issubclass(exc_type, Exception)
         if cut_off and self.logged_in and self._tracker is not None:
+            return False
+        if not cut_off and self._park(exc_type):
             return False
         handed_over = False
         try:
@@ -443,6 +501,20 @@ class RestClient:
         return line
 
     def _request(self, method, path, body=None, *, login=False, ok=(200,), trace_body=None):
+        """``_request_once``; on a session reused from the warm agent's cache, a 401 is one new
+        login and the request once more (the BMC did not act on a refused request)."""
+        try:
+            return self._request_once(method, path, body, login=login, ok=ok, trace_body=trace_body)
+        except exc.BmcAuthError as error:
+            if login or not self._reused or error.kwargs.get('status') != 401:
+                raise
+        self._reused = False
+        LOG.info('%s: the BMC no longer knows the kept session; logging in again', self.node)
+        self._forget_session()
+        self.login()
+        return self._request_once(method, path, body, login=login, ok=ok, trace_body=trace_body)
+
+    def _request_once(self, method, path, body=None, *, login=False, ok=(200,), trace_body=None):
         """Send one request and return ``(status, parsed JSON or None, response headers)``.
 
         Retries (``ctx.retries`` at most, ``ctx.retry_delay`` apart, each logged): a 503

@@ -167,6 +167,8 @@ class RunContext:
     ssl_context: object = dataclasses.field(default=None, compare=False, repr=False)
     #: the request's ``SessionTracker`` (built by ``from_envs``): its sessions and node greenlets.
     sessions: object = dataclasses.field(default=None, compare=False, repr=False)
+    #: the warm agent's ``common.cache.BmcCache`` (None in a one-shot agent): sessions kept between requests.
+    cache: object = dataclasses.field(default=None, compare=False, repr=False)
 
     #: envs keys a request may carry, with their expected types and bounds.
     ENV_KEYS = types.MappingProxyType({

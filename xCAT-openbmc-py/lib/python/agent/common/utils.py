@@ -224,6 +224,12 @@ class Messager:
     def syslog(self, text):
         self._message('syslog', text)
 
+    def control(self, kind, **fields):
+        """A frame of the warm agent's handshake (``accepted``, ``outdated``; docs/DESIGN.md)."""
+        frame = {'type': kind}
+        frame.update(fields)
+        self._send(frame)
+
     def alive(self, every):
         """An ``alive`` frame: sent every ``every`` seconds while a request that asked for them
         runs (the broker bounds the agent's silence by a few of them, docs/DESIGN.md)."""

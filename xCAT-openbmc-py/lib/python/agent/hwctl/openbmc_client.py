@@ -86,6 +86,11 @@ class OpenBMCClient(RestClient):
             self._headers['Cookie'] = cookie
         self.logged_in = True
 
+    def _adopt_session(self, parked):
+        cookie = parked._headers.get('Cookie')
+        if cookie:
+            self._headers['Cookie'] = cookie
+
     def logout(self):
         """POST /logout: ends the BMC session (xCAT never does, and sessions pile up)."""
         self.logged_in = False

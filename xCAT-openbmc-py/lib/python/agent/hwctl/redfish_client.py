@@ -394,6 +394,10 @@ class RedfishClient(RestClient):
             # A session location off the BMC fails the node: its DELETE would carry the token away.
             self.record.session = self.resolve_path(location, what, base=self.resolve(path))
 
+    def _adopt_session(self, parked):
+        self._headers['X-Auth-Token'] = parked._headers['X-Auth-Token']
+        self.record.session = parked.record.session
+
     def logout(self):
         """DELETE our session (xCAT never does, and sessions pile up until they time out)."""
         self.logged_in = False

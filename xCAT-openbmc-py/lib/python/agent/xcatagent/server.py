@@ -5,10 +5,13 @@ connection when the command is done (docs/xcat-facts.md#wire-protocol).
 """
 
 import dataclasses
+import hashlib
 import logging
 import os
 import resource
 import socket
+import struct
+import time
 import types
 
 import gevent
@@ -151,6 +154,64 @@ def _drain(sock, limit=1024 * 1024, seconds=2.0):
         pass
 
 
+def agent_stamp(directory):
+    """The stamp of the agent's files: their relative paths, sizes and whole-second mtimes.
+
+    The broker computes the same stamp of the agent it would start (``xCAT::PyAgent::agent_stamp``)
+    and sends it in its request; a warm agent whose stamp differs is outdated (docs/DESIGN.md).
+    """
+    lines = []
+    for root, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(('.', '__')))
+        for name in sorted(files):
+            if not name.endswith('.py'):
+                continue
+            path = os.path.join(root, name)
+            try:
+                info = os.stat(path)
+            except OSError:
+                continue
+            lines.append('%s:%d:%d\n' % (os.path.relpath(path, directory), info.st_size, int(info.st_mtime)))
+    return hashlib.sha1(''.join(sorted(lines)).encode('utf-8')).hexdigest()
+
+
+def peer_uid(sock):
+    """The uid of the process at the other end of a UNIX socket (``SO_PEERCRED``), or None."""
+    try:
+        raw = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize('3i'))
+    except (OSError, AttributeError):
+        return None
+    return struct.unpack('3i', raw)[1]
+
+
+def check_private_dir(directory):
+    """Make ``directory`` (mode 0700) or check that only we can enter it.
+
+    :raises OSError: it belongs to someone else or others may enter it.
+    """
+    try:
+        os.mkdir(directory, 0o700)
+    except FileExistsError:
+        pass
+    info = os.lstat(directory)
+    if not os.path.isdir(directory) or os.path.islink(directory) or info.st_uid != os.getuid() \
+            or info.st_mode & 0o077:
+        raise OSError('%s must be a directory of uid %d that only its owner can enter' % (directory, os.getuid()))
+
+
+def _watch_client(sock, tracker):
+    """Stop the request when its client goes away (closes the socket): the broker was told to
+    stop (a client abort), and the nodes it no longer waits for are cancelled and logged out."""
+    try:
+        while sock.recv(4096):
+            pass
+    except OSError:
+        pass
+    if not tracker.stopping:
+        LOG.info('the client closed its connection: stopping its request')
+        tracker.stop()
+
+
 class AgentServer:
     """Serves requests on a UNIX socket.
 
@@ -158,12 +219,16 @@ class AgentServer:
     Standalone: serves connections until ``stop``.
     """
 
-    def __init__(self, path, *, standalone=False, request_timeout=30.0, accept_timeout=60.0, defaults=None):
+    def __init__(self, path, *, standalone=False, request_timeout=30.0, accept_timeout=60.0, defaults=None,
+                 warm=False, idle=300.0, stamp=None, cache=None):
         """:param path: socket path; an existing file there is replaced.
         :param request_timeout: seconds a client may take to send its request frame.
         :param accept_timeout: not standalone, seconds to wait for the one connection
             before giving up (the broker connects within a few seconds of starting us).
         :param defaults: ``RunContext`` field overrides from the command line.
+        :param warm: the warm agent (docs/DESIGN.md, "Warm agent"): many requests at once, peers
+            checked, exits after ``idle`` seconds without a request, keeps BMC sessions in ``cache``.
+        :param stamp: the warm agent's stamp (``agent_stamp``), compared with a request's ``stamp``.
         """
         self.path = path
         self.standalone = standalone
@@ -176,6 +241,15 @@ class AgentServer:
         #: ``SessionTracker`` of each request being served, stopped together by ``_stop_requests``.
         self._requests = set()
         self.failed = False
+        self.warm = warm
+        self.idle = idle
+        self.stamp = stamp
+        self.cache = cache
+        #: requests being served (warm), and when the last one ended.
+        self._active = 0
+        self._last_active = time.monotonic()
+        self._draining = False
+        self._inode = None
 
     def _listen(self):
         """A listening socket at ``self.path``, which appears only once it accepts.
@@ -201,9 +275,10 @@ class AgentServer:
                 listener.bind(temporary)
             finally:
                 os.umask(old)
-            listener.listen(16)
+            listener.listen(128 if self.warm else 16)
             if temporary != self.path:
                 os.rename(temporary, self.path)
+            self._inode = os.stat(self.path).st_ino
         except BaseException:
             listener.close()
             try:
@@ -217,13 +292,30 @@ class AgentServer:
         """Bind the socket and start accepting connections."""
         self._server = StreamServer(self._listen(), self._handle)
         self._server.start()
+        if self.warm:
+            self._write_pid()
         LOG.info('listening on %s', self.path)
+
+    @property
+    def pid_path(self):
+        """Warm: ``agent.pid`` beside the socket, for tests and admins (``kill $(cat ...)``)."""
+        return os.path.join(os.path.dirname(self.path), 'agent.pid')
+
+    def _write_pid(self):
+        temporary = '%s.%d' % (self.pid_path, os.getpid())
+        with open(temporary, 'w') as handle:
+            handle.write('%d\n' % os.getpid())
+        os.rename(temporary, self.pid_path)
 
     def run(self):
         """Block until one request is served (or, standalone, until ``stop``), then clean up."""
         if self._server is None:
             self.start()
-        if not self.standalone:
+        if self.warm:
+            watcher = gevent.spawn(self._idle_watch)
+            if self.cache is not None:
+                self.cache.start_sweeper()
+        elif not self.standalone:
             gevent.wait([self._connected, self._done], timeout=self.accept_timeout, count=1)
             if not self._connected.is_set() and not self._done.is_set():
                 LOG.error('no connection on %s within %g s; stopping', self.path, self.accept_timeout)
@@ -231,7 +323,55 @@ class AgentServer:
                 self.stop()
         self._done.wait()
         self._stop_requests()
+        if self.warm:
+            watcher.kill(block=False)
+            self._unlink_own_socket()
+            if self.cache is not None and len(self.cache):
+                # Nobody waits on this exit with a kill: a second more per 1000 sessions, at most 30 s.
+                bound = min(30.0, STOP_LOGOUT_BOUND + len(self.cache) / 1000.0)
+                LOG.info('exiting: logging out %d kept BMC sessions (at most %g s)', len(self.cache), bound)
+                self.cache.close(bound)
         self._shutdown()
+
+    def _idle_watch(self):
+        """Warm: stop after ``idle`` seconds without a request, or once drained."""
+        every = max(0.05, min(self.idle / 4.0, 1.0))
+        while not self._done.is_set():
+            gevent.sleep(every)
+            if self._active:
+                continue
+            if self._draining:
+                LOG.info('drained: exiting')
+                self.stop()
+            elif time.monotonic() - self._last_active >= self.idle:
+                LOG.info('no request for %g s: exiting', self.idle)
+                self.stop()
+
+    def drain(self):
+        """Warm: accept no new request (the socket goes, so the next broker starts a newer
+        agent), finish the running ones, then exit."""
+        if self._draining:
+            return
+        self._draining = True
+        self._unlink_own_socket()
+        if self._server is not None:
+            self._server.stop_accepting()
+
+    def _unlink_own_socket(self):
+        """Remove the socket and pid files, only if still ours (a newer agent may have replaced them)."""
+        try:
+            if self._inode is not None and os.stat(self.path).st_ino == self._inode:
+                os.unlink(self.path)
+        except OSError:
+            pass
+        self._inode = None
+        try:
+            with open(self.pid_path) as handle:
+                ours = handle.read().strip() == str(os.getpid())
+            if ours:
+                os.unlink(self.pid_path)
+        except (OSError, ValueError):
+            pass
 
     def stop(self):
         """Stop serving (safe to call from a signal handler greenlet)."""
@@ -252,6 +392,8 @@ class AgentServer:
     def _shutdown(self):
         if self._server is not None:
             self._server.stop(timeout=5)
+        if self.warm:
+            return
         try:
             os.unlink(self.path)
         except FileNotFoundError:
@@ -260,6 +402,14 @@ class AgentServer:
     def _handle(self, sock, _address):
         self._connected.set()
         messager = Messager(sock, gevent.lock.BoundedSemaphore())
+        if self.warm:
+            uid = peer_uid(sock)
+            if uid is None or uid not in (0, os.getuid()):
+                LOG.warning('refused a client of uid %s (only uid %d and root may connect)', uid, os.getuid())
+                messager.error('Invalid request: uid %s may not use this agent' % uid)
+                sock.close()
+                return
+            self._active += 1
         try:
             self._serve_one(sock, messager)
         except Exception:
@@ -270,7 +420,10 @@ class AgentServer:
             try:
                 sock.close()
             finally:
-                if not self.standalone:
+                if self.warm:
+                    self._active -= 1
+                    self._last_active = time.monotonic()
+                elif not self.standalone:
                     self.stop()
 
     def _serve_one(self, sock, messager):
@@ -281,8 +434,15 @@ class AgentServer:
             if req is None:
                 LOG.info('client closed the connection without a request')
                 return
+            if self.warm and isinstance(req, dict) and 'stamp' in req:
+                if req['stamp'] != self.stamp:
+                    LOG.info('a client expects agent %s, this is %s: draining', req['stamp'], self.stamp)
+                    self.drain()
+                    messager.control('outdated', stamp=self.stamp)
+                    return
+                messager.control('accepted', stamp=self.stamp, pid=os.getpid())
             manager_class, command, args, cwd, nodeinfo, envs = validate_request(req)
-            ctx = RunContext.from_envs(envs, cwd=cwd, **self.defaults)
+            ctx = RunContext.from_envs(envs, cwd=cwd, cache=self.cache, **self.defaults)
         except exc.AgentError as error:
             LOG.warning('bad request: %s', error)
             self.failed = True
@@ -294,9 +454,12 @@ class AgentServer:
         every = _alive_every(req)
         beat = gevent.spawn(_heartbeat, messager, every) if every else None
         self._requests.add(ctx.sessions)
+        watch = gevent.spawn(_watch_client, sock, ctx.sessions) if self.warm else None
         try:
             manager_class(messager, ctx).run(command, nodeinfo, args)
         finally:
             self._requests.discard(ctx.sessions)
             if beat is not None:
                 beat.kill(block=False)
+            if watch is not None:
+                watch.kill(block=False)

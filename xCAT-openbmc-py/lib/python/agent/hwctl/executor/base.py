@@ -38,7 +38,7 @@ class ExecutorBase:
         client = self.CLIENT(node, nodeinfo['bmcip'], nodeinfo['username'], nodeinfo['password'],
                              ctx=self.ctx, trace=self._trace if self.ctx.debug else None)
         with client:
-            client.login()
+            client.reuse_or_login(self.ctx.cache)
             yield client
 
     def read_bmc_state(self, node, nodeinfo, read):

@@ -29,5 +29,5 @@ class RedfishExecutorBase(ExecutorBase):
         client = self.CLIENT(node, nodeinfo['bmcip'], nodeinfo['username'], nodeinfo['password'],
                              ctx=self.ctx, trace=self._trace if self.ctx.debug else None, shape=self.shape)
         with client:
-            client.login()
+            client.reuse_or_login(self.ctx.cache)
             yield client

@@ -1,0 +1,126 @@
+"""BmcCache, the warm agent's kept BMC sessions (docs/DESIGN.md, "Warm agent"): its key, its
+LRU bound, its idle bound, its exit; and RestClient's reuse: a 401 on a kept session is one
+new login and the request again, a normal end parks the session instead of logging out."""
+
+import gevent
+import pytest
+
+from common import exceptions as exc
+from common.cache import BmcCache
+from hwctl.openbmc_client import OpenBMCClient
+
+BMC = 'https://10.0.0.1'
+
+
+class FakeClient:
+    def __init__(self, name):
+        self.node = name
+        self.logged_out = False
+        self.closed = False
+
+    def logout(self):
+        self.logged_out = True
+
+    def close(self):
+        self.closed = True
+
+
+def test_the_key_holds_a_salted_digest_of_the_password_never_the_password(make_ctx):
+    ctx = make_ctx()
+    cache = BmcCache()
+    key = cache.key('10.0.0.1', 'root', 's3cret-pw', ctx)
+    assert 's3cret-pw' not in repr(key)
+    assert key != cache.key('10.0.0.1', 'root', 'other-pw', ctx)
+    assert key != BmcCache().key('10.0.0.1', 'root', 's3cret-pw', ctx)  # salted per agent
+    assert key != cache.key('10.0.0.1', 'root', 's3cret-pw', make_ctx(verify=True))
+
+
+def test_an_entry_is_taken_by_one_client_at_a_time():
+    cache = BmcCache()
+    client = FakeClient('n1')
+    assert cache.put('k', client)
+    assert not cache.put('k', FakeClient('n1'))  # taken: the second one is the caller's to log out
+    assert cache.take('k') is client
+    assert cache.take('k') is None
+    assert cache.hits == 1
+
+
+def test_the_least_recently_used_entry_is_logged_out_beyond_the_bound():
+    cache = BmcCache(max_entries=2)
+    clients = [FakeClient('n%d' % i) for i in range(3)]
+    for i, client in enumerate(clients):
+        cache.put(i, client)
+    gevent.sleep(0.01)
+    assert len(cache) == 2 and clients[0].logged_out and clients[0].closed
+    assert not clients[1].logged_out and not clients[2].logged_out
+
+
+def test_an_entry_unused_too_long_is_logged_out_not_handed_out():
+    cache = BmcCache(max_idle=0.05)
+    old, fresh = FakeClient('old'), FakeClient('fresh')
+    cache.put('old', old)
+    gevent.sleep(0.1)
+    cache.put('fresh', fresh)
+    assert cache.sweep() == 1
+    gevent.sleep(0.01)
+    assert old.logged_out and not fresh.logged_out
+    gevent.sleep(0.1)
+    assert cache.take('fresh') is None
+    gevent.sleep(0.01)
+    assert fresh.logged_out
+
+
+def test_close_logs_out_every_entry():
+    cache = BmcCache()
+    clients = [FakeClient('n%d' % i) for i in range(5)]
+    for i, client in enumerate(clients):
+        cache.put(i, client)
+    assert cache.close() == 5
+    assert len(cache) == 0 and all(c.logged_out and c.closed for c in clients)
+
+
+def test_a_normal_end_parks_the_session_and_the_next_client_sends_no_login(requests_mock, make_ctx):
+    requests_mock.post(BMC + '/login', json={'data': 'ok'}, headers={'Set-Cookie': 'sid=abc; Secure'})
+    requests_mock.get(BMC + '/xyz/openbmc_project/state/bmc0/attr/CurrentBMCState',
+                      json={'data': 'xyz.openbmc_project.State.BMC.BMCState.Ready'})
+    cache = BmcCache()
+    for _ in range(2):
+        client = OpenBMCClient('node001', '10.0.0.1', 'root', 'pw', ctx=make_ctx())
+        with client:
+            client.reuse_or_login(cache)
+            assert client.get_bmc_state() == 'Ready'
+    methods = [(r.method, r.path) for r in requests_mock.request_history]
+    assert methods.count(('POST', '/login')) == 1 and ('POST', '/logout') not in methods
+    assert requests_mock.request_history[-1].headers['Cookie'] == 'sid=abc'
+    assert len(cache) == 1
+
+
+def test_a_401_on_a_kept_session_is_one_login_and_the_request_again(requests_mock, make_ctx):
+    requests_mock.post(BMC + '/login', [{'json': {'data': 'ok'}, 'headers': {'Set-Cookie': 'sid=one'}},
+                                        {'json': {'data': 'ok'}, 'headers': {'Set-Cookie': 'sid=two'}}])
+    state = BMC + '/xyz/openbmc_project/state/bmc0/attr/CurrentBMCState'
+    ready = {'json': {'data': 'xyz.openbmc_project.State.BMC.BMCState.Ready'}}
+    requests_mock.get(state, [ready, {'status_code': 401, 'json': {'data': {'description': 'Login required'}}},
+                              ready])
+    cache = BmcCache()
+    for _ in range(2):
+        client = OpenBMCClient('node001', '10.0.0.1', 'root', 'pw', ctx=make_ctx())
+        with client:
+            client.reuse_or_login(cache)
+            assert client.get_bmc_state() == 'Ready'
+    methods = [(r.method, r.path) for r in requests_mock.request_history]
+    assert methods.count(('POST', '/login')) == 2
+    assert requests_mock.request_history[-1].headers['Cookie'] == 'sid=two'
+
+
+def test_a_401_without_a_kept_session_is_the_nodes_error(requests_mock, make_ctx):
+    requests_mock.post(BMC + '/login', json={'data': 'ok'}, headers={'Set-Cookie': 'sid=abc'})
+    requests_mock.post(BMC + '/logout', json={'data': 'ok'})
+    requests_mock.get(BMC + '/xyz/openbmc_project/state/bmc0/attr/CurrentBMCState', status_code=401,
+                      json={'data': {'description': 'Login required'}})
+    client = OpenBMCClient('node001', '10.0.0.1', 'root', 'pw', ctx=make_ctx())
+    with pytest.raises(exc.BmcAuthError):
+        with client:
+            client.reuse_or_login(BmcCache())
+            client.get_bmc_state()
+    assert [(r.method, r.path) for r in requests_mock.request_history].count(('POST', '/login')) == 1
