@@ -326,13 +326,13 @@ sub process {
         } else {
             $batch->sendmsg([ 1, AGENT_MISSING ]);
         }
-        $batch->flush;
+        $batch->finish;
         return 1;
     }
     my ($nodeinfo, $failed) = node_info(\@nodes, $spec->{module}, $batch);
     $batch->response({ errorcode => [1] }) if $failed;
     my $rc = %$nodeinfo ? run_agent($request, $batch, $nodeinfo, $spec, $settings) : 0;
-    $batch->flush;
+    $batch->finish;
     return ($rc || $failed) ? 1 : 0;
 }
 
@@ -623,7 +623,7 @@ sub run_agent {
     if (ref $out eq 'CODE') {
         my $batch = xCAT::PyAgent::Batch->new($out);
         my $rc = run_agent($request, $batch, $nodeinfo, $spec, $settings);
-        $batch->flush;
+        $batch->finish;
         return $rc;
     }
     my $batch = $out;

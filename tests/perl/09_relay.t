@@ -51,6 +51,32 @@ sub relay_lines {
     }
 }
 
+# --- a short command's last messages: the broker's finish waits for xcatd to read them ----------
+{
+    require xCAT::PyAgent::Batch;
+    # A warning, a global error and node lines right before returning, as a command that fails
+    # early sends them: five messages within a moment.
+    my $tail = sub {
+        my ($callback, $how) = @_;
+        my $batch = xCAT::PyAgent::Batch->new($callback);
+        $batch->response({ warning => ["warning $_"] }) for 1 .. 3;
+        $batch->response({ error => ['a global error'], errorcode => [1] });
+        $batch->node_line("node00$_", 'on') for 1 .. 3;
+        $batch->$how;
+    };
+    for my $run (1 .. 3) {
+        my @got;
+        local $ENV{XCAT_RUNNER_RELAY_STATS} = "$dir/stats";
+        unlink "$dir/stats";
+        xCAT::Relay::run(sub { $tail->($_[0], 'finish') }, sub { push @got, $_[0] });
+        my %stats = (slurp("$dir/stats") // '') =~ /(\w+)=(\d+)/g;
+        is($stats{messages}, 5, "finish, run $run: five messages");
+        is($stats{dropped}, 0, "finish, run $run: xcatd read every one before the plugin ended");
+        my @nodes = map { $_->{name}[0] } map { @{ $_->{node} || [] } } @got;
+        is_deeply(\@nodes, [qw(node001 node002 node003)], "finish, run $run: every node line arrives");
+    }
+}
+
 # --- the broker through the model: a fake agent answers 1000 nodes at once ----------------------
 {
     my @nodes = write_tables($dir, nodes => 1000);

@@ -34,6 +34,14 @@ use constant {
     # Most node lines, and most status updates, in one hand-over.
     MAX_LINES  => 300,
     MAX_STATUS => 1000,
+    # xcatd drops what it has not read when the plugin's process ends, and reads one message per
+    # pass: a plugin that handed over several messages just now lingers before returning, this
+    # long per message of the last LINGER_WINDOW seconds beyond the one the extra pass reads, plus
+    # LINGER_BASE, at most LINGER_MAX in all (docs/DESIGN.md, "Output to xcatd").
+    LINGER_WINDOW => 1.0,
+    LINGER_PER    => 0.02,
+    LINGER_BASE   => 0.05,
+    LINGER_MAX    => 2.0,
 };
 
 =head3 new($class, $callback)
@@ -46,7 +54,7 @@ sub new {
     my ($class, $callback) = @_;
     require xCAT_monitoring::monitorctrl;
     return bless { callback => $callback, entries => [], status => [], lines => 0, statuses => 0,
-        since => undef, messages => 0 }, $class;
+        since => undef, messages => 0, recent => [] }, $class;
 }
 
 =head3 node_line($self, $node, $text)
@@ -178,6 +186,32 @@ sub flush {
     return;
 }
 
+=head3 finish($self)
+
+The last C<flush> before the plugin returns, then the linger: when more than one message went to
+xcatd within the last C<LINGER_WINDOW>, wait until xcatd can have read them (bounded by
+C<LINGER_MAX>), since it drops what is still queued once the plugin's process has ended.
+
+=cut
+
+sub finish {
+    my ($self) = @_;
+    $self->flush;
+    my $recent = $self->_recent(Time::HiRes::time());
+    return if $recent < 2;
+    my $wait = LINGER_BASE + ($recent - 1) * LINGER_PER;
+    Time::HiRes::sleep($wait < LINGER_MAX ? $wait : LINGER_MAX);
+    return;
+}
+
+# How many messages went out within LINGER_WINDOW before $now (older ones forgotten).
+sub _recent {
+    my ($self, $now) = @_;
+    my $times = $self->{recent};
+    shift @$times while @$times && $times->[0] < $now - LINGER_WINDOW;
+    return scalar @$times;
+}
+
 sub _entry {
     my ($self, $entry) = @_;
     push @{ $self->{entries} }, $entry;
@@ -189,6 +223,9 @@ sub _entry {
 sub _call {
     my ($self, $rsp) = @_;
     $self->{messages}++;
+    my $now = Time::HiRes::time();
+    $self->_recent($now);
+    push @{ $self->{recent} }, $now;
     $self->{callback}->($rsp);
     return;
 }

@@ -36,6 +36,11 @@ use Storable qw(nfreeze thaw);
 use constant {
     # Longest wait of one pass for a ready socket, in seconds.
     PASS_WAIT => 0.05,
+    # What relaying one message costs xcatd (writing it to the client, its command log), in
+    # seconds: without it the model could keep pace with a plugin that a busy machine slows
+    # down, and lose nothing where xcatd loses lines. A batched plugin sends a few dozen
+    # messages, so this costs it milliseconds.
+    PASS_COST => 0.001,
     # Bound on the plugin's process after a signal was passed on to it, then SIGKILL.
     SIGNAL_GRACE => 30,
 };
@@ -142,6 +147,7 @@ sub _relay {
             }
             $counts{delivered}++;
             $callback->($msg);
+            select(undef, undef, undef, PASS_COST);
         }
         last if $reaped;    # the single extra pass after the reap is done
         my $got = waitpid($pid, WNOHANG);
