@@ -170,12 +170,7 @@ sub _start {
         close $report_r;
         eval {
             $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP CHLD PIPE);
-            umask(077);
-            open(STDIN, '<', '/dev/null') or die "cannot open /dev/null: $!\n";
-            open(STDOUT, '>>', $s->{log}) or die "cannot open the log $s->{log}: $!\n";
-            open(STDERR, '>&', \*STDOUT) or die "cannot redirect stderr: $!\n";
-            { exec { $argv[0] } @argv; }
-            die "cannot execute $argv[0]: $!\n";
+            _exec_agent($s->{log}, @argv);
         };
         my $why = $@ || "unknown error\n";
         chomp $why;
@@ -344,13 +339,8 @@ sub _spawn_warm {
             my $agent_pid = fork;
             die "fork: $!\n" unless defined $agent_pid;
             POSIX::_exit(0) if $agent_pid;
-            umask(077);
             chdir('/');
-            open(STDIN, '<', '/dev/null') or die "cannot open /dev/null: $!\n";
-            open(STDOUT, '>>', $s->{log}) or die "cannot open the log $s->{log}: $!\n";
-            open(STDERR, '>&', \*STDOUT) or die "cannot redirect stderr: $!\n";
-            { exec { $argv[0] } @argv; }
-            die "cannot execute $argv[0]: $!\n";
+            _exec_agent($s->{log}, @argv);
         };
         my $why = $@ || "unknown error\n";
         chomp $why;
@@ -502,6 +492,18 @@ sub DESTROY {
     local ($@, $!, $?);
     $self->cleanup;
     return;
+}
+
+# In the agent's child: umask 077, stdin from /dev/null, stdout and stderr appended to $log, then
+# exec @argv. Returns only by dying, with the reason.
+sub _exec_agent {
+    my ($log, @argv) = @_;
+    umask(077);
+    open(STDIN, '<', '/dev/null') or die "cannot open /dev/null: $!\n";
+    open(STDOUT, '>>', $log) or die "cannot open the log $log: $!\n";
+    open(STDERR, '>&', \*STDOUT) or die "cannot redirect stderr: $!\n";
+    { exec { $argv[0] } @argv; }
+    die "cannot execute $argv[0]: $!\n";
 }
 
 1;
