@@ -172,21 +172,11 @@ sub _start {
             $SIG{$_} = 'DEFAULT' for qw(INT TERM HUP CHLD PIPE);
             _exec_agent($s->{log}, @argv);
         };
-        my $why = $@ || "unknown error\n";
-        chomp $why;
-        syswrite($report_w, $why);
-        POSIX::_exit(127);
+        _report_and_exit($report_w, $@);
     }
     close $report_w;
     $self->{pid} = $pid;
-    my $why = '';
-    while (1) {
-        my $n = sysread($report_r, $why, 4096, length $why);
-        last if defined $n && $n == 0;
-        next if !defined $n && $!{EINTR};
-        last unless defined $n;
-    }
-    close $report_r;
+    my $why = _read_report($report_r);
     if (length $why) {
         $self->reap(KILL_WAIT) or $self->stop;
         return _failed($why);
@@ -342,22 +332,12 @@ sub _spawn_warm {
             chdir('/');
             _exec_agent($s->{log}, @argv);
         };
-        my $why = $@ || "unknown error\n";
-        chomp $why;
-        syswrite($report_w, $why);
-        POSIX::_exit(127);
+        _report_and_exit($report_w, $@);
     }
     close $report_w;
     waitpid($pid, 0);
     $self->_release_signals unless $held;
-    my $why = '';
-    while (1) {
-        my $n = sysread($report_r, $why, 4096, length $why);
-        last if defined $n && $n == 0;
-        next if !defined $n && $!{EINTR};
-        last unless defined $n;
-    }
-    close $report_r;
+    my $why = _read_report($report_r);
     return length $why ? "cannot start the warm agent: $why" : undef;
 }
 
@@ -504,6 +484,29 @@ sub _exec_agent {
     open(STDERR, '>&', \*STDOUT) or die "cannot redirect stderr: $!\n";
     { exec { $argv[0] } @argv; }
     die "cannot execute $argv[0]: $!\n";
+}
+
+# In the agent's child after exec failed: the reason to the parent, then exit 127.
+sub _report_and_exit {
+    my ($report_w, $error) = @_;
+    my $why = $error || "unknown error\n";
+    chomp $why;
+    syswrite($report_w, $why);
+    POSIX::_exit(127);
+}
+
+# What the child reported before its exec (empty when the exec went through); closes the pipe.
+sub _read_report {
+    my ($report_r) = @_;
+    my $why = '';
+    while (1) {
+        my $n = sysread($report_r, $why, 4096, length $why);
+        last if defined $n && $n == 0;
+        next if !defined $n && $!{EINTR};
+        last unless defined $n;
+    }
+    close $report_r;
+    return $why;
 }
 
 1;
