@@ -1,9 +1,9 @@
 # At fleet scale through the model of xcatd's relay (XCAT_RUNNER_RELAY=xcatd, docs/DESIGN.md
 # "Output to xcatd"): perl/bin/rpower -> plugin -> agent.py -> simulated OpenBMC fleets of 1000
-# and 10,000 BMCs, `rpower state` several times in a row: every node's line arrives, nothing is
-# dropped, and the broker hands xcatd a few dozen messages, not one per node (the counts are
-# reported with diag). Kept lean: state only, three runs at 1000 and two at 10,000. No time is
-# asserted; each command is bounded. Skipped when the agent cannot run.
+# and 10,000 BMCs, `rpower state` three times in a row at 1000 and once at 10,000: every node's
+# line arrives, nothing is dropped, and the broker hands xcatd a few dozen messages, not one per
+# node (the counts are reported with diag). Kept lean: state only. No time is asserted; each
+# command is bounded. Skipped when the agent cannot run.
 use strict;
 use warnings;
 use FindBin;
@@ -18,7 +18,7 @@ plan skip_all => $missing if $missing;
 my %fleets;
 END { stop_fleet($_) for values %fleets }
 
-for my $case ([ 1000, '127.110.0.1', 3 ], [ 10000, '127.120.0.1', 2 ]) {
+for my $case ([ 1000, '127.110.0.1', 3 ], [ 10000, '127.120.0.1', 1 ]) {
     my ($n, $base, $runs) = @$case;
     my $fleet = start_fleet(nodes => $n, base => $base);
     BAIL_OUT("fleet of $n did not become ready: $BrokerTest::FLEET_ERROR") unless $fleet;
