@@ -97,8 +97,11 @@ ILO4_TARGETS = 'BootSourceOverrideSupported'
 #: ``MemberRecord.reset_types`` not read yet (None means "the BMC does not say").
 UNREAD = Ellipsis
 
-#: Bound in seconds on waiting for another node of the command to find a path (``FleetShape``).
-SCOUT_WAIT = 5.0
+#: Bound in seconds on one round of waiting for another node of the command to find a path
+#: (``FleetShape``). It is what a bad BMC that happens to scout (dead, or holding requests) can
+#: cost the other nodes, once per round, so it stays short: a BMC slower than this to answer a
+#: probe costs the others their own probes (requests), never more time.
+SCOUT_WAIT = 2.0
 
 
 def _link(resource, *keys):
