@@ -159,8 +159,9 @@ class BMC:
         return username == self.username and password == self.password
 
     def basic_ok(self, header):
-        """:returns: whether an ``Authorization`` header carries the right Basic credentials."""
-        return header == self.basic and self.fault_name != '401'
+        """:returns: whether an ``Authorization`` header carries the right Basic credentials
+        (never under faults ``401`` and ``nobasic``)."""
+        return header == self.basic and self.fault_name not in ('401', 'nobasic')
 
     def open_session(self):
         """Create a session and count the login.
