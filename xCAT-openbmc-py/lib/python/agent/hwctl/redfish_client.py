@@ -551,9 +551,12 @@ class RedfishClient(RestClient):
         """Teach the shape where this node's member is, found through its collection.
 
         A path another node found that is not this node's means member names differ per
-        node (Cisco CIMC's serial numbers): every node reads its collection. Otherwise the
-        path is this node's finding, for the next node to try.
+        node (Cisco CIMC's serial numbers): every node reads its collection, and the shape
+        keeps saying so (this node's path is not the next one's). Otherwise the path is
+        this node's finding, for the next node to try.
         """
+        if self.shape.guess(collection) is None:
+            return
         if tried and not self.shape.is_seed(collection):
             self.shape.learn(collection, None)
         else:
