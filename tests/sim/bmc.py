@@ -19,9 +19,11 @@ from sim.redfish_styles import STYLES
 
 #: Per-BMC counters reported by the control API (``open_sessions`` is derived, not counted).
 #: ``session_deletes`` counts every Redfish session DELETE, refused ones included (``logouts``
-#: counts sessions ended, which a DELETE after a BMC reboot no longer finds).
+#: counts sessions ended, which a DELETE after a BMC reboot no longer finds). ``basic_requests``
+#: and ``basic_refusals``: Redfish requests without a session token whose HTTP Basic
+#: credentials were taken, or refused.
 COUNTERS = ('requests', 'logins', 'login_failures', 'logouts', 'session_deletes', 'handshakes', 'connections',
-            'transitions', 'resumed_handshakes', 'expired_sessions')
+            'transitions', 'resumed_handshakes', 'expired_sessions', 'basic_requests', 'basic_refusals')
 
 
 @dataclass(frozen=True)
