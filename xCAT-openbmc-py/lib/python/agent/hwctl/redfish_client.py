@@ -24,6 +24,10 @@ Requests per node on a homogeneous fleet (session POST first, its DELETE last):
   PATCH reply carries the system). The vendor branches (mode, settings object, If-Match)
   add one GET before the PATCH on the nodes after the first.
 
+Where the system's name differs per node (Cisco CIMC), every node reads its collection
+first; in a one-shot agent those nodes send HTTP Basic and open no session (``login``), so
+``rpower state`` costs 2 there and ``rsetboot net`` 3.
+
 The vendor behaviours handled, and how, are listed in docs/DESIGN.md ("Redfish vendor
 behaviours").
 """
