@@ -387,39 +387,46 @@ class RedfishClient(RestClient):
     def _request(self, method, path, body=None, *, login=False, ok=(200,), trace_body=None):
         """``RestClient._request``, after the login a one-shot agent left to the first request.
 
-        A failed login fails this request and every later one with the login's own error
-        (nothing goes out without credentials). The first request carrying HTTP Basic
-        (``login``) is tried by one node of the command while the others wait (bounded, as
-        for a path); refused (401, 403), the node logs in with a session and sends it again,
-        and the shape keeps the refusal for the other nodes.
+        A failed login fails this request and every later one with the login's own error:
+        nothing goes out without credentials.
         """
         def send():
             return super(RedfishClient, self)._request(method, path, body, login=login, ok=ok, trace_body=trace_body)
 
-        if login:
-            return send()
-        if self.login_failure is not None:
-            raise self.login_failure
-        if self._login_due:
-            self._log_in(self.login)
-        if self._basic_on_trial:
-            with self.shape.scout(BASIC_KEY):
-                self._basic_on_trial = False
-                refused = None
-                if self.shape.guess(BASIC_KEY) != REFUSED:
-                    try:
-                        reply = send()
-                    except exc.BmcAuthError as error:
-                        refused = error
-                    else:
-                        self.shape.learn(BASIC_KEY, ACCEPTED)
-                        return reply
-                LOG.info('%s: HTTP Basic %s; logging in with a session', self.node,
-                         'refused (%s)' % refused if refused else 'refused on this fleet')
-                del self._headers['Authorization']
-                self._log_in(self._login_session)
-                if refused is not None:
-                    self.shape.learn(BASIC_KEY, REFUSED)
+        if not login:
+            if self.login_failure is not None:
+                raise self.login_failure
+            if self._login_due:
+                self._log_in(self.login)
+            if self._basic_on_trial:
+                return self._first_basic(send)
+        return send()
+
+    def _first_basic(self, send):
+        """The node's first request with HTTP Basic (``send``), and the way back to a session.
+
+        One node of the command tries Basic while the others wait for it (bounded, as for a
+        path). Refused (401, 403), the node logs in with a session and sends the request
+        again; the shape keeps the refusal, so the nodes after it log in at once.
+        """
+        with self.shape.scout(BASIC_KEY):
+            self._basic_on_trial = False
+            refused = None
+            if self.shape.guess(BASIC_KEY) != REFUSED:
+                try:
+                    reply = send()
+                except exc.BmcAuthError as error:
+                    refused = error
+                else:
+                    self.shape.learn(BASIC_KEY, ACCEPTED)
+                    return reply
+            LOG.info('%s: HTTP Basic refused (%s); logging in with a session', self.node,
+                     refused or 'by another node of the command')
+            del self._headers['Authorization']
+            self._log_in(self._login_session)
+            if refused is not None:
+                # Learned only now: a session refused too means a wrong password, not Basic.
+                self.shape.learn(BASIC_KEY, REFUSED)
         return send()
 
     def _log_in(self, how):
