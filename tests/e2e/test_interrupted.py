@@ -62,7 +62,14 @@ def test_the_deadline_logs_out_every_node_it_cuts_off(module_agent, fleets, prot
     frames = module_agent.request('rpower', ['reset'], fleet.nodeinfo, module=protocol,
                                   envs=dict(ENVS, deadline=2), timeout=BOUND)
     assert node_lines(frames) == {n: DEADLINE_LINE for n in fleet.nodes}
-    assert sessions(fleet) == (NODES, NODES, 0)
+    if protocol == 'openbmc':
+        assert sessions(fleet) == (NODES, NODES, 0)
+    else:
+        # A one-shot agent logs a Redfish node in at its first request: the node held by the
+        # BMC has a session, the others still wait for it (the command's scout, bounded by
+        # SCOUT_WAIT, longer than the deadline) and have none.
+        logins, logouts, open_sessions = sessions(fleet)
+        assert logins >= 1 and (logouts, open_sessions) == (logins, 0)
 
 
 @pytest.mark.parametrize('signum', [signal.SIGTERM, signal.SIGINT])

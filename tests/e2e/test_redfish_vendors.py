@@ -21,9 +21,8 @@ ENVS = {'connect_timeout': 5, 'read_timeout': 10, 'poll_interval': 0.05, 'state_
 STYLES = {name: '127.%d.0.1' % (140 + i) for i, name in enumerate((
     'bmcweb', 'ilo4', 'ilo5', 'idrac8', 'idrac9', 'idrac10', 'smc_x10', 'smc_x12', 'smc_h13', 'smc_x13',
     'xcc', 'ami', 'cimc'))}
-#: Styles whose system names differ per node (Cisco CIMC: the serial number): every node
-#: reads its Systems collection, one GET more.
-PER_NODE_MEMBER = {'cimc'}
+#: Nodes of the fleet of Cisco CIMCs whose requests per node are counted.
+CIMC_NODES = 12
 #: Styles without anything graceful to shut a host down with.
 NO_SOFTOFF = {'smc_x10'}
 #: Styles that keep no persistent boot override.
@@ -70,10 +69,10 @@ def test_state_costs_what_bmcweb_costs(module_agent, fleet):
     """The first node shows where sessions and the system live; the others go straight there."""
     fleet.control.reset()
     assert run(module_agent, fleet, 'rpower', 'state') == {'off'}
-    per_node = 4 if fleet.style in PER_NODE_MEMBER else 3
     # The first node may pay for finding the layout (at most 4 requests more: Dell iDRAC 8's
-    # session at /redfish/v1/Sessions and its system in the collection).
-    assert requests(fleet) <= per_node * NODES + 4
+    # session at /redfish/v1/Sessions and its system in the collection). Cisco CIMC's
+    # first two nodes pay 5 each, the others 2 (no session: see the tests below).
+    assert requests(fleet) <= 3 * NODES + 4
     check_sessions(fleet)
     assert run(module_agent, fleet, 'rpower', 'bmcstate') == {'BMC Ready'}
     assert requests(fleet) <= 3 * NODES + 4
@@ -173,3 +172,58 @@ def test_refused_login_prints_the_most_specific_words(module_agent, fleet):
     else:
         assert line == 'Error: [401] Invalid username or password'
     fleet.control.reset()
+
+
+@pytest.fixture(scope='module')
+def cimc_fleet(fleet_factory):
+    return fleet_factory(nodes=CIMC_NODES, protocol='redfish', port=PORT, base='127.160.0.1', redfish_style='cimc')
+
+
+def counted(fleet):
+    """``{counter: total}`` of the fleet since the last call."""
+    entries = nodes(fleet)
+    fleet.control.reset(states=False, faults=False)
+    return {name: sum(n[name] for n in entries) for name in ('requests', 'logins', 'basic_requests', 'basic_refusals')}
+
+
+def test_per_node_systems_are_read_with_http_basic(module_agent, cimc_fleet):
+    """Cisco CIMC: once two nodes showed that the system's name differs per node, the others
+    read the collection and the system with HTTP Basic and open no session."""
+    cimc_fleet.control.reset()
+    assert run(module_agent, cimc_fleet, 'rpower', 'state') == {'off'}
+    seen = counted(cimc_fleet)
+    # The first two nodes: session, probe, collection, system, logout; the others: 2 reads.
+    assert seen['logins'] <= 2, 'logins per node well below 1'
+    assert seen['basic_requests'] >= 2 * (CIMC_NODES - 2) and seen['basic_refusals'] == 0
+    assert seen['requests'] <= 2 * 5 + 2 * (CIMC_NODES - 2)
+    check_sessions(cimc_fleet)
+    # Every other command that reads or changes the system works the same way.
+    assert run(module_agent, cimc_fleet, 'rsetboot', 'net') == {'Network'}
+    assert boot_state(cimc_fleet) == {('Once', 'Pxe', 'UEFI')}
+    assert run(module_agent, cimc_fleet, 'rsetboot', 'stat') == {'Network'}
+    assert run(module_agent, cimc_fleet, 'rpower', 'on') == {'on'}
+    assert field(cimc_fleet, 'redfish_power') == {'On'}
+    assert run(module_agent, cimc_fleet, 'rpower', 'reset') == {'reset'}
+    assert run(module_agent, cimc_fleet, 'rpower', 'softoff') == {'softoff'}
+    assert field(cimc_fleet, 'redfish_power') == {'Off'}
+    seen = counted(cimc_fleet)
+    assert seen['logins'] <= 5 * 2 and seen['basic_requests'] >= 5 * (CIMC_NODES - 2), \
+        'each command: at most its first two nodes log in'
+    check_sessions(cimc_fleet)
+
+
+def test_a_fleet_refusing_basic_falls_back_to_sessions(module_agent, cimc_fleet):
+    """The first node refused Basic logs in and asks again; the others log in straight away."""
+    cimc_fleet.control.reset()
+    cimc_fleet.control.set_fault(cimc_fleet.nodes, 'nobasic')
+    try:
+        assert run(module_agent, cimc_fleet, 'rpower', 'state') == {'off'}
+        seen = counted(cimc_fleet)
+        assert seen['basic_refusals'] >= 1 and seen['basic_requests'] == 0
+        assert seen['logins'] == CIMC_NODES
+        check_sessions(cimc_fleet)
+        assert run(module_agent, cimc_fleet, 'rsetboot', 'net') == {'Network'}
+        assert boot_state(cimc_fleet) == {('Once', 'Pxe', 'UEFI')}
+        check_sessions(cimc_fleet)
+    finally:
+        cimc_fleet.control.reset()

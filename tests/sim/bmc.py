@@ -19,9 +19,11 @@ from sim.redfish_styles import STYLES
 
 #: Per-BMC counters reported by the control API (``open_sessions`` is derived, not counted).
 #: ``session_deletes`` counts every Redfish session DELETE, refused ones included (``logouts``
-#: counts sessions ended, which a DELETE after a BMC reboot no longer finds).
+#: counts sessions ended, which a DELETE after a BMC reboot no longer finds). ``basic_requests``
+#: and ``basic_refusals``: Redfish requests without a session token whose HTTP Basic
+#: credentials were taken, or refused.
 COUNTERS = ('requests', 'logins', 'login_failures', 'logouts', 'session_deletes', 'handshakes', 'connections',
-            'transitions', 'resumed_handshakes', 'expired_sessions')
+            'transitions', 'resumed_handshakes', 'expired_sessions', 'basic_requests', 'basic_refusals')
 
 
 @dataclass(frozen=True)
@@ -159,8 +161,9 @@ class BMC:
         return username == self.username and password == self.password
 
     def basic_ok(self, header):
-        """:returns: whether an ``Authorization`` header carries the right Basic credentials."""
-        return header == self.basic and self.fault_name != '401'
+        """:returns: whether an ``Authorization`` header carries the right Basic credentials
+        (never under faults ``401`` and ``nobasic``)."""
+        return header == self.basic and self.fault_name not in ('401', 'nobasic')
 
     def open_session(self):
         """Create a session and count the login.

@@ -11,6 +11,8 @@ name          argument  what the BMC does
 ``stall``     --        completes the TLS handshake, then never answers HTTP
 ``slow``      seconds   waits that long (default 5) before answering each request
 ``401``       --        refuses every login and every credential (as a wrong password would)
+``nobasic``   --        refuses HTTP Basic credentials with 401; session logins and their tokens still
+                        work (a BMC whose admin turned Basic off)
 ``403``       --        answers 403 to every request, login included
 ``500``       --        answers 500 to every request
 ``503``       K         answers 503 to the next K requests (default 1), then behaves
@@ -44,7 +46,7 @@ from sim.noderange import parse_noderange
 
 #: Fault name -> argument type (``None`` = takes no argument).
 FAULT_ARG_TYPES = MappingProxyType({
-    'refuse': None, 'stall_tcp': None, 'stall': None, 'slow': float, '401': None, '403': None,
+    'refuse': None, 'stall_tcp': None, 'stall': None, 'slow': float, '401': None, 'nobasic': None, '403': None,
     '500': None, '503': int, 'badjson': None, 'empty': None, 'reset': None, 'stuck': None,
     'oversize': int, 'drip': float, 'redirect-away': str, 'link-away': str, 'deny': str,
     'hang': float,

@@ -250,8 +250,11 @@ class RedfishDialect:
         if token is not None and self.settings.session_service and bmc.session_ok(token):
             return None
         header = req.headers.get('authorization')
-        if header is not None and bmc.basic_ok(header):
-            return None
+        if header is not None and header.startswith('Basic '):
+            if bmc.basic_ok(header):
+                bmc.basic_requests += 1
+                return None
+            bmc.basic_refusals += 1
         headers = ()
         if not self.settings.session_service:
             headers = (('WWW-Authenticate', 'Basic realm="xcat-sim"'),)

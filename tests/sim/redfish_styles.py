@@ -5,7 +5,9 @@ docs/DESIGN.md ("Redfish vendor behaviours"): URL layout (member ids, trailing s
 session collection), the reset types a system offers and how it advertises them, the boot
 override annotations, and the quirks the client has to handle (mode revert, read-only Boot
 behind a settings object, If-Match, a manager without state, MessageId-only error bodies).
-``bmcweb`` is the default and matches the dialect's original layout.
+``bmcweb`` is the default and matches the dialect's original layout. Every style takes an
+``X-Auth-Token`` session or HTTP Basic on any request, as the Redfish specification has every
+service do (the fault ``nobasic`` makes a BMC refuse Basic).
 """
 
 from dataclasses import dataclass

@@ -1,11 +1,14 @@
 """RedfishClient and the Redfish executors against requests-mock: what is sent, what is printed."""
 
+import dataclasses
 import json
 import logging
+import re
 import urllib.parse
 
 import pytest
 import requests
+import requests_mock as requests_mock_lib
 
 from common import exceptions as exc
 from common.task import Task
@@ -1336,3 +1339,180 @@ def test_the_scout_may_ask_again_without_waiting_for_itself():
         with shape.scout('sessions'):
             shape.learn('sessions', SESSIONS)
     assert shape.confirmed('sessions')
+
+
+# --- HTTP Basic when the member is found per node (docs/DESIGN.md, row 10) ---------------
+
+BASIC = requests.auth._basic_auth_str('root', PASSWORD)
+
+
+def cimc(mock, host, serial, basic=True, password=PASSWORD):
+    """Cisco CIMC's layout at ``host``: sessions where the specification puts them, the system
+    named ``serial``; every path but the session POST takes the session's token, or HTTP
+    Basic when ``basic``."""
+    base = 'https://' + host
+    member = ROOT + '/Systems/' + serial
+    system = system_with(power_state='Off')
+    system['@odata.id'] = member
+    system['Actions']['#ComputerSystem.Reset']['target'] = member + '/Actions/ComputerSystem.Reset'
+    systems = redfish('systems')
+    systems['Members'][0]['@odata.id'] = member
+    good_basic = requests.auth._basic_auth_str('root', password)
+
+    def authorized(answer, status=200):
+        def respond(request, context):
+            if request.headers.get('X-Auth-Token') == TOKEN or (basic and request.headers.get('Authorization')
+                                                                 == good_basic):
+                context.status_code = status
+                return json.dumps(answer) if answer is not None else ''
+            context.status_code = 401
+            return json.dumps(redfish('error_401'))
+        return respond
+
+    def login(request, context):
+        if request.json().get('Password') != password:
+            context.status_code = 401
+            return json.dumps(redfish('error_401'))
+        context.status_code = 201
+        context.headers.update({'X-Auth-Token': TOKEN, 'Location': SESSION})
+        return json.dumps(redfish('session_created'))
+
+    # Matchers are tried newest first: anything not registered below is not there.
+    mock.register_uri(requests_mock_lib.ANY, re.compile(re.escape(base) + '/'), status_code=404,
+                      json=redfish('error_404'))
+    mock.post(base + SESSIONS, text=login)
+    mock.get(base + ROOT, json=redfish('root'))
+    mock.delete(base + SESSION, text=authorized(None, 204))
+    mock.get(base + ROOT + '/Systems', text=authorized(systems))
+    mock.get(base + member, text=authorized(system))
+    mock.post(base + member + '/Actions/ComputerSystem.Reset', text=authorized(None, 204))
+
+
+def per_node_shape():
+    """A command's shape after two nodes found their systems at different names."""
+    shape = FleetShape()
+    shape.learn(ROOT + '/Systems', None)
+    return shape
+
+
+def auth_of(mock, host):
+    """``(method, path, 'basic'|'token'|None)`` of every request ``host`` got."""
+    out = []
+    for r in mock.request_history:
+        if urllib.parse.urlsplit(r.url).hostname != host:
+            continue
+        auth = 'token' if 'X-Auth-Token' in r.headers else 'basic' if r.headers.get('Authorization') == BASIC else None
+        out.append((r.method, urllib.parse.urlsplit(r.url).path, auth))
+    return out
+
+
+def test_a_one_shot_login_waits_for_the_first_request(requests_mock, make_ctx):
+    serve(requests_mock)
+    with client(make_ctx) as rf:
+        rf.reuse_or_login(None)
+        assert sent(requests_mock) == []
+        assert rf.get_power_state() == 'On'
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, LOGOUT]
+
+
+def test_per_node_members_use_http_basic_in_a_one_shot_agent(requests_mock, make_ctx):
+    """Once the shape knows the system is found per node, a node opens no session: 2 requests."""
+    shape = per_node_shape()
+    cimc(requests_mock, '127.0.0.31', 'WZP0001')
+    with node_client(make_ctx, shape, '127.0.0.31') as rf:
+        rf.reuse_or_login(None)
+        assert rf.get_power_state() == 'Off'
+        assert not rf.logged_in
+    assert auth_of(requests_mock, '127.0.0.31') == [('GET', ROOT + '/Systems', 'basic'),
+                                                   ('GET', ROOT + '/Systems/WZP0001', 'basic')]
+    assert shape.guess('basic') == 'accepted'
+
+
+def test_a_shared_member_path_keeps_sessions(requests_mock, make_ctx):
+    serve(requests_mock)
+    with node_client(make_ctx, FleetShape(), HOST) as rf:
+        rf.reuse_or_login(None)
+        rf.get_power_state()
+    assert sent(requests_mock) == [LOGIN, GET_SYSTEM, LOGOUT]
+
+
+def test_a_warm_agent_keeps_sessions_for_per_node_members(requests_mock, make_ctx):
+    """The warm agent keeps the session and the member's path for the next command."""
+    cimc(requests_mock, '127.0.0.32', 'WZP0002')
+    ctx = dataclasses.replace(make_ctx(), cache=object())
+    with RedfishClient('n2', '127.0.0.32', 'root', PASSWORD, ctx=ctx, session=requests.Session(),
+                       shape=per_node_shape()) as rf:
+        rf.login()
+        rf.get_power_state()
+    assert auth_of(requests_mock, '127.0.0.32') == [('POST', SESSIONS, None), ('GET', ROOT + '/Systems', 'token'),
+                                                   ('GET', ROOT + '/Systems/WZP0002', 'token'),
+                                                   ('DELETE', SESSION, 'token')]
+
+
+def test_a_refused_basic_falls_back_to_a_session_for_the_fleet(requests_mock, make_ctx):
+    """A BMC that refuses Basic: that node logs in and asks again; the other nodes log in at once."""
+    shape = per_node_shape()
+    hosts = ('127.0.0.33', '127.0.0.34')
+    for number, host in enumerate(hosts):
+        cimc(requests_mock, host, 'WZP%04d' % number, basic=False)
+    for host in hosts:
+        with node_client(make_ctx, shape, host) as rf:
+            rf.reuse_or_login(None)
+            assert rf.get_power_state() == 'Off'
+    session = [('POST', SESSIONS, None), ('GET', ROOT + '/Systems', 'token')]
+    assert auth_of(requests_mock, hosts[0]) == [('GET', ROOT + '/Systems', 'basic')] + session + [
+        ('GET', ROOT + '/Systems/WZP0000', 'token'), ('DELETE', SESSION, 'token')]
+    assert auth_of(requests_mock, hosts[1]) == session + [('GET', ROOT + '/Systems/WZP0001', 'token'),
+                                                         ('DELETE', SESSION, 'token')]
+    assert shape.guess('basic') == 'refused'
+
+
+def test_a_wrong_password_under_basic_is_the_login_refusal(requests_mock, make_ctx, messager):
+    """Basic refused, then the session login refused too: the password is wrong, Basic is not."""
+    shape = per_node_shape()
+    cimc(requests_mock, '127.0.0.35', 'WZP0005', password='another')
+    with pytest.raises(exc.BmcAuthError) as raised:
+        with node_client(make_ctx, shape, '127.0.0.35') as rf:
+            rf.reuse_or_login(None)
+            rf.get_power_state()
+    assert str(raised.value) == ('[401] While attempting to establish a connection to '
+                                 '/redfish/v1/SessionService/Sessions, the service denied access.')
+    assert [(m, p) for m, p, _a in auth_of(requests_mock, '127.0.0.35')] == [
+        ('GET', ROOT + '/Systems'), ('POST', SESSIONS), ('GET', ROOT)]
+    assert shape.guess('basic') is None, 'the next node still tries Basic'
+
+
+def test_a_failed_first_request_login_is_the_node_error(requests_mock, make_ctx, messager):
+    """bmcstate words HTTP refusals as ``BMC NotReady (...)``; a refused login keeps its own words."""
+    serve(requests_mock)
+    requests_mock.post(BASE + SESSIONS, status_code=401, json=redfish('error_401'))
+    requests_mock.get(BASE + ROOT, json=redfish('root'))
+    assert run(RedfishPowerExecutor, make_ctx, messager, 'get_bmc_state') == {
+        'n1': 'Error: [401] While attempting to establish a connection to /redfish/v1/SessionService/Sessions, '
+              'the service denied access.'}
+    assert [m for m, _p, _b in sent(requests_mock)] == ['POST', 'GET']
+
+
+def test_a_failed_login_sends_nothing_more(requests_mock, make_ctx, messager):
+    """bmcreboot takes a dropped connection as a rebooting BMC; an unreachable login is not that."""
+    serve(requests_mock)
+    requests_mock.post(BASE + SESSIONS, exc=requests.exceptions.ConnectionError('refused'))
+    lines = run(RedfishPowerExecutor, make_ctx, messager, 'reboot_bmc')
+    assert lines['n1'].startswith('Error: ') and 'BMC reboot' not in lines['n1']
+    assert [m for m, _p, _b in sent(requests_mock)] == ['POST']
+
+
+def test_a_reset_target_of_another_node_not_there_marks_the_member_per_node(requests_mock, make_ctx):
+    """rpower on over CIMCs: the second node's 404 at the first node's target drops the shared path."""
+    shape = FleetShape()
+    hosts = ('127.0.0.36', '127.0.0.37', '127.0.0.38')
+    for number, host in enumerate(hosts):
+        cimc(requests_mock, host, 'WZP%04d' % number)
+    for host in hosts:
+        with node_client(make_ctx, shape, host) as rf:
+            rf.reuse_or_login(None)
+            assert rf.reset('system', ('On',), 'on', 'On') == 'On'
+    assert shape.guess(ROOT + '/Systems') is None
+    assert auth_of(requests_mock, hosts[2]) == [
+        ('GET', ROOT + '/Systems', 'basic'), ('GET', ROOT + '/Systems/WZP0002', 'basic'),
+        ('POST', ROOT + '/Systems/WZP0002/Actions/ComputerSystem.Reset', 'basic')]

@@ -24,6 +24,10 @@ Requests per node on a homogeneous fleet (session POST first, its DELETE last):
   PATCH reply carries the system). The vendor branches (mode, settings object, If-Match)
   add one GET before the PATCH on the nodes after the first.
 
+Where the system's name differs per node (Cisco CIMC), every node reads its collection
+first; in a one-shot agent those nodes send HTTP Basic and open no session (``login``), so
+``rpower state`` costs 2 there and ``rsetboot net`` 3.
+
 The vendor behaviours handled, and how, are listed in docs/DESIGN.md ("Redfish vendor
 behaviours").
 """
@@ -62,6 +66,9 @@ KINDS = types.MappingProxyType({SYSTEMS: ('#ComputerSystem.', SYSTEM_RESET_ACTIO
 SESSIONS_KEY = 'sessions'
 RESET_KEYS = types.MappingProxyType({SYSTEMS: 'system reset', MANAGERS: 'manager reset'})
 BOOT_KEY = 'boot'
+#: Key of a ``FleetShape``: whether the fleet's BMCs take HTTP Basic (``ACCEPTED`` or ``REFUSED``).
+BASIC_KEY = 'basic'
+ACCEPTED, REFUSED = 'accepted', 'refused'
 BMCWEB_SHAPE = (
     (SESSIONS_KEY, SESSIONS),
     (SYSTEMS, SYSTEMS + '/system'),
@@ -142,7 +149,8 @@ class FleetShape:
     most ``SCOUT_WAIT`` seconds a round, then they try on their own), so a fleet of 1000
     iLOs sends one failing probe, not 1000.
 
-    Also kept: how a boot override must be sent on this fleet (``boot``).
+    Also kept: how a boot override must be sent on this fleet (``boot``), and whether its
+    BMCs take HTTP Basic (``BASIC_KEY``, see ``RedfishClient.login``).
     """
 
     #: Rounds a node waits for other nodes' scouts before it tries on its own.
@@ -163,6 +171,10 @@ class FleetShape:
     def confirmed(self, key):
         """Whether a node found ``key`` where the shape said."""
         return key in self._confirmed
+
+    def per_node_member(self):
+        """Whether the system or the manager has to be found per node, through its collection."""
+        return any(key in self._paths and self._paths[key] is None for key in KINDS)
 
     def is_seed(self, key):
         """Whether ``key`` still holds bmcweb's guess, untried by any node."""
@@ -265,6 +277,13 @@ class RedfishClient(RestClient):
         super().__init__(node, host, username, password, ctx=ctx, session=session, trace=trace)
         #: True when the service has no session service and every request carries Basic.
         self.basic_auth = False
+        #: A one-shot agent's login waits for the node's first request (``reuse_or_login``).
+        self._login_due = False
+        #: The error of that login: every later request of the node fails with it, and so
+        #: does the node (``RedfishExecutorBase.session``), whatever a step made of it.
+        self.login_failure = None
+        #: The next request is this node's first with HTTP Basic instead of a session (``login``).
+        self._basic_on_trial = False
         self.shape = shape if shape is not None else FleetShape()
         self.record = NodeRecord()
 
@@ -334,7 +353,95 @@ class RedfishClient(RestClient):
 
     # -- session ---------------------------------------------------------------------------------
 
+    def reuse_or_login(self, cache):
+        """As ``RestClient.reuse_or_login``; in a one-shot agent (no ``cache``) the login waits
+        for the node's first request (``_request``).
+
+        NOTE: every node of a command starts at once: a login at the start would be decided
+        before the first nodes have shown how this fleet is laid out. At its first request a
+        node has waited for the other nodes' scouts (``FleetShape.scout``), so ``login`` knows
+        what they found.
+        """
+        if cache is None:
+            self._login_due = True
+            return
+        super().reuse_or_login(cache)
+
     def login(self):
+        """Authenticate the node: a session (``_login_session``), or HTTP Basic on every request.
+
+        The one branch: HTTP Basic when the agent is one-shot (no warm cache) and the command's
+        shape has learned that the system or the manager has to be found per node through
+        its collection (Cisco CIMC names its system after the serial number). Such a node
+        needs two reads; a session would add its POST and its DELETE. The Redfish
+        specification (DMTF DSP0266, "Authentication") has every service take HTTP Basic as
+        well as sessions, and a request with Basic leaves nothing open on the BMC. A warm
+        agent keeps the session and the member's path for the next command, so it keeps
+        sessions. A BMC that refuses Basic gets a session after all, and the command's other
+        nodes too (``_request``).
+        """
+        if self._ctx.cache is None and self.shape.per_node_member() and self.shape.guess(BASIC_KEY) != REFUSED:
+            LOG.info('%s: the member is found per node; HTTP Basic instead of a session', self.node)
+            self._headers['Authorization'] = self._basic_auth()
+            self._basic_on_trial = True
+            return
+        self._login_session()
+
+    def _request(self, method, path, body=None, *, login=False, ok=(200,), trace_body=None):
+        """``RestClient._request``, after the login a one-shot agent left to the first request.
+
+        A failed login fails this request and every later one with the login's own error:
+        nothing goes out without credentials.
+        """
+        def send():
+            return super(RedfishClient, self)._request(method, path, body, login=login, ok=ok, trace_body=trace_body)
+
+        if not login:
+            if self.login_failure is not None:
+                raise self.login_failure
+            if self._login_due:
+                self._log_in(self.login)
+            if self._basic_on_trial:
+                return self._first_basic(send)
+        return send()
+
+    def _first_basic(self, send):
+        """The node's first request with HTTP Basic (``send``), and the way back to a session.
+
+        One node of the command tries Basic while the others wait for it (bounded, as for a
+        path). Refused (401, 403), the node logs in with a session and sends the request
+        again; the shape keeps the refusal, so the nodes after it log in at once.
+        """
+        with self.shape.scout(BASIC_KEY):
+            self._basic_on_trial = False
+            refused = None
+            if self.shape.guess(BASIC_KEY) != REFUSED:
+                try:
+                    reply = send()
+                except exc.BmcAuthError as error:
+                    refused = error
+                else:
+                    self.shape.learn(BASIC_KEY, ACCEPTED)
+                    return reply
+            LOG.info('%s: HTTP Basic refused (%s); logging in with a session', self.node,
+                     refused or 'by another node of the command')
+            del self._headers['Authorization']
+            self._log_in(self._login_session)
+            if refused is not None:
+                # Learned only now: a session refused too means a wrong password, not Basic.
+                self.shape.learn(BASIC_KEY, REFUSED)
+        return send()
+
+    def _log_in(self, how):
+        """``how()`` (a login); its failure is kept as the node's (``login_failure``)."""
+        self._login_due = False
+        try:
+            how()
+        except exc.AgentError as error:
+            self.login_failure = error
+            raise
+
+    def _login_session(self):
         """Open a session, or switch to HTTP Basic when the service has no session service.
 
         The session POST goes where the command's shape says (the specification's path at
@@ -458,9 +565,12 @@ class RedfishClient(RestClient):
         """Teach the shape where this node's member is, found through its collection.
 
         A path another node found that is not this node's means member names differ per
-        node (Cisco CIMC's serial numbers): every node reads its collection. Otherwise the
-        path is this node's finding, for the next node to try.
+        node (Cisco CIMC's serial numbers): every node reads its collection, and the shape
+        keeps saying so (this node's path is not the next one's). Otherwise the path is
+        this node's finding, for the next node to try.
         """
+        if self.shape.guess(collection) is None:
+            return
         if tried and not self.shape.is_seed(collection):
             self.shape.learn(collection, None)
         else:
@@ -615,6 +725,8 @@ class RedfishClient(RestClient):
             path = self._action(collection)[1] if record.body is not None else self.shape.guess(key)
             if path is None:
                 path = self._action(collection)[1]
+            # Posted where another node found its target (not bmcweb's, not read by this node).
+            borrowed = record.body is None and not self.shape.is_seed(key)
             try:
                 post(path, wanted[0])
                 self._learn_target(collection, path)
@@ -631,6 +743,10 @@ class RedfishClient(RestClient):
             if not (isinstance(actions, dict) and isinstance(actions.get(KINDS[collection][1]), dict)):
                 raise exc.Unsupported('Unsupported option: %s' % word, node=self.node)
             own = self._action(collection)[1]
+            if borrowed and own != path and refused.status in NOT_HERE_STATUSES:
+                # Another node's target is not this node's: the member's name differs per
+                # node (Cisco CIMC), as ``_learn_member`` finds it for a read.
+                self.shape.learn(collection, None)
             self._learn_target(collection, own)
         if power_state is not None and self.get_power_state() == power_state:
             return None

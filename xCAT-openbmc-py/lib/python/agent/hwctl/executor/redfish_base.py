@@ -2,6 +2,7 @@
 
 import contextlib
 
+from common import exceptions as exc
 from hwctl.executor.base import ExecutorBase
 from hwctl.redfish_client import FleetShape, RedfishClient
 
@@ -24,10 +25,21 @@ class RedfishExecutorBase(ExecutorBase):
     def session(self, node, nodeinfo):
         """A logged-in client for ``node`` sharing the command's shape, logged out on the way out.
 
+        In a one-shot agent the login waits for the node's first request
+        (``RedfishClient.reuse_or_login``); when it fails, the node fails with the login's
+        own error, whatever the step made of it (``BMC NotReady (...)``, a reboot request
+        taken as sent).
+
         :raises BmcError: login failed (the client is closed first).
         """
         client = self.CLIENT(node, nodeinfo['bmcip'], nodeinfo['username'], nodeinfo['password'],
                              ctx=self.ctx, trace=self._trace if self.ctx.debug else None, shape=self.shape)
         with client:
             client.reuse_or_login(self.ctx.cache)
-            yield client
+            try:
+                yield client
+            except exc.AgentError:
+                if client.login_failure is None:
+                    raise
+            if client.login_failure is not None:
+                raise client.login_failure
