@@ -131,7 +131,11 @@ sub clean_ok {
     my $r = host_run(name => 'burst, agent logs out', mode => 'hang', stop => 1, burst => [ xcatd_burst() ]);
     clean_ok($r, 'burst, agent logs out');
     ok(scalar @{ $r->{agents_before} }, 'burst, agent logs out: there was an agent');
-    is($r->{signal}, 2, 'burst: the cleaned-up process ends by the first signal, at xcatd\'s disposition');
+    # INT, the first signal, handed back after the cleanup; or TERM when the machine delayed the
+    # burst's last kills until after the cleanup (they then meet xcatd's disposition directly).
+    ok($r->{signal} == 2 || $r->{signal} == 15,
+        'burst: the cleaned-up process ends by a signal of the burst, at xcatd\'s disposition')
+      or diag "signal $r->{signal} rc $r->{rc}";
     unlike($r->{out}, qr/^returned/m, 'burst: the plugin did not carry on');
 
     # A host that ignores the signals: the plugin returns 1 instead, with everything cleaned.
