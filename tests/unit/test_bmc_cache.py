@@ -172,11 +172,11 @@ def test_the_sweeper_follows_the_shortest_bound_at_once(monkeypatch):
 def test_put_after_parks_once_prepared_and_close_logs_out_one_on_its_way():
     cache = BmcCache()
     ready, slow = FakeClient('ready'), FakeClient('slow')
-    cache.put_after('ready', ready, lambda: None)
-    cache.put_after('slow', slow, lambda: gevent.sleep(30))
+    assert cache.put_after('ready', ready, lambda: gevent.sleep(0.05))
+    assert cache.put_after('slow', slow, lambda: gevent.sleep(30))
     assert len(cache) == 0
-    gevent.sleep(0.01)
-    assert len(cache) == 1 and cache.take('ready') is ready
+    assert not cache.put_after('slow', FakeClient('again'), lambda: None)  # on its way in: taken
+    assert cache.take('ready') is ready  # waits for it
     assert cache.close(bound=2) == 1
     assert slow.logged_out and slow.closed
 

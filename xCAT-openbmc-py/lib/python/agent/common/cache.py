@@ -41,6 +41,10 @@ DEFAULT_MAX_IDLE = 240.0
 SESSION_TIMEOUT_SHARE = 0.8
 MIN_IDLE = 1.0
 
+#: Seconds ``take`` waits for a client on its way in (``put_after``: one request to its BMC)
+#: before the caller logs in anew.
+PENDING_WAIT = 5.0
+
 
 class BmcCache:
     """LRU of parked, logged-in clients (see the module's docstring)."""
@@ -57,7 +61,7 @@ class BmcCache:
         self._sweeper = None
         #: the shortest idle bound of any entry so far: the sweep's period follows it.
         self._shortest = max_idle
-        #: clients on their way in (``put_after``) -> the greenlet that parks them.
+        #: key -> (client on its way in, the greenlet that parks it) (``put_after``).
         self._pending = {}
 
     def __len__(self):
@@ -70,6 +74,9 @@ class BmcCache:
 
     def take(self, key):
         """The parked client of ``key``, removed from the cache, or None (none, or too old)."""
+        pending = self._pending.get(key)
+        if pending is not None:
+            pending[1].join(PENDING_WAIT)
         item = self._entries.pop(key, None)
         if item is None:
             return None
@@ -134,21 +141,27 @@ class BmcCache:
         self._sweeper = gevent.spawn(loop)
 
     def put_after(self, key, client, prepare):
-        """Park ``client`` once ``prepare()`` (a request to its BMC) ran, in a greenlet of its own.
+        """Park ``client`` once ``prepare()`` (a request to its BMC) ran, in a greenlet of its own;
+        False when ``key`` is taken or on its way in (the caller logs it out).
 
-        Meanwhile the client is nobody's but ours: ``close`` logs it out too.
+        Meanwhile the client is nobody's but ours: ``close`` logs it out too, and ``take``
+        waits for it.
         """
+        if key in self._entries or key in self._pending:
+            return False
+
         def run():
             try:
                 prepare()
             except Exception:  # noqa: BLE001 - whatever it was, the client still holds a session
                 LOG.exception('%s: preparing a kept session failed', getattr(client, 'node', key[0]))
             finally:
-                self._pending.pop(client, None)
+                self._pending.pop(key, None)
             if not self.put(key, client):
                 self._evict([client])
 
-        self._pending[client] = gevent.spawn(run)
+        self._pending[key] = (client, gevent.spawn(run))
+        return True
 
     @staticmethod
     def _evict(clients):
@@ -162,7 +175,7 @@ class BmcCache:
         """Log out every parked session at once, within ``bound`` seconds; :returns: how many."""
         if self._sweeper is not None:
             self._sweeper.kill(block=False)
-        pending = list(self._pending.items())
+        pending = list(self._pending.values())
         self._pending.clear()
         gevent.killall([greenlet for _client, greenlet in pending], block=True, timeout=min(1.0, bound))
         tracker = SessionTracker()

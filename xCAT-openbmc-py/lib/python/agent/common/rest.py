@@ -485,9 +485,10 @@ class RestClient:
         remember_tls_session(self._session)
         if self.session_timeout is None and self.READS_SESSION_TIMEOUT:
             # Asked once per BMC session, after the node's work: its result line does not wait.
-            self._cache.put_after(self._cache_key, self, self._learn_session_timeout)
-            return True
-        if self._cache.put(self._cache_key, self):
+            parked = self._cache.put_after(self._cache_key, self, self._learn_session_timeout)
+        else:
+            parked = self._cache.put(self._cache_key, self)
+        if parked:
             return True
         self._tracker, self._trace = tracker, trace
         if tracker is not None:
