@@ -110,16 +110,19 @@ class ResumingContext:
     connection can be closed: a closed socket no longer gives its session.
     """
 
-    __slots__ = ('_ctx', 'tls_session', '_last')
+    __slots__ = ('_ctx', 'tls_session', '_last', '_kept')
 
     def __init__(self, ssl_context):
         object.__setattr__(self, '_ctx', ssl_context)
         #: ``ssl.SSLSession`` the next connection resumes (None: a full handshake).
         object.__setattr__(self, 'tls_session', None)
-        #: weak reference to the last socket we wrapped.
+        #: weak reference to the last socket we wrapped, and the one ``tls_session`` came from.
         object.__setattr__(self, '_last', None)
+        object.__setattr__(self, '_kept', None)
 
     def __getattr__(self, name):
+        if name in ResumingContext.__slots__:
+            raise AttributeError(name)
         return getattr(self._ctx, name)
 
     def __setattr__(self, name, value):
@@ -138,11 +141,15 @@ class ResumingContext:
         return tls
 
     def remember(self):
-        """Keep the session of the last connection, if it is still open, for the next one."""
-        tls = self._last() if self._last is not None else None
+        """Keep the session of the last connection, if it is still open, for the next one
+        (once per connection: its ticket came with its first reply)."""
+        if self._last is None or self._last is self._kept:
+            return
+        tls = self._last()
         session = getattr(tls, 'session', None) if tls is not None else None
         if session is not None:
             self.tls_session = session
+            self._kept = self._last
 
 
 def new_session(ssl_context, resume=False):
