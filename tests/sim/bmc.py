@@ -13,6 +13,7 @@ import math
 import os
 import time
 from dataclasses import dataclass
+from typing import Optional
 
 import gevent
 
@@ -50,7 +51,7 @@ class BmcSettings:
     redfish_style: str = 'bmcweb'
     #: seconds a session may stay unused before the BMC forgets it (0 = never).
     session_timeout: float = 0.0
-    advertised_session_timeout: object = None
+    advertised_session_timeout: Optional[int] = None
 
     @property
     def shown_session_timeout(self):
