@@ -9,8 +9,8 @@ root=$work/root
 stage "$root"
 install -d -m 755 "$root/DEBIAN"
 sed -e "s/@VERSION@/$VERSION-$RELEASE/" -e "s/@NAME@/$DEB_NAME/" "$REPO/packaging/debian/control" > "$root/DEBIAN/control"
-for script in preinst postrm; do
-  sed -e "s/@NAME@/$DEB_NAME/g" -e "s|@PLUGIN_DIR@|$PLUGIN_DIR|g" -e "s/@PLUGINS@/$PLUGINS/g" \
+for script in preinst prerm postrm; do
+  sed -e "s/@NAME@/$DEB_NAME/g" -e "s|@PLUGIN_DIR@|$PLUGIN_DIR|g" -e "s/@PLUGINS@/$PLUGINS/g" -e "s|@RUNDIR@|$RUNDIR|g" \
     "$REPO/packaging/debian/$script" > "$root/DEBIAN/$script"
   chmod 755 "$root/DEBIAN/$script"
 done

@@ -11,7 +11,7 @@ pyagent_dir=
 lua_plugins=$(printf '"%s", ' $PLUGINS); lua_plugins=${lua_plugins%, }
 sed -e "s/@NAME@/$RPM_NAME/" -e "s/@VERSION@/$VERSION/" -e "s/@RELEASE@/$RELEASE/" \
     -e "s|@PLUGIN_DIR@|$PLUGIN_DIR|" -e "s|@RPM_PLUGIN_DIR@|$RPM_PLUGIN_DIR|" -e "s/@PLUGINS@/$PLUGINS/" \
-    -e "s/@LUA_PLUGINS@/$lua_plugins/" -e "s|@PYAGENT_DIR@|$pyagent_dir|" \
+    -e "s/@LUA_PLUGINS@/$lua_plugins/" -e "s|@PYAGENT_DIR@|$pyagent_dir|" -e "s|@RUNDIR@|$RUNDIR|g" \
     "$REPO/packaging/rpm/xCAT-pybmc.spec" > "$work/$RPM_NAME.spec"
 # The database path inside the temporary topdir: building must not touch the host's rpm database.
 rpmbuild -bb --quiet --define "_topdir $work/top" --define "stagedir $work/stage" \

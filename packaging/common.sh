@@ -10,6 +10,9 @@ RPM_NAME=xCAT-pybmc
 PLUGIN_DIR=/opt/xcat/lib/perl/xCAT_plugin
 RPM_PLUGIN_DIR=/opt/xcat/share/xcat/pybmc/xCAT_plugin
 PLUGINS="openbmc2.pm redfish.pm"
+# The broker's default XCAT_AGENT_RUNDIR (perl/xCAT/PyAgent.pm): a warm agent's pid file is
+# RUNDIR/warm/agent.pid, which removing the package reads to stop it.
+RUNDIR=/var/run/xcat
 
 # stage DIR: `make install` into DIR with PREFIX=/opt/xcat (the layout both packages ship).
 stage() {

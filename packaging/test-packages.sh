@@ -6,7 +6,9 @@
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 work=$(mktemp -d "${TMPDIR:-/tmp}/xcat-pybmc-test.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+# Processes this test started (stand-ins of a warm agent): the only ones it ever signals.
+started=""
+trap 'for p in $started; do kill "$p" 2>/dev/null; done; umount "$work/rroot/proc" 2>/dev/null; rm -rf "$work"' EXIT
 deb="$OUT/${DEB_NAME}_${VERSION}-${RELEASE}_all.deb"
 rpm="$OUT/$RPM_NAME-$VERSION-$RELEASE.noarch.rpm"
 n=0 failed=0
@@ -15,6 +17,22 @@ check() { local what=$1; shift; "$@" >/dev/null 2>&1; ok $? "$what"; }
 same() { cmp -s "$1" "$2"; }
 # The plugin files xcatd would load from root $1, as "name:first line" (a link is followed).
 loaded() { (cd "$1$PLUGIN_DIR" 2>/dev/null && for f in *.pm; do [ -e "$f" ] && echo "$f:$(head -n1 "$f")"; done) | sort | tr '\n' ' '; }
+# fake_agent ROOT TAG SOCKPATH: start a stand-in of a warm agent, `agent.py --sock SOCKPATH` (the
+# path of ROOT's RUNDIR/warm/agent.sock as the package scripts see it), its pid in ROOT's
+# RUNDIR/warm/agent.pid, that writes $work/TAG.stopped on SIGTERM and exits.
+# fake_bystander ROOT TAG: a process also named agent.py, on another socket, whose pid a pid file
+# in ROOT/var/run/other/warm names (XCAT_AGENT_RUNDIR=/var/run/other): it must be left alone.
+fake_run() {
+  local script="$work/$2/agent.py"; mkdir -p "${script%/*}" "$(dirname "$4")"
+  printf 'trap "echo stopped > %s; exit 0" TERM\nwhile :; do sleep 0.1; done\n' "$work/$2.stopped" > "$script"
+  sh "$script" --sock "$3" --idle 60 </dev/null >/dev/null 2>&1 &
+  started="$started $!"; echo "$!" > "$4"; echo "$!"
+}
+fake_agent() { fake_run "$1" "$2" "$3" "$1$RUNDIR/warm/agent.pid"; }
+fake_bystander() { fake_run "$1" "$2" "$work/$2/agent.sock" "$1/var/run/other/warm/agent.pid"; }
+# stopped TAG PID: the stand-in got SIGTERM and exited (reaped here, bounded).
+stopped() { [ -f "$work/$1.stopped" ] && for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$2" 2>/dev/null || return 0; wait "$2" 2>/dev/null; sleep 0.2; done; ! kill -0 "$2" 2>/dev/null; }
+alive() { kill -0 "$2" 2>/dev/null && [ ! -f "$work/$1.stopped" ]; }
 XCAT_VIEW="ipmi.pm:# xCAT's ipmi.pm (stand-in) openbmc2.pm:# xCAT's openbmc2.pm (stand-in) redfish.pm:# xCAT's redfish.pm (stand-in) "
 OUR_VIEW="ipmi.pm:# xCAT's ipmi.pm (stand-in) openbmc2.pm:$(head -n1 "$REPO/perl/xCAT_plugin/openbmc2.pm") redfish.pm:$(head -n1 "$REPO/perl/xCAT_plugin/redfish.pm") "
 
@@ -55,7 +73,12 @@ if [ -f "$deb" ] && command -v dpkg >/dev/null; then
     check "the installed agent runs on /usr/bin/python3 with the system gevent/requests" \
       bash -c "/usr/bin/python3 '$R/opt/xcat/lib/python/agent/agent.py' --help | grep -q -- --sock"
   fi
-  check "ours removes" "${D[@]}" -r "$DEB_NAME"
+  # dpkg runs the scripts chrootless, with DPKG_ROOT=$R
+  agent_pid=$(fake_agent "$R" deb-agent "$R$RUNDIR/warm/agent.sock"); by_pid=$(fake_bystander "$R" deb-bystander)
+  check "ours removes" env XCAT_AGENT_RUNDIR=/var/run/other "${D[@]}" -r "$DEB_NAME"
+  check "removal stopped the running warm agent (SIGTERM, waited for)" stopped deb-agent "$agent_pid"
+  check "  ... and left a process on another socket alone" alive deb-bystander "$by_pid"
+  kill "$by_pid" 2>/dev/null; wait "$by_pid" 2>/dev/null
   ok "$([ "$(loaded "$R")" = "$XCAT_VIEW" ]; echo $?)" "after removal: xcatd loads xCAT's plugins again"
   check "no .distrib left, no diversion left" bash -c "! ls '$R$PLUGIN_DIR'/*.distrib 2>/dev/null && [ -z \"\$(dpkg-divert --root='$R' --list)\" ]"
   check "xcat-server's files verify after removal" "${D[@]}" --verify xcat-server
@@ -109,7 +132,21 @@ SPEC
   check "xCAT-server upgraded while ours is installed: ours stays loaded" \
     "${P[@]}" -U --replacepkgs "$standin"
   ok "$([ "$(loaded "$R")" = "$OUR_VIEW" ]; echo $?)" "  ... xcatd still loads ours"
-  check "ours erases" "${P[@]}" -e "$RPM_NAME"
+  # rpm runs the scriptlets chrooted into the root: the agent check reads the root's /proc
+  proc_mounted=1
+  mkdir -p "$R/proc" && mount --bind /proc "$R/proc" 2>/dev/null && proc_mounted=0
+  if [ "$proc_mounted" = 0 ]; then
+    agent_pid=$(fake_agent "$R" rpm-agent "$RUNDIR/warm/agent.sock"); by_pid=$(fake_bystander "$R" rpm-bystander)
+  fi
+  check "ours erases" env XCAT_AGENT_RUNDIR=/var/run/other "${P[@]}" -e "$RPM_NAME"
+  if [ "$proc_mounted" = 0 ]; then
+    umount "$R/proc"
+    check "erase stopped the running warm agent (SIGTERM, waited for)" stopped rpm-agent "$agent_pid"
+    check "  ... and left a process on another socket alone" alive rpm-bystander "$by_pid"
+    kill "$by_pid" 2>/dev/null; wait "$by_pid" 2>/dev/null
+  else
+    n=$((n + 1)); echo "ok $n # skip erase stops a warm agent: cannot bind /proc into the throwaway root"
+  fi
   ok "$([ "$(loaded "$R")" = "$XCAT_VIEW" ]; echo $?)" "after erase: xcatd loads xCAT's plugins again"
   check "no saved copies left" bash -c "! ls '$R$PLUGIN_DIR'/*.xcat-server 2>/dev/null"
   check "rpm -V xCAT-server is clean after erase" "${P[@]}" -V xCAT-server

@@ -46,10 +46,15 @@ class WarmAgent(AgentProcess):
 @pytest.fixture(scope='module')
 def fleets(fleet_factory):
     return {
-        'openbmc': fleet_factory(nodes=NODES, protocol='openbmc', base='127.46.0.1'),
-        # a BMC that forgets a session unused for 1.5 s
+        # BMCs that send a TLS session ticket: a reconnect can resume
+        'openbmc': fleet_factory(nodes=NODES, protocol='openbmc', base='127.46.0.1',
+                                 extra_args=['--tls-tickets', '1']),
+        # a BMC that forgets a session unused for 1.5 s, sooner than its SessionTimeout says
         'redfish': fleet_factory(nodes=NODES, protocol='redfish', base='127.47.0.1',
-                                 extra_args=['--session-timeout', '1.5']),
+                                 extra_args=['--session-timeout', '1.5', '--advertised-session-timeout', '1800']),
+        # a BMC whose SessionTimeout (4 s) says when it forgets a session
+        'redfish-timeout': fleet_factory(nodes=NODES, protocol='redfish', base='127.49.0.1',
+                                         extra_args=['--session-timeout', '4']),
     }
 
 
@@ -132,6 +137,40 @@ def test_a_bmc_restart_between_commands_is_a_reconnect(fleets, warm, protocol):
     assert after['node003']['handshakes'] == 2 and after['node001']['handshakes'] == 1
     if protocol == 'redfish':  # OpenBMC requests also carry HTTP Basic, which the BMC still takes
         assert after['node003']['logins'] == 2 and totals(fleet)['logins'] == before['logins'] + 1
+
+
+def test_a_dropped_connection_is_a_reconnect_that_resumes_the_tls_session(fleets, warm):
+    fleet = fleets['openbmc']
+    fleet.control.reset()
+    agent = warm()
+    assert agent.state(fleet, 'openbmc') == OFF
+    before = fleet.control.stats()
+    for node in OFF:  # the BMCs close the kept connections (an idle close), sessions stay
+        fleet.control.set_node(node, drop_connections=True)
+    assert agent.state(fleet, 'openbmc') == OFF
+    after = fleet.control.stats()
+    assert after['logins'] == before['logins'] == NODES
+    assert after['handshakes'] == before['handshakes'] + NODES
+    assert after['resumed_handshakes'] == NODES and before['resumed_handshakes'] == 0
+
+
+def test_a_redfish_session_is_let_go_before_its_session_timeout(fleets, warm):
+    fleet = fleets['redfish-timeout']
+    fleet.control.reset()
+    agent = warm()
+    assert agent.state(fleet, 'redfish') == OFF
+    assert fleet.control.stats()['open_sessions'] == NODES
+    # the agent read SessionService.SessionTimeout (4 s) and logs a kept session out after
+    # 0.8 of it unused (docs/DESIGN.md, "Warm agent"), not after --session-idle (240 s)
+    ends_at = time.monotonic() + BOUND
+    while fleet.control.stats()['open_sessions']:
+        assert time.monotonic() < ends_at, 'the kept sessions outlived their BMC session timeout'
+        time.sleep(0.2)
+    assert fleet.control.stats()['session_deletes'] == NODES
+    assert agent.state(fleet, 'redfish') == OFF
+    stats = fleet.control.stats()
+    assert stats['logins'] == 2 * NODES and stats['login_failures'] == 0
+    assert 'Traceback' not in agent.log()
 
 
 @pytest.mark.parametrize('protocol,count', [('openbmc', 2), ('redfish', 2), ('openbmc', 10)])

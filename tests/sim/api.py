@@ -92,6 +92,8 @@ NODE_FIELDS = MappingProxyType({
     'fault_arg': lambda v: v,
     # true: the BMC restarts at once (its sessions end, its connections drop), states kept.
     'restart': _bool,
+    # true: every open connection of the BMC is closed (as an idle close does); sessions stay.
+    'drop_connections': _bool,
 })
 
 #: Control field -> BMC attribute, where the names differ.
@@ -194,8 +196,10 @@ class ControlAPI:
             bmc.set_power(changes['power'])
         if changes.get('restart'):
             bmc.restart_bmc_now()
+        if changes.get('drop_connections'):
+            bmc.drop_connections()
         for key, value in changes.items():
-            if key in ('power', 'username', 'password', 'fault', 'fault_arg', 'restart'):
+            if key in ('power', 'username', 'password', 'fault', 'fault_arg', 'restart', 'drop_connections'):
                 continue
             setattr(bmc, _ATTRS.get(key, key), value)
         if 'fault' in changes:

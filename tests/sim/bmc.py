@@ -9,9 +9,11 @@ consumes the one-time boot settings (OpenBMC ``one_time`` Enabled and Redfish ov
 """
 
 import base64
+import math
 import os
 import time
 from dataclasses import dataclass
+from typing import Optional
 
 import gevent
 
@@ -38,6 +40,8 @@ class BmcSettings:
     :param session_service: Redfish SessionService present (else Basic auth only).
     :param redfish_style: the Redfish vendor style (``sim.redfish_styles.STYLES``).
     :param session_timeout: seconds a session may stay unused before it ends (0 = never).
+    :param advertised_session_timeout: the Redfish ``SessionTimeout`` shown (None: the
+        ``session_timeout`` rounded up, or 1800 when sessions never end).
     """
 
     protocol: str = 'openbmc'
@@ -49,6 +53,14 @@ class BmcSettings:
     redfish_style: str = 'bmcweb'
     #: seconds a session may stay unused before the BMC forgets it (0 = never).
     session_timeout: float = 0.0
+    advertised_session_timeout: Optional[int] = None
+
+    @property
+    def shown_session_timeout(self):
+        """Redfish ``SessionService.SessionTimeout`` (whole seconds)."""
+        if self.advertised_session_timeout is not None:
+            return int(self.advertised_session_timeout)
+        return int(math.ceil(self.session_timeout)) if self.session_timeout > 0 else 1800
 
 
 def basic_header(username, password):
@@ -210,6 +222,10 @@ class BMC:
         """A BMC restart as its clients see it: every session ends, every connection drops."""
         self.sessions.clear()
         self.session_used.clear()
+        self.drop_connections()
+
+    def drop_connections(self):
+        """Close every open connection (as an idle close does); sessions stay."""
         for sock in list(self.live):
             try:
                 sock.shutdown(2)

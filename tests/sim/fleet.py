@@ -135,7 +135,8 @@ class SimFleet:
             protocol=options.protocol, delay=options.delay, max_sessions=options.max_sessions,
             redfish_reply=options.redfish_reply, redfish_allowable=options.redfish_allowable,
             session_service=not options.no_session_service, redfish_style=options.redfish_style,
-            session_timeout=options.session_timeout)
+            session_timeout=options.session_timeout,
+            advertised_session_timeout=options.advertised_session_timeout)
         addresses = node_addresses(options.base, options.nodes)
         self.bmcs = []
         for index, ip in enumerate(addresses, start=1):
@@ -155,7 +156,7 @@ class SimFleet:
         self.ca_path = self.cert
         dialect = (OpenBMCDialect() if options.protocol == 'openbmc'
                    else RedfishDialect(self.settings))
-        self.handler = BmcConnectionHandler(tls.server_context(self.cert, self.key), dialect,
+        self.handler = BmcConnectionHandler(tls.server_context(self.cert, self.key, options.tls_tickets), dialect,
                                             idle_timeout=options.idle_timeout)
         self.control = None
         self.control_url = None
@@ -359,6 +360,11 @@ def build_parser():
     parser.add_argument('--max-sessions', type=int, default=64, help='sessions kept per BMC')
     parser.add_argument('--session-timeout', type=float, default=0.0,
                         help='seconds a session may stay unused before the BMC ends it (0 = never)')
+    parser.add_argument('--advertised-session-timeout', type=int, default=None, metavar='SECONDS',
+                        help='Redfish SessionTimeout shown (default: --session-timeout rounded up, '
+                             'or 1800 when sessions never end)')
+    parser.add_argument('--tls-tickets', type=int, default=0,
+                        help='TLS 1.3 session tickets sent per handshake (0 = none: no resumption)')
     parser.add_argument('--idle-timeout', type=float, default=300.0,
                         help='seconds an idle connection is kept open')
     parser.add_argument('--cert-san-max', type=int, default=256,

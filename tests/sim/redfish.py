@@ -562,7 +562,7 @@ class RedfishDialect:
         return self._method(req, 'GET') or _dump(200, {
             '@odata.id': layout.link(SESSION_SERVICE), '@odata.type': '#SessionService.v1_1_8.SessionService',
             'Id': 'SessionService', 'Name': 'Session Service', 'ServiceEnabled': True,
-            'SessionTimeout': 1800, 'Sessions': _link(layout.link(layout.sessions)),
+            'SessionTimeout': self.settings.shown_session_timeout, 'Sessions': _link(layout.link(layout.sessions)),
         })
 
     def _sessions(self, bmc, req, layout):

@@ -67,17 +67,19 @@ def make_certificate(directory, ips=()):
     return cert, key
 
 
-def server_context(cert, key):
+def server_context(cert, key, tickets=0):
     """Build the one server-side SSL context every simulated BMC listener uses.
 
     :param cert: PEM certificate path.
     :param key: PEM private key path.
+    :param tickets: TLS 1.3 session tickets sent per handshake (0: clients cannot resume).
     :returns: a gevent-cooperative :class:`ssl.SSLContext`.
     """
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    # NOTE: BMC clients open a fresh TLS session per command and never resume; TLS 1.3 session
-    # tickets would only cost an encryption and a write per handshake.
-    ctx.num_tickets = 0
+    # NOTE: a one-shot client opens a fresh TLS session per command and never resumes; TLS 1.3
+    # session tickets would only cost it an encryption and a write per handshake. A warm agent
+    # resumes (docs/DESIGN.md, "Warm agent"): fleets that show it send tickets (``--tls-tickets``).
+    ctx.num_tickets = tickets
     return ctx

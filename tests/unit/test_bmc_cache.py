@@ -8,13 +8,15 @@ import pytest
 from common import exceptions as exc
 from common.cache import BmcCache
 from hwctl.openbmc_client import OpenBMCClient
+from hwctl.redfish_client import RedfishClient
 
 BMC = 'https://10.0.0.1'
 
 
 class FakeClient:
-    def __init__(self, name):
+    def __init__(self, name, session_timeout=None):
         self.node = name
+        self.session_timeout = session_timeout
         self.logged_out = False
         self.closed = False
 
@@ -124,3 +126,80 @@ def test_a_401_without_a_kept_session_is_the_nodes_error(requests_mock, make_ctx
             client.reuse_or_login(BmcCache())
             client.get_bmc_state()
     assert [(r.method, r.path) for r in requests_mock.request_history].count(('POST', '/login')) == 1
+
+
+def test_a_bmc_with_a_short_session_timeout_gets_a_shorter_idle_bound():
+    cache = BmcCache(max_idle=240)
+    assert cache.idle_bound(FakeClient('said nothing')) == 240
+    assert cache.idle_bound(FakeClient('said nothing', session_timeout=0)) == 240
+    assert cache.idle_bound(FakeClient('bmcweb', session_timeout=3600)) == 240
+    assert cache.idle_bound(FakeClient('short', session_timeout=60)) == pytest.approx(48)
+    assert cache.idle_bound(FakeClient('silly', session_timeout=0.1)) == 1.0
+
+
+def test_an_entry_past_its_own_bound_is_swept_behind_younger_ones_with_the_default(monkeypatch):
+    monkeypatch.setattr('common.cache.MIN_IDLE', 0.01)
+    cache = BmcCache(max_idle=60)
+    default, short = FakeClient('default'), FakeClient('short', session_timeout=0.125)  # bound 0.1 s
+    cache.put('default', default)
+    cache.put('short', short)
+    assert cache.sweep() == 0
+    gevent.sleep(0.15)
+    assert cache.take('short') is None
+    cache.put('short', short)
+    gevent.sleep(0.15)
+    assert cache.sweep() == 1
+    gevent.sleep(0.01)
+    assert short.logged_out and not default.logged_out and len(cache) == 1
+
+
+def test_the_sweeper_follows_the_shortest_bound_at_once(monkeypatch):
+    monkeypatch.setattr('common.cache.MIN_IDLE', 0.01)
+    cache = BmcCache(max_idle=240)
+    cache.start_sweeper()  # every 30 s with the default bound
+    try:
+        short = FakeClient('short', session_timeout=0.125)
+        cache.put('short', short)
+        for _ in range(100):
+            if short.logged_out:
+                break
+            gevent.sleep(0.02)
+        assert short.logged_out and len(cache) == 0
+    finally:
+        cache.close()
+
+
+def test_put_after_parks_once_prepared_and_close_logs_out_one_on_its_way():
+    cache = BmcCache()
+    ready, slow = FakeClient('ready'), FakeClient('slow')
+    assert cache.put_after('ready', ready, lambda: gevent.sleep(0.05))
+    assert cache.put_after('slow', slow, lambda: gevent.sleep(30))
+    assert len(cache) == 0
+    assert not cache.put_after('slow', FakeClient('again'), lambda: None)  # on its way in: taken
+    assert cache.take('ready') is ready  # waits for it
+    assert cache.close(bound=2) == 1
+    assert slow.logged_out and slow.closed
+
+
+def test_a_redfish_session_is_parked_with_the_services_session_timeout_read_once(requests_mock, make_ctx):
+    rf_base = BMC + '/redfish/v1'
+    requests_mock.post(rf_base + '/SessionService/Sessions', status_code=201, json={},
+                       headers={'X-Auth-Token': 'tok', 'Location': '/redfish/v1/SessionService/Sessions/1'})
+    requests_mock.get(rf_base + '/SessionService', json={'SessionTimeout': 300})
+    requests_mock.get(rf_base + '/Systems', json={'Members': [{'@odata.id': '/redfish/v1/Systems/system'}]})
+    requests_mock.get(rf_base + '/Systems/system', json={'@odata.id': '/redfish/v1/Systems/system',
+                                                         'PowerState': 'On'})
+    cache = BmcCache(max_idle=240)
+    for _ in range(2):
+        client = RedfishClient('node001', '10.0.0.1', 'root', 'pw', ctx=make_ctx())
+        with client:
+            client.reuse_or_login(cache)
+            assert client.get_power_state() == 'On'
+        gevent.sleep(0.01)  # the SessionService is read after the node's work, in the background
+        assert len(cache) == 1
+    methods = [(r.method, r.path) for r in requests_mock.request_history]
+    assert methods.count(('POST', '/redfish/v1/sessionservice/sessions')) == 1
+    assert methods.count(('GET', '/redfish/v1/sessionservice')) == 1 and methods[-1][0] == 'GET'
+    assert ('DELETE', '/redfish/v1/sessionservice/sessions/1') not in methods
+    parked = cache.take(next(iter(cache._entries)))
+    assert parked.session_timeout == 300 and cache.idle_bound(parked) == 240

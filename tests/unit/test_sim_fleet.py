@@ -81,6 +81,14 @@ def test_parse_fault_option():
         parse_fault_option('node001', names)
 
 
+
+def test_the_redfish_session_timeout_shown_is_the_real_one_unless_set():
+    from sim.bmc import BmcSettings
+    assert BmcSettings().shown_session_timeout == 1800  # sessions never end: a common default
+    assert BmcSettings(session_timeout=1.5).shown_session_timeout == 2
+    assert BmcSettings(session_timeout=1.5, advertised_session_timeout=1800).shown_session_timeout == 1800
+
+
 # -- helpers -------------------------------------------------------------------------------------------
 
 def _session(fleet):

@@ -69,3 +69,62 @@ def test_a_short_body_is_an_error_when_asked_as_rest_asks():
     assert rest.transport_cause(raised.value, 5, 5) == 'connection broken mid-reply'
     response.close()
     thread.join(5)
+
+
+def _tls_server(tmp_path, connections):
+    """A TLS 1.3 HTTP server on loopback sending a session ticket: it answers one request per
+    connection and then closes it (a dropped kept-alive connection); it records, per connection,
+    whether the handshake resumed a session."""
+    from sim.tls import make_certificate
+    cert, key = make_certificate(str(tmp_path))
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    server_ctx.num_tickets = 1
+    listener = socket.socket()
+    listener.bind(('127.0.0.1', 0))
+    listener.listen(connections)
+    listener.settimeout(10)
+    resumed = []
+
+    def serve():
+        with listener:
+            for _ in range(connections):
+                conn, _ = listener.accept()
+                conn.settimeout(10)
+                with server_ctx.wrap_socket(conn, server_side=True) as tls:
+                    resumed.append(tls.session_reused)
+                    tls.recv(65536)
+                    tls.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n'
+                                b'\r\n{}')
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener.getsockname()[1], thread, resumed
+
+
+def _get(session, url):
+    prepared = PreparedRequest()
+    prepared.prepare(method='GET', url=url)
+    response = session.get_adapter(url).send(prepared, stream=True, timeout=(5, 5), verify=False,
+                                             cert=None, proxies={})
+    assert response.status_code == 200 and response.raw.read() == b'{}'
+    response.close()
+
+
+@pytest.mark.filterwarnings('ignore::urllib3.exceptions.InsecureRequestWarning')  # as the agent does
+@pytest.mark.parametrize('resume', [True, False])
+def test_a_reconnect_resumes_the_tls_session_of_a_warm_agents_client(tmp_path, resume):
+    # docs/DESIGN.md, "Warm agent": new_session(resume=True) (a warm agent's clients) passes the
+    # last connection's TLS session to the next handshake through the shared context; the
+    # one-shot path keeps the plain shared context and always makes a full handshake.
+    port, thread, resumed = _tls_server(tmp_path, 2)
+    ctx = rest.build_ssl_context()
+    session = rest.new_session(ctx, resume=resume)
+    url = 'https://127.0.0.1:%d/' % port
+    _get(session, url)
+    rest.remember_tls_session(session)  # as RestClient._park does, after a reply was read
+    _get(session, url)  # the server closed the first connection: urllib3 reconnects
+    thread.join(10)
+    assert resumed == [False, resume]
+    pool_ctx = session.get_adapter(url).poolmanager.connection_pool_kw['ssl_context']
+    assert (pool_ctx is ctx) is not resume
+    assert pool_ctx.verify_mode == ssl.CERT_NONE and not pool_ctx.check_hostname

@@ -16,6 +16,7 @@ import socket
 import ssl
 import time
 import urllib.parse
+import weakref
 
 import gevent
 import requests
@@ -94,17 +95,86 @@ class _ContextAdapter(HTTPAdapter):
         conn.ca_cert_dir = None
 
 
-def new_session(ssl_context):
+class ResumingContext:
+    """The run's shared SSL context as one BMC's connections see it: they resume its TLS session.
+
+    Only the warm agent's clients get one (``new_session(resume=True)``): a kept connection
+    the BMC or an idle close dropped is reconnected with an abbreviated handshake instead of a
+    full one. urllib3 (1.26 and 2.x alike) calls ``wrap_socket(sock, server_hostname=...)`` on
+    the context it was given and reads or sets a few of its attributes; those go to the shared
+    context, and ``wrap_socket`` passes the session this BMC last had (``session=``, which the
+    stdlib's and gevent's ``SSLContext`` take).
+
+    NOTE: under TLS 1.3 the session ticket arrives after the handshake, with the first reply,
+    so ``remember`` is called once replies were read (``RestClient._park``), before the
+    connection can be closed: a closed socket no longer gives its session.
+    """
+
+    __slots__ = ('_ctx', 'tls_session', '_last', '_kept')
+
+    def __init__(self, ssl_context):
+        object.__setattr__(self, '_ctx', ssl_context)
+        #: ``ssl.SSLSession`` the next connection resumes (None: a full handshake).
+        object.__setattr__(self, 'tls_session', None)
+        #: weak reference to the last socket we wrapped, and the one ``tls_session`` came from.
+        object.__setattr__(self, '_last', None)
+        object.__setattr__(self, '_kept', None)
+
+    def __getattr__(self, name):
+        if name in ResumingContext.__slots__:
+            raise AttributeError(name)
+        return getattr(self._ctx, name)
+
+    def __setattr__(self, name, value):
+        if name in ResumingContext.__slots__:
+            object.__setattr__(self, name, value)
+        else:
+            setattr(self._ctx, name, value)
+
+    def wrap_socket(self, sock, *args, **kwargs):
+        if self.tls_session is not None:
+            kwargs.setdefault('session', self.tls_session)
+        tls = self._ctx.wrap_socket(sock, *args, **kwargs)
+        self._last = weakref.ref(tls)
+        if self.tls_session is not None:
+            LOG.debug('TLS session %s', 'resumed' if tls.session_reused else 'not resumed')
+        return tls
+
+    def remember(self):
+        """Keep the session of the last connection, if it is still open, for the next one
+        (once per connection: its ticket came with its first reply)."""
+        if self._last is None or self._last is self._kept:
+            return
+        tls = self._last()
+        session = getattr(tls, 'session', None) if tls is not None else None
+        if session is not None:
+            self.tls_session = session
+            self._kept = self._last
+
+
+def new_session(ssl_context, resume=False):
     """A ``requests.Session`` for one BMC: one keep-alive connection, shared TLS context.
 
     ``trust_env`` is off so that proxy and CA-bundle variables of the environment
     (REQUESTS_CA_BUNDLE is set on many machines) never override our settings.
+
+    :param resume: its reconnects resume the TLS session (``ResumingContext``; the warm agent).
     """
     session = requests.Session()
     session.trust_env = False
+    if resume:
+        ssl_context = ResumingContext(ssl_context)
     session.mount('https://', _ContextAdapter(ssl_context, pool_connections=1, pool_maxsize=1,
                                               max_retries=0))
     return session
+
+
+def remember_tls_session(session):
+    """Have ``session``'s reconnects resume its connection's TLS session (a no-op without one)."""
+    adapter = session.adapters.get('https://')
+    context = getattr(adapter, '_ssl_context', None)
+    if isinstance(context, ResumingContext):
+        context.remember()
 
 
 def format_host(bmcip):
@@ -310,6 +380,9 @@ class RestClient:
     #: Name used in debug trace lines, e.g. ``openbmc_debug``.
     TRACE_TAG = 'rest_debug'
 
+    #: The protocol says how long the BMC keeps an unused session (``read_session_timeout``).
+    READS_SESSION_TIMEOUT = False
+
     def __init__(self, node, host, username, password, *, ctx, session=None, trace=None):
         """:param node: xCAT node name, carried by every error.
         :param host: BMC address, ``ip`` or ``ip:port`` (``bmcip`` of the node info).
@@ -329,7 +402,9 @@ class RestClient:
         #: timeout alone bounds each read, and a BMC dripping a byte at a time could
         #: otherwise hold the node for hours.
         self._request_bound = ctx.connect_timeout + ctx.read_timeout
-        self._session = session if session is not None else new_session(ctx.ssl_context)
+        # Only a warm agent's clients reconnect to the same BMC: only they resume TLS sessions.
+        self._session = session if session is not None else \
+            new_session(ctx.ssl_context, resume=getattr(ctx, 'cache', None) is not None)
         self._trace = trace
         self._base = 'https://%s' % format_host(host)
         _check_address(node, host, self._base)
@@ -345,6 +420,9 @@ class RestClient:
         self._cache_key = None
         #: The session came from the cache: a 401 means it ended on the BMC (timeout, reboot).
         self._reused = False
+        #: Seconds the BMC keeps an unused session as it said (``read_session_timeout``); 0 when
+        #: it did not say, None until asked (once per BMC session, by a warm agent only).
+        self.session_timeout = None
 
     @property
     def logged_in(self):
@@ -384,6 +462,7 @@ class RestClient:
             return
         self._session.close()
         self._session = parked._session
+        self.session_timeout = parked.session_timeout
         self._adopt_session(parked)
         self._reused = True
         self.logged_in = True
@@ -410,12 +489,33 @@ class RestClient:
         self._tracker, self._trace = None, None
         if tracker is not None:
             tracker.discard(self)
-        if self._cache.put(self._cache_key, self):
+        remember_tls_session(self._session)
+        if self.session_timeout is None and self.READS_SESSION_TIMEOUT:
+            # Asked once per BMC session, after the node's work: its result line does not wait.
+            parked = self._cache.put_after(self._cache_key, self, self._learn_session_timeout)
+        else:
+            parked = self._cache.put(self._cache_key, self)
+        if parked:
             return True
         self._tracker, self._trace = tracker, trace
         if tracker is not None:
             tracker.add(self)
         return False
+
+    def read_session_timeout(self):
+        """Seconds the BMC keeps an unused session, or None when it does not say."""
+        return None
+
+    def _learn_session_timeout(self):
+        """Ask the BMC its session timeout (``read_session_timeout``) for the cache's idle bound."""
+        try:
+            timeout = self.read_session_timeout()
+        except exc.AgentError as error:
+            LOG.info('%s: the session timeout could not be read (%s); the default idle bound applies',
+                     self.node, error)
+            timeout = None
+        self.session_timeout = timeout or 0
+        remember_tls_session(self._session)
 
     def __exit__(self, exc_type, exc_value, tb):
         # A gevent.Timeout (the deadline), GreenletExit or a stop means the node was cut off:

@@ -48,6 +48,8 @@ LOG = logging.getLogger(__name__)
 ROOT = '/redfish/v1'
 #: Where the Redfish specification (1.6 and later) puts the session collection.
 SESSIONS = ROOT + '/SessionService/Sessions'
+#: The session service (its ``SessionTimeout``); every layout we know keeps it here.
+SESSION_SERVICE = ROOT + '/SessionService'
 SYSTEMS = ROOT + '/Systems'
 MANAGERS = ROOT + '/Managers'
 
@@ -271,6 +273,8 @@ class RedfishClient(RestClient):
     """One node's session with a Redfish service: X-Auth-Token session, or HTTP Basic without one."""
 
     TRACE_TAG = 'redfish_debug'
+
+    READS_SESSION_TIMEOUT = True
 
     def __init__(self, node, host, username, password, *, ctx, session=None, trace=None, shape=None):
         """:param shape: the command's ``FleetShape`` (a client of its own when None)."""
@@ -507,6 +511,13 @@ class RedfishClient(RestClient):
     def _adopt_session(self, parked):
         self._headers['X-Auth-Token'] = parked._headers['X-Auth-Token']
         self.record.session = parked.record.session
+
+    def read_session_timeout(self):
+        """``SessionService.SessionTimeout``: seconds the service keeps an unused session, or None."""
+        value = self._get(SESSION_SERVICE).get('SessionTimeout')
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1e9:
+            return None
+        return float(value)
 
     def logout(self):
         """DELETE our session (xCAT never does, and sessions pile up until they time out)."""
