@@ -134,6 +134,23 @@ def test_a_bmc_restart_between_commands_is_a_reconnect(fleets, warm, protocol):
         assert after['node003']['logins'] == 2 and totals(fleet)['logins'] == before['logins'] + 1
 
 
+def test_a_connection_closed_for_idleness_is_reconnected_without_a_login(fleets, warm):
+    fleet = fleets['openbmc']
+    fleet.control.reset()
+    agent = warm(extra_args=['--conn-idle', '0.2'])
+    assert agent.state(fleet, 'openbmc') == OFF
+    ends_at = time.monotonic() + BOUND
+    while fleet.control.stats()['open_connections']:
+        assert time.monotonic() < ends_at, 'the warm agent kept its idle connections'
+        time.sleep(0.05)
+    assert totals(fleet)['open_sessions'] == NODES  # the BMC sessions stay
+    assert agent.state(fleet, 'openbmc') == OFF
+    after = totals(fleet)
+    assert after['logins'] == NODES and after['handshakes'] == 2 * NODES and after['logouts'] == 0
+    agent.stop()
+    assert totals(fleet)['open_sessions'] == 0 and 'Traceback' not in agent.log()
+
+
 @pytest.mark.parametrize('protocol,count', [('openbmc', 2), ('redfish', 2), ('openbmc', 10)])
 def test_commands_at_once_on_the_same_bmcs(fleets, warm, protocol, count):
     fleet = fleets[protocol]

@@ -12,12 +12,18 @@ the node is done; so an entry is used by one request at a time, and two requests
 same BMC at once simply hold two sessions, the second one logged out on its way back.
 Bounded: at most ``max_entries`` (LRU, the least recently used is logged out), and an entry
 unused for ``max_idle`` seconds is logged out before the BMC's own session timeout ends it.
+An entry unused for ``conn_idle`` seconds keeps its BMC session but loses its TLS connection
+(closed by the sweep): a kept-alive TLS connection is most of an entry's memory (about 20 of
+35 kB with OpenSSL 3), and the next use of the entry reconnects without a login.
 """
 
 import collections
+import ctypes
+import ctypes.util
 import hashlib
 import logging
 import os
+import platform
 import time
 
 import gevent
@@ -34,19 +40,50 @@ DEFAULT_MAX_ENTRIES = 10000
 #: and more), and below the simulated fleet's keep-alive (300 s).
 DEFAULT_MAX_IDLE = 240.0
 
+#: Seconds an entry's connection may stay unused before the sweep closes it (0: kept as long as
+#: the entry); the BMC session stays. Below the simulated fleet's and common BMCs' keep-alive.
+DEFAULT_CONN_IDLE = 60.0
+
+#: Connections closed by one sweep from which on the C heap is trimmed (``malloc_trim``).
+TRIM_AFTER = 64
+
+
+def heap_trimmer():
+    """glibc's ``malloc_trim(0)`` as a callable, or None (another C library, or none found).
+
+    NOTE: the memory of closed TLS connections (OpenSSL's, outside Python's allocator) goes back
+    to glibc's heap but not to the system while live blocks sit above it; ``malloc_trim`` hands
+    the free pages back (docs/DESIGN.md, "Warm agent").
+    """
+    if platform.libc_ver()[0] != 'glibc':
+        return None
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+        trim = libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return lambda: trim(0)
+
 
 class BmcCache:
     """LRU of parked, logged-in clients (see the module's docstring)."""
 
-    def __init__(self, max_entries=DEFAULT_MAX_ENTRIES, max_idle=DEFAULT_MAX_IDLE):
+    def __init__(self, max_entries=DEFAULT_MAX_ENTRIES, max_idle=DEFAULT_MAX_IDLE, conn_idle=DEFAULT_CONN_IDLE):
         self.max_entries = max_entries
         self.max_idle = max_idle
+        self.conn_idle = conn_idle
         self._salt = os.urandom(16)
         #: key -> (client, parked_at monotonic seconds), least recently used first.
         self._entries = collections.OrderedDict()
-        #: how many clients were handed out again (no login) and parked.
+        #: keys of entries whose connection the sweep closed (their BMC session is kept).
+        self._unplugged = set()
+        #: how many clients were handed out again (no login) and parked; connections closed idle.
         self.hits = 0
         self.parked = 0
+        self.closed_idle = 0
+        self._trim = heap_trimmer()
         self._sweeper = None
 
     def __len__(self):
@@ -62,6 +99,7 @@ class BmcCache:
         item = self._entries.pop(key, None)
         if item is None:
             return None
+        self._unplugged.discard(key)
         client, parked_at = item
         if time.monotonic() - parked_at > self.max_idle:
             self._evict([client])
@@ -76,26 +114,47 @@ class BmcCache:
         self._entries[key] = (client, time.monotonic())
         self.parked += 1
         if len(self._entries) > self.max_entries:
-            _key, (oldest, _at) = self._entries.popitem(last=False)
+            oldest_key, (oldest, _at) = self._entries.popitem(last=False)
+            self._unplugged.discard(oldest_key)
             self._evict([oldest])
         return True
 
     def sweep(self):
-        """Log out the entries unused for longer than ``max_idle``; :returns: how many."""
+        """Log out the entries unused for longer than ``max_idle``, and close the connections of
+        those unused for longer than ``conn_idle`` (their sessions stay); :returns: how many
+        were logged out."""
         now = time.monotonic()
         old = []
+        unplug = []
         for key, (client, parked_at) in list(self._entries.items()):
-            if now - parked_at <= self.max_idle:
+            idle = now - parked_at
+            if idle > self.max_idle:
+                del self._entries[key]
+                self._unplugged.discard(key)
+                old.append(client)
+            elif self.conn_idle and idle > self.conn_idle:
+                if key not in self._unplugged:
+                    unplug.append((key, client))
+            else:
                 break
-            del self._entries[key]
-            old.append(client)
         if old:
             self._evict(old)
+        for key, client in unplug:
+            # The connection pool and TLS socket go, and the HTTP session with them; the
+            # credentials headers stay with the client (RestClient.unplug).
+            client.unplug()
+            self._unplugged.add(key)
+        self.closed_idle += len(unplug)
+        if len(unplug) >= TRIM_AFTER and self._trim is not None:
+            self._trim()
+        if unplug:
+            LOG.info('closed %d idle BMC connections (their sessions are kept)', len(unplug))
         return len(old)
 
     def start_sweeper(self):
-        """A greenlet sweeping every quarter of ``max_idle`` (at most every 30 s)."""
-        every = max(0.05, min(self.max_idle / 4.0, 30.0))
+        """A greenlet sweeping every quarter of ``max_idle`` or ``conn_idle`` (at most every 30 s)."""
+        shortest = min(self.max_idle, self.conn_idle) if self.conn_idle else self.max_idle
+        every = max(0.05, min(shortest / 4.0, 30.0))
 
         def loop():
             while True:
@@ -109,6 +168,7 @@ class BmcCache:
         """Log ``clients`` out in the background, within ``STOP_LOGOUT_BOUND``."""
         tracker = SessionTracker()
         for client in clients:
+            client.replug()
             tracker.add(client)
         gevent.spawn(tracker.logout_all)
 
@@ -118,6 +178,8 @@ class BmcCache:
             self._sweeper.kill(block=False)
         tracker = SessionTracker()
         for client, _at in self._entries.values():
+            client.replug()
             tracker.add(client)
         self._entries.clear()
+        self._unplugged.clear()
         return tracker.logout_all(bound)

@@ -398,6 +398,10 @@ class RedfishClient(RestClient):
         self._headers['X-Auth-Token'] = parked._headers['X-Auth-Token']
         self.record.session = parked.record.session
 
+    def _shed(self):
+        # the system and manager bodies read by the node's work are not reused
+        self.record = NodeRecord(session=self.record.session)
+
     def logout(self):
         """DELETE our session (xCAT never does, and sessions pile up until they time out)."""
         self.logged_in = False
