@@ -487,6 +487,18 @@ def warm_rows(opts, workdir):
                         runs.append(one(target, command, idle))
                     rows.append(row(mode, command, target, count, runs))
                     log('%s %s %s: wall %.3f s' % (mode, command, target, rows[-1]['wall_s']))
+        pid = warm_pid()
+        if opts.warm_idle_wait and pid:
+            # The warm agent with its sessions kept after a quiet spell: the connections unused
+            # for its --conn-idle are closed, the BMC sessions stay.
+            time.sleep(opts.warm_idle_wait)
+            stats = fleet.control.stats()
+            rss, peak = _proc_rss_kb(pid), _proc_rss_kb(pid, 'VmHWM')
+            rows.append({'mode': 'warm-idle', 'command': None, 'target': noderange(fleet.nodes),
+                         'nodes': len(fleet.nodes), 'after_s': opts.warm_idle_wait,
+                         'rss_mb': None if rss is None else rss / 1024.0,
+                         'peak_rss_mb': None if peak is None else peak / 1024.0,
+                         'open_sessions': stats['open_sessions'], 'open_connections': stats['open_connections']})
     finally:
         pid = warm_pid()
         if pid:
@@ -509,6 +521,11 @@ def print_warm_table(rows):
     widths = (5, 13, 16, 6, 10, 7, 8, 8, 8, 13, 8, 10, 7, 6)
     print('  '.join(h.rjust(w) if i > 2 else h.ljust(w) for i, (h, w) in enumerate(zip(head, widths))))
     for r in rows:
+        if r['mode'] == 'warm-idle':
+            print('warm agent %g s after its last command: RSS %s MB (peak %s MB); the fleet holds %d BMC sessions '
+                  'and %d connections' % (r['after_s'], fmt(r['rss_mb'], '.1f'), fmt(r['peak_rss_mb'], '.1f'),
+                                          r['open_sessions'], r['open_connections']))
+            continue
         rss = fmt(r['rss_mb'], '.1f')
         if r.get('peak_rss_mb'):
             rss += ' (%.1f)' % r['peak_rss_mb']
@@ -638,6 +655,9 @@ def parse_args(argv):
     parser.add_argument('--warm', type=int, default=int(env.get('BENCH_WARM') or 1),
                         help='1: also the cold and warm rows of the benched commands among %s '
                              '(docs/DESIGN.md, "Warm agent")' % ', '.join(WARM_COMMANDS))
+    parser.add_argument('--warm-idle-wait', type=float, default=float(env.get('BENCH_WARM_IDLE_WAIT') or 0),
+                        help='after the warm rows, wait this long and report the warm agent\'s RSS with its '
+                             'sessions kept and idle connections closed (--conn-idle, 60 s; 0: skip)')
     parser.add_argument('--fleet-shards', type=int, default=int(env.get('BENCH_FLEET_SHARDS') or 0),
                         help='processes per simulated fleet (0: one per %d BMCs)' % SHARD_NODES)
     parser.add_argument('--profile-top', type=int, default=int(env.get('BENCH_PROFILE_TOP') or 25))
