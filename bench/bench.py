@@ -470,6 +470,7 @@ def warm_rows(opts, workdir):
             'requests_per_node': statistics.median(r['fleet']['requests'] for r in runs) / count,
             'logins_per_node': statistics.median(r['fleet']['logins'] for r in runs) / count,
             'handshakes_per_node': statistics.median(r['fleet']['handshakes'] for r in runs) / count,
+            'fleet_cpu_s': statistics.median(r['fleet']['cpu_s'] for r in runs),
             'failed_runs': sum(1 for r in runs if r['rc'] != 0)}
 
     targets = [(noderange(fleet.nodes), len(fleet.nodes))]
