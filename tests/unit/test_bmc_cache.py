@@ -192,6 +192,7 @@ def test_a_session_whose_idle_connection_was_closed_is_reused_on_a_new_connectio
     with first:
         first.reuse_or_login(cache)
         first.get_bmc_state()
+    assert list(first._session.adapters) == ['https://']  # parked without the unused http:// adapter
     gevent.sleep(0.02)
     cache.sweep()
     assert first._session is None and cache.closed_idle == 1  # parked without its HTTP session

@@ -102,8 +102,6 @@ def new_session(ssl_context):
     """
     session = requests.Session()
     session.trust_env = False
-    # Only https: the default http:// adapter would be 2.4 kB more per kept session (warm agent).
-    session.adapters.clear()
     session.mount('https://', _ContextAdapter(ssl_context, pool_connections=1, pool_maxsize=1,
                                               max_retries=0))
     return session
@@ -423,8 +421,11 @@ class RestClient:
         return False
 
     def _shed(self):
-        """Drop what a parked client need not keep (what its node's work read): only the BMC
-        session and the connection are reused (``_adopt_session``)."""
+        """Drop what a parked client need not keep: only the BMC session and the https connection
+        are reused (``_adopt_session``). Subclasses drop what their node's work read."""
+        # requests mounts an http:// adapter too (a PoolManager, a Retry, locks): 2.4 kB per
+        # kept session (docs/DESIGN.md, "Warm agent").
+        self._session.adapters.pop('http://', None)
 
     def __exit__(self, exc_type, exc_value, tb):
         # A gevent.Timeout (the deadline), GreenletExit or a stop means the node was cut off:

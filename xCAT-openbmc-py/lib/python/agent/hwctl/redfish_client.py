@@ -399,6 +399,7 @@ class RedfishClient(RestClient):
         self.record.session = parked.record.session
 
     def _shed(self):
+        super()._shed()
         # the system and manager bodies read by the node's work are not reused
         self.record = NodeRecord(session=self.record.session)
 
