@@ -41,7 +41,7 @@ DEFAULT_MAX_ENTRIES = 10000
 DEFAULT_MAX_IDLE = 240.0
 
 #: Seconds an entry's connection may stay unused before the sweep closes it (0: kept as long as
-#: the entry); the BMC session stays. Below the simulated fleet's and common BMCs' keep-alive.
+#: the entry); the BMC session stays. Below the simulated fleet's keep-alive (300 s).
 DEFAULT_CONN_IDLE = 60.0
 
 #: Connections closed by one sweep from which on the C heap is trimmed (``malloc_trim``).
