@@ -19,7 +19,6 @@ An entry unused for ``conn_idle`` seconds keeps its BMC session but loses its TL
 
 import collections
 import ctypes
-import ctypes.util
 import hashlib
 import logging
 import os
@@ -58,8 +57,8 @@ def heap_trimmer():
     if platform.libc_ver()[0] != 'glibc':
         return None
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
-        trim = libc.malloc_trim
+        # the process's own symbols, libc's among them (no ldconfig run to find its file)
+        trim = ctypes.CDLL(None).malloc_trim
     except (OSError, AttributeError):
         return None
     trim.argtypes = [ctypes.c_size_t]
