@@ -39,7 +39,7 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH_DIR)
 sys.path.insert(0, os.path.join(REPO, 'tests'))
 
-from sim.control import Fleet  # noqa: E402  pylint: disable=wrong-import-position
+from sim.control import Fleet, ShardedFleet  # noqa: E402  pylint: disable=wrong-import-position
 
 AGENT_DIR = os.path.join(REPO, 'xCAT-openbmc-py', 'lib', 'python', 'agent')
 VENV_PYTHON = os.path.join(REPO, '.venv', 'bin', 'python')
@@ -68,6 +68,12 @@ STYLE_COMMANDS = ('rpower state', 'rsetboot net')
 #: Requests per node ``rpower state`` may cost on a homogeneous fleet of each style (Cisco
 #: CIMC's too: its nodes read the collection and the system with HTTP Basic, no session).
 STYLE_TARGET = 3.1
+#: BMCs per simulated fleet process: a larger fleet is served by several (``--shard``), so that
+#: no process needs more descriptors than the open-file limit (a listener and a kept connection
+#: per BMC) and the fleet's TLS work spreads over the cores.
+SHARD_NODES = 2500
+#: Commands of the cold/warm table (docs/DESIGN.md, "Warm agent"), when benched at all.
+WARM_COMMANDS = ('rpower state', 'rpower on', 'rsetboot net', 'rvitals all')
 EXIT_LINE = re.compile(r'exit: cpu_user=([\d.]+) cpu_sys=([\d.]+) maxrss_kb=(\d+)')
 NODE_LINE = re.compile(r'^(\S+): (.*)$')
 COUNTERS = ('requests', 'handshakes', 'connections', 'logins', 'logouts')
@@ -79,6 +85,18 @@ def noderange(names):
     digits = len(first) - len(first.rstrip('0123456789'))
     prefix = first[:len(first) - digits]
     return '%s[%s-%s]' % (prefix, first[len(prefix):], last[len(prefix):])
+
+
+def start_fleet(opts, nodes, tables_dir, **kwargs):
+    """A started fleet of ``nodes`` BMCs, in ``opts.fleet_shards`` processes (0: one per
+    ``SHARD_NODES``)."""
+    shards = opts.fleet_shards or -(-nodes // SHARD_NODES)
+    ready = max(120.0, nodes * 0.05)
+    if shards > 1:
+        fleet = ShardedFleet(nodes=nodes, shards=shards, tables_dir=tables_dir, ready_timeout=ready, **kwargs)
+    else:
+        fleet = Fleet(nodes=nodes, tables_dir=tables_dir, ready_timeout=ready, **kwargs)
+    return fleet.start()
 
 
 def stats_delta(before, after):
@@ -213,11 +231,9 @@ class Bench:
     def protocol(self, protocol):
         """All commands, REPS times, for one protocol; :returns: the table rows."""
         opts = self.opts
-        fleet = Fleet(nodes=opts.nodes, protocol=protocol, base=BASES[protocol], port=443,
-                      tables_dir=os.path.join(self.workdir, protocol + '-fleet'),
-                      ready_timeout=max(120.0, opts.nodes * 0.05))
         started = time.monotonic()
-        fleet.start()
+        fleet = start_fleet(opts, opts.nodes, os.path.join(self.workdir, protocol + '-fleet'), protocol=protocol,
+                            base=BASES[protocol], port=443)
         log('%s: fleet of %d BMCs ready in %.1f s' % (protocol, opts.nodes, time.monotonic() - started))
         commands = [c for c in opts.commands if c not in UNSUPPORTED[protocol]]
         runs = {command: {'ours': [], 'floor': []} for command in commands}
@@ -352,24 +368,31 @@ def _proc_cpu_s(pid):
         return None
 
 
-def _proc_rss_kb(pid):
+def _proc_rss_kb(pid, field='VmRSS'):
+    """``VmRSS`` (now) or ``VmHWM`` (peak) of a running process in kB, or None."""
     try:
         with open('/proc/%d/status' % pid, encoding='ascii') as fh:
-            return next(int(line.split()[1]) for line in fh if line.startswith('VmRSS:'))
+            return next(int(line.split()[1]) for line in fh if line.startswith(field + ':'))
     except (OSError, ValueError, StopIteration):
         return None
 
 
 def warm_rows(opts, workdir):
-    """``rpower state`` over the fleet and on one node, cold (a one-shot agent per command,
-    ``XCAT_AGENT_IDLE=0``) and warm (a warm agent primed by one unmeasured run), REPS times each
-    (docs/DESIGN.md, "Warm agent"). The warm agent is stopped at the end.
+    """The cold/warm table: each of ``WARM_COMMANDS`` benched (``rvitals all`` is OpenBMC-only,
+    as the fleet here) over the fleet, and ``rpower state`` on one node too, cold (a one-shot agent
+    per command, ``XCAT_AGENT_IDLE=0``) and warm (one warm agent for the whole table, primed by one
+    unmeasured run of each command), REPS times each (docs/DESIGN.md, "Warm agent"). ``rpower on``
+    starts from off every time: cold after a reset of the fleet's states, warm after an unmeasured
+    ``rpower off`` through the warm agent (a reset would drop its BMC sessions). The warm agent is
+    stopped at the end.
 
-    :returns: rows ``{mode, target, nodes, wall_s, wall_s_min, agent_cpu_s, broker_cpu_s, ...}``.
+    :returns: rows ``{mode, command, target, nodes, wall_s, wall_s_min, agent_cpu_s, ...}``.
     """
-    fleet = Fleet(nodes=opts.nodes, protocol='openbmc', base=BASES['openbmc'], port=443,
-                  tables_dir=os.path.join(workdir, 'warm-fleet'), ready_timeout=max(120.0, opts.nodes * 0.05))
-    fleet.start()
+    commands = [c for c in WARM_COMMANDS if c in opts.commands]
+    if not commands:
+        return []
+    fleet = start_fleet(opts, opts.nodes, os.path.join(workdir, 'warm-fleet'), protocol='openbmc',
+                        base=BASES['openbmc'], port=443)
     rundir = os.path.join(workdir, 'warm-run')
     os.mkdir(rundir, 0o700)
     pid_file = os.path.join(rundir, 'warm', 'agent.pid')
@@ -383,7 +406,8 @@ def warm_rows(opts, workdir):
         except (OSError, ValueError):
             return None
 
-    def one(target, idle):
+    def one(target, command, idle):
+        tool, action = command.split()
         env = dict(os.environ, XCAT_TABLES=fleet.tables_dir, XCAT_AGENT_LOG=log_path, XCAT_AGENT_RUNDIR=rundir,
                    XCAT_AGENT=os.path.join(AGENT_DIR, 'agent.py'), XCAT_AGENT_PYTHON=VENV_PYTHON,
                    XCAT_AGENT_IDLE=str(idle))
@@ -394,15 +418,18 @@ def warm_rows(opts, workdir):
         log_before = os.path.getsize(log_path)
         before = fleet.control.stats()
         with open(os.devnull, 'wb') as out, open(os.path.join(workdir, 'warm.err'), 'ab') as err:
-            rc, usage, wall = run_killable([os.path.join(REPO, 'perl', 'bin', 'rpower'), target, 'state'], env,
+            rc, usage, wall = run_killable([os.path.join(REPO, 'perl', 'bin', tool), target, action], env,
                                            300 + opts.nodes * 0.2, out, err)
         delta = stats_delta(before, fleet.control.stats())
         total = usage.ru_utime + usage.ru_stime
+        peak = None
         if idle:
+            pid = pid or warm_pid()
             after = _proc_cpu_s(pid) if pid else None
             agent = None if after is None or agent_before is None else after - agent_before
             broker = total
             rss = _proc_rss_kb(pid) if pid else None
+            peak = _proc_rss_kb(pid, 'VmHWM') if pid else None
         else:
             with open(log_path, encoding='utf-8', errors='replace') as fh:
                 fh.seek(log_before)
@@ -411,38 +438,73 @@ def warm_rows(opts, workdir):
             rss = int(found[-1][2]) if found else None
             broker = None if agent is None else total - agent
         return {'rc': rc, 'wall_s': wall, 'agent_cpu_s': agent, 'broker_cpu_s': broker, 'rss_kb': rss,
-                'fleet': delta}
+                'peak_rss_kb': peak, 'fleet': delta}
 
+    def before_each(command, idle, target):
+        """Every ``rpower on`` starts from off."""
+        if command != 'rpower on':
+            return
+        if idle:
+            one(target, 'rpower off', idle)
+        else:
+            fleet.control.reset(counters=False, states=True, faults=False)
+
+    def row(mode, command, target, count, runs):
+        cpu = [r['agent_cpu_s'] + r['broker_cpu_s'] for r in runs
+               if r['agent_cpu_s'] is not None and r['broker_cpu_s'] is not None]
+        peaks = [r['peak_rss_kb'] for r in runs if r['peak_rss_kb']]
+        return {
+            'mode': mode, 'command': command, 'target': target, 'nodes': count,
+            'wall_s': statistics.median(r['wall_s'] for r in runs),
+            'wall_s_min': min(r['wall_s'] for r in runs),
+            'agent_cpu_s': statistics.median([r['agent_cpu_s'] for r in runs if r['agent_cpu_s'] is not None]
+                                             or [float('nan')]),
+            'broker_cpu_s': statistics.median([r['broker_cpu_s'] for r in runs
+                                               if r['broker_cpu_s'] is not None] or [float('nan')]),
+            'cpu_ms_per_node': 1000 * statistics.median(cpu) / count if cpu else None,
+            # cold: the agent's peak (its exit line); warm: the warm agent's RSS right after the
+            # command, with every session kept, and its peak so far (VmHWM) apart.
+            'rss_mb': max((r['rss_kb'] or 0) for r in runs) / 1024.0,
+            'peak_rss_mb': max(peaks) / 1024.0 if peaks else None,
+            'requests_per_node': statistics.median(r['fleet']['requests'] for r in runs) / count,
+            'logins_per_node': statistics.median(r['fleet']['logins'] for r in runs) / count,
+            'handshakes_per_node': statistics.median(r['fleet']['handshakes'] for r in runs) / count,
+            'fleet_cpu_s': statistics.median(r['fleet']['cpu_s'] for r in runs),
+            'failed_runs': sum(1 for r in runs if r['rc'] != 0)}
+
+    targets = [(noderange(fleet.nodes), len(fleet.nodes))]
     try:
         for idle in (0, 300):
             mode = 'warm' if idle else 'cold'
-            for target, count in ((noderange(fleet.nodes), len(fleet.nodes)), (fleet.nodes[0], 1)):
-                if idle:
-                    one(target, idle)  # primes the warm agent and its sessions
-                runs = [one(target, idle) for _ in range(opts.reps)]
-                cpu = [r['agent_cpu_s'] + r['broker_cpu_s'] for r in runs
-                       if r['agent_cpu_s'] is not None and r['broker_cpu_s'] is not None]
-                rows.append({
-                    'mode': mode, 'target': target, 'nodes': count,
-                    'wall_s': statistics.median(r['wall_s'] for r in runs),
-                    'wall_s_min': min(r['wall_s'] for r in runs),
-                    'agent_cpu_s': statistics.median([r['agent_cpu_s'] for r in runs if r['agent_cpu_s'] is not None]
-                                                     or [float('nan')]),
-                    'broker_cpu_s': statistics.median([r['broker_cpu_s'] for r in runs
-                                                       if r['broker_cpu_s'] is not None] or [float('nan')]),
-                    'cpu_ms_per_node': 1000 * statistics.median(cpu) / count if cpu else None,
-                    'rss_mb': max((r['rss_kb'] or 0) for r in runs) / 1024.0,
-                    'requests_per_node': statistics.median(r['fleet']['requests'] for r in runs) / count,
-                    'logins_per_node': statistics.median(r['fleet']['logins'] for r in runs) / count,
-                    'handshakes_per_node': statistics.median(r['fleet']['handshakes'] for r in runs) / count,
-                    'failed_runs': sum(1 for r in runs if r['rc'] != 0)})
-                log('%s %s: wall %.3f s' % (mode, target, rows[-1]['wall_s']))
+            for command in commands:
+                for target, count in targets + ([(fleet.nodes[0], 1)] if command == 'rpower state' else []):
+                    if idle:
+                        # primes the warm agent and its sessions
+                        one(target, 'rpower off' if command == 'rpower on' else command, idle)
+                    runs = []
+                    for _ in range(opts.reps):
+                        before_each(command, idle, target)
+                        runs.append(one(target, command, idle))
+                    rows.append(row(mode, command, target, count, runs))
+                    log('%s %s %s: wall %.3f s' % (mode, command, target, rows[-1]['wall_s']))
+        pid = warm_pid()
+        if opts.warm_idle_wait and pid:
+            # The warm agent with its sessions kept after a quiet spell: the connections unused
+            # for its --conn-idle are closed, the BMC sessions stay.
+            time.sleep(opts.warm_idle_wait)
+            stats = fleet.control.stats()
+            rss, peak = _proc_rss_kb(pid), _proc_rss_kb(pid, 'VmHWM')
+            rows.append({'mode': 'warm-idle', 'command': None, 'target': noderange(fleet.nodes),
+                         'nodes': len(fleet.nodes), 'after_s': opts.warm_idle_wait,
+                         'rss_mb': None if rss is None else rss / 1024.0,
+                         'peak_rss_mb': None if peak is None else peak / 1024.0,
+                         'open_sessions': stats['open_sessions'], 'open_connections': stats['open_connections']})
     finally:
         pid = warm_pid()
         if pid:
             try:
                 os.kill(pid, signal.SIGTERM)
-                ends = time.monotonic() + 15
+                ends = time.monotonic() + 40
                 while _proc_cpu_s(pid) is not None and time.monotonic() < ends:
                     time.sleep(0.05)
             except OSError:
@@ -452,17 +514,26 @@ def warm_rows(opts, workdir):
 
 
 def print_warm_table(rows):
-    print('rpower state, cold (one agent per command) and warm (XCAT_AGENT_IDLE; agent primed, sessions kept)')
-    head = ('mode', 'target', 'nodes', 'wall s med', 'min', 'agent s', 'broker s', 'ms/node', 'RSS MB',
+    print('cold (one agent per command) and warm (XCAT_AGENT_IDLE; agent primed, sessions kept); warm RSS: '
+          'right after the command (peak)')
+    head = ('mode', 'command', 'target', 'nodes', 'wall s med', 'min', 'agent s', 'broker s', 'ms/node', 'RSS MB',
             'req/node', 'login/node', 'hs/node', 'failed')
-    widths = (5, 16, 6, 10, 7, 8, 8, 8, 7, 8, 10, 7, 6)
-    print('  '.join(h.rjust(w) if i > 1 else h.ljust(w) for i, (h, w) in enumerate(zip(head, widths))))
+    widths = (5, 13, 16, 6, 10, 7, 8, 8, 8, 13, 8, 10, 7, 6)
+    print('  '.join(h.rjust(w) if i > 2 else h.ljust(w) for i, (h, w) in enumerate(zip(head, widths))))
     for r in rows:
-        cells = (r['mode'], r['target'], str(r['nodes']), fmt(r['wall_s'], '.3f'), fmt(r['wall_s_min'], '.3f'),
-                 fmt(r['agent_cpu_s'], '.3f'), fmt(r['broker_cpu_s'], '.3f'), fmt(r['cpu_ms_per_node'], '.2f'),
-                 fmt(r['rss_mb'], '.1f'), fmt(r['requests_per_node'], '.2f'), fmt(r['logins_per_node'], '.2f'),
-                 fmt(r['handshakes_per_node'], '.2f'), str(r['failed_runs']))
-        print('  '.join(c.rjust(w) if i > 1 else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))))
+        if r['mode'] == 'warm-idle':
+            print('warm agent %g s after its last command: RSS %s MB (peak %s MB); the fleet holds %d BMC sessions '
+                  'and %d connections' % (r['after_s'], fmt(r['rss_mb'], '.1f'), fmt(r['peak_rss_mb'], '.1f'),
+                                          r['open_sessions'], r['open_connections']))
+            continue
+        rss = fmt(r['rss_mb'], '.1f')
+        if r.get('peak_rss_mb'):
+            rss += ' (%.1f)' % r['peak_rss_mb']
+        cells = (r['mode'], r['command'], r['target'], str(r['nodes']), fmt(r['wall_s'], '.3f'),
+                 fmt(r['wall_s_min'], '.3f'), fmt(r['agent_cpu_s'], '.3f'), fmt(r['broker_cpu_s'], '.3f'),
+                 fmt(r['cpu_ms_per_node'], '.2f'), rss, fmt(r['requests_per_node'], '.2f'),
+                 fmt(r['logins_per_node'], '.2f'), fmt(r['handshakes_per_node'], '.2f'), str(r['failed_runs']))
+        print('  '.join(c.rjust(w) if i > 2 else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))))
 
 
 def print_table(rows):
@@ -581,7 +652,13 @@ def parse_args(argv):
                         help='run the agent under cProfile, one .prof per run in DIR (inflates CPU figures)')
     parser.add_argument('--profiler', choices=('cprofile', 'pyspy'), default=env.get('BENCH_PROFILER') or 'cprofile')
     parser.add_argument('--warm', type=int, default=int(env.get('BENCH_WARM') or 1),
-                        help='1: also the cold and warm rows of rpower state (docs/DESIGN.md, "Warm agent")')
+                        help='1: also the cold and warm rows of the benched commands among %s '
+                             '(docs/DESIGN.md, "Warm agent")' % ', '.join(WARM_COMMANDS))
+    parser.add_argument('--warm-idle-wait', type=float, default=float(env.get('BENCH_WARM_IDLE_WAIT') or 0),
+                        help='after the warm rows, wait this long and report the warm agent\'s RSS with its '
+                             'sessions kept and idle connections closed (--conn-idle, 60 s; 0: skip)')
+    parser.add_argument('--fleet-shards', type=int, default=int(env.get('BENCH_FLEET_SHARDS') or 0),
+                        help='processes per simulated fleet (0: one per %d BMCs)' % SHARD_NODES)
     parser.add_argument('--profile-top', type=int, default=int(env.get('BENCH_PROFILE_TOP') or 25))
     opts = parser.parse_args(argv)
     opts.protocols = [p.strip() for p in opts.protocols.split(',') if p.strip()]

@@ -173,6 +173,23 @@ def test_a_redfish_session_is_let_go_before_its_session_timeout(fleets, warm):
     assert 'Traceback' not in agent.log()
 
 
+def test_a_connection_closed_for_idleness_is_reconnected_without_a_login(fleets, warm):
+    fleet = fleets['openbmc']
+    fleet.control.reset()
+    agent = warm(extra_args=['--conn-idle', '0.2'])
+    assert agent.state(fleet, 'openbmc') == OFF
+    ends_at = time.monotonic() + BOUND
+    while fleet.control.stats()['open_connections']:
+        assert time.monotonic() < ends_at, 'the warm agent kept its idle connections'
+        time.sleep(0.05)
+    assert totals(fleet)['open_sessions'] == NODES  # the BMC sessions stay
+    assert agent.state(fleet, 'openbmc') == OFF
+    after = totals(fleet)
+    assert after['logins'] == NODES and after['handshakes'] == 2 * NODES and after['logouts'] == 0
+    agent.stop()
+    assert totals(fleet)['open_sessions'] == 0 and 'Traceback' not in agent.log()
+
+
 @pytest.mark.parametrize('protocol,count', [('openbmc', 2), ('redfish', 2), ('openbmc', 10)])
 def test_commands_at_once_on_the_same_bmcs(fleets, warm, protocol, count):
     fleet = fleets[protocol]

@@ -246,3 +246,108 @@ class Fleet:
 
     def __exit__(self, *exc):
         self.stop()
+
+
+class ShardedControl:
+    """The control API of a :class:`ShardedFleet`: the calls the bench needs, over every shard.
+
+    ``stats`` sums the shards' counters, CPU seconds, RSS and power-state counts (``uptime`` is
+    the longest); ``reset`` and ``nodes`` go to every shard.
+    """
+
+    def __init__(self, controls, info):
+        self.controls = controls
+        self._info = info
+
+    def info(self):
+        return dict(self._info)
+
+    def nodes(self, noderange=None):
+        out = []
+        for control in self.controls:
+            try:
+                out.extend(control.nodes(noderange))
+            except FleetError as error:
+                if error.status != 404:
+                    raise
+        return out
+
+    def reset(self, counters=True, states=True, faults=True):
+        for control in self.controls:
+            control.reset(counters=counters, states=states, faults=faults)
+
+    def stats(self):
+        total = {}
+        for part in (control.stats() for control in self.controls):
+            for key, value in part.items():
+                if key == 'uptime':
+                    total[key] = max(total.get(key, 0.0), value)
+                elif isinstance(value, dict):
+                    mine = total.setdefault(key, {})
+                    for word, count in value.items():
+                        mine[word] = mine.get(word, 0) + count
+                elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                    total[key] = total.get(key, 0) + value
+        return total
+
+
+class ShardedFleet:
+    """One fleet of ``nodes`` BMCs served by ``shards`` processes (``--shard I/N``), for fleets
+    larger than one process can hold: each listener and each kept connection is a file
+    descriptor, and one process of 10,000 BMCs would need 20,000 of them, besides its one core.
+
+    Same interface as :class:`Fleet` for what the bench uses (``start``, ``stop``, ``nodes``,
+    ``nodeinfo``, ``tables_dir``, ``ca_path``, ``info``, ``port``, ``control``); the tables of
+    the shards (each in ``tables_dir/shardI``) are merged into ``tables_dir``
+    (:func:`sim.tables.merge_tables`). ``port`` must be fixed (not 0), so every shard uses it.
+    """
+
+    def __init__(self, nodes, shards, tables_dir, port=443, **kwargs):
+        if port == 0:
+            raise ValueError('a sharded fleet needs a fixed port')
+        self.tables_dir = tables_dir
+        self.parts = [Fleet(nodes=nodes, port=port, tables_dir=os.path.join(tables_dir, 'shard%d' % index),
+                            extra_args=['--shard', '%d/%d' % (index, shards)], **kwargs)
+                      for index in range(1, shards + 1)]
+        self.port = port
+        self.control = None
+        self.nodeinfo = {}
+        self.nodes = []
+        self.ca_path = None
+        self.info = {}
+
+    def start(self):
+        """Start every shard (at once: each builds its listeners on its own) and merge the tables."""
+        from concurrent.futures import ThreadPoolExecutor  # pylint: disable=import-outside-toplevel
+
+        from sim import tables  # pylint: disable=import-outside-toplevel
+        with ThreadPoolExecutor(len(self.parts)) as pool:
+            waits = [pool.submit(part.start) for part in self.parts]
+        errors = [w.exception() for w in waits if w.exception() is not None]
+        if errors:
+            for part in self.parts:
+                part.stop()
+            raise errors[0]
+        info = dict(self.parts[0].info, nodes=sum(len(p.nodes) for p in self.parts),
+                    shards=[p.url for p in self.parts], tables=os.path.abspath(self.tables_dir))
+        self.ca_path = tables.merge_tables(self.tables_dir, [p.tables_dir for p in self.parts], info)
+        with open(os.path.join(self.tables_dir, 'nodeinfo.json'), encoding='utf-8') as fh:
+            self.nodeinfo = json.load(fh)
+        self.nodes = sorted(self.nodeinfo)
+        self.info = dict(info, ca_path=self.ca_path)
+        self.control = ShardedControl([p.control for p in self.parts], self.info)
+        return self
+
+    def address(self, node):
+        return '%s:%d' % (self.nodeinfo[node]['bmcip'].split(':')[0], self.port)
+
+    def stop(self):
+        """Stop every shard; :returns: the worst exit status."""
+        codes = [part.stop() for part in self.parts]
+        return max((c for c in codes if c is not None), default=None)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()

@@ -98,6 +98,35 @@ def node_password(style, password, name):
     return secrets.token_urlsafe(12)
 
 
+def parse_shard(text):
+    """``I/N`` of ``--shard``: :returns: ``(I, N)`` with 1 <= I <= N, or None for ``''``.
+
+    :raises ValueError: on anything else.
+    """
+    if not text:
+        return None
+    try:
+        index, count = (int(part) for part in text.split('/'))
+    except ValueError:
+        raise ValueError('--shard must be I/N, e.g. 2/4') from None
+    if not 1 <= index <= count:
+        raise ValueError('--shard %s: I must be 1 to N' % text)
+    return index, count
+
+
+def shard_span(shard, nodes):
+    """First and last node number (1-based) a fleet process serves: all, or block I of N.
+
+    Block I of N holds nodes ``(I-1)*nodes//N + 1`` to ``I*nodes//N``: N processes with the same
+    ``--nodes`` and ``--base`` and shards 1/N to N/N serve the whole fleet, each node once, with
+    the names and addresses a single process would give it.
+    """
+    if shard is None:
+        return 1, nodes
+    index, count = shard
+    return (index - 1) * nodes // count + 1, index * nodes // count
+
+
 def raise_fd_limit(listeners):
     """Raise the soft RLIMIT_NOFILE to the hard limit and check the listeners fit.
 
@@ -138,8 +167,10 @@ class SimFleet:
             session_timeout=options.session_timeout,
             advertised_session_timeout=options.advertised_session_timeout)
         addresses = node_addresses(options.base, options.nodes)
+        first, last = shard_span(options.shard, options.nodes)
+        addresses = addresses[first - 1:last]
         self.bmcs = []
-        for index, ip in enumerate(addresses, start=1):
+        for index, ip in enumerate(addresses, start=first):
             name = node_name(index, options.nodes)
             password = node_password(options.password_style, options.password, name)
             self.bmcs.append(BMC(index, name, ip, options.port, options.username, password,
@@ -370,6 +401,9 @@ def build_parser():
     parser.add_argument('--cert-san-max', type=int, default=256,
                         help='list node IPs in the certificate only up to this many nodes '
                              '(each IP makes every handshake dearer)')
+    parser.add_argument('--shard', type=parse_shard, default=None, metavar='I/N',
+                        help='serve only block I of N of the fleet (same names and addresses); N such '
+                             'processes together serve the whole fleet (sim.control.ShardedFleet)')
     parser.add_argument('--log-level', default='WARNING')
     return parser
 
@@ -391,7 +425,8 @@ def main(argv=None):
         parser.error('--delay must be >= 0')
     fleet = None
     try:
-        raise_fd_limit(options.nodes)
+        first, last = shard_span(options.shard, options.nodes)
+        raise_fd_limit(last - first + 1)
         fleet = SimFleet(options)
         fleet.start()
     except (StartupError, ValueError, RuntimeError) as exc:

@@ -97,3 +97,40 @@ def write_tables(directory, bmcs, protocol, username, password, per_node_credent
     _write_private(os.path.join(directory, 'passwd.csv'), tabdump(PASSWD_COLUMNS, passwd))
 
     _write_private(os.path.join(directory, 'fleet.json'), json.dumps(info, indent=1) + '\n')
+
+
+def merge_tables(directory, parts, info):
+    """Write into ``directory`` the client files of one fleet served by several processes.
+
+    :param directory: target directory (created if missing).
+    :param parts: the tables directories of the processes (``--shard 1/N`` to ``N/N``), in order.
+    :param info: dict written as ``fleet.json`` (the whole fleet's description).
+
+    ``nodeinfo.json`` and the per-node CSV tables are the union of the parts' (rows in order,
+    one header); ``passwd.csv`` is the first part's (the same in each); ``fleet-ca.pem`` holds
+    every part's certificate (each process makes its own), so it still works as a CA bundle.
+    """
+    os.makedirs(directory, exist_ok=True)
+    nodeinfo = {}
+    for part in parts:
+        with open(os.path.join(part, 'nodeinfo.json'), encoding='utf-8') as fh:
+            nodeinfo.update(json.load(fh))
+    _write_private(os.path.join(directory, 'nodeinfo.json'), json.dumps(nodeinfo, indent=1) + '\n')
+    for name in ('nodelist.csv', 'nodehm.csv', 'openbmc.csv'):
+        lines = []
+        for part in parts:
+            with open(os.path.join(part, name), encoding='utf-8') as fh:
+                rows = fh.read().splitlines()
+            lines.extend(rows if not lines else rows[1:])
+        _write_private(os.path.join(directory, name), '\n'.join(lines) + '\n')
+    with open(os.path.join(parts[0], 'passwd.csv'), encoding='utf-8') as fh:
+        _write_private(os.path.join(directory, 'passwd.csv'), fh.read())
+    ca_path = os.path.join(directory, CA_FILE)
+    with open(ca_path + '.tmp', 'w', encoding='ascii') as out:
+        for part in parts:
+            with open(os.path.join(part, CA_FILE), encoding='ascii') as fh:
+                out.write(fh.read())
+    os.chmod(ca_path + '.tmp', 0o644)
+    os.replace(ca_path + '.tmp', ca_path)
+    _write_private(os.path.join(directory, 'fleet.json'), json.dumps(dict(info, ca_path=ca_path), indent=1) + '\n')
+    return ca_path

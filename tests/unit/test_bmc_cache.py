@@ -2,9 +2,12 @@
 LRU bound, its idle bound, its exit; and RestClient's reuse: a 401 on a kept session is one
 new login and the request again, a normal end parks the session instead of logging out."""
 
+import platform
+
 import gevent
 import pytest
 
+from common import cache as cache_mod
 from common import exceptions as exc
 from common.cache import BmcCache
 from hwctl.openbmc_client import OpenBMCClient
@@ -25,6 +28,13 @@ class FakeClient:
 
     def close(self):
         self.closed = True
+
+    def unplug(self):
+        self.closed = True
+        self.unplugged = True
+
+    def replug(self):
+        self.unplugged = False
 
 
 def test_the_key_holds_a_salted_digest_of_the_password_never_the_password(make_ctx):
@@ -70,6 +80,52 @@ def test_an_entry_unused_too_long_is_logged_out_not_handed_out():
     assert cache.take('fresh') is None
     gevent.sleep(0.01)
     assert fresh.logged_out
+
+
+def test_an_entry_unused_past_the_connection_bound_loses_its_connection_not_its_session():
+    cache = BmcCache(max_idle=60, conn_idle=0.05)
+    old, fresh = FakeClient('old'), FakeClient('fresh')
+    cache.put('old', old)
+    gevent.sleep(0.1)
+    cache.put('fresh', fresh)
+    assert cache.sweep() == 0
+    gevent.sleep(0.01)
+    assert old.closed and not old.logged_out and not fresh.closed
+    assert cache.closed_idle == 1
+    old.closed = False
+    cache.sweep()
+    assert not old.closed and cache.closed_idle == 1  # closed once, not at every sweep
+    assert cache.take('old') is old  # handed out with its session: the next request reconnects
+    cache.put('old', old)
+    assert cache.sweep() == 0 and not old.closed  # parked again: a fresh idle time
+
+
+def test_a_connection_bound_of_0_keeps_connections_as_long_as_the_entry():
+    cache = BmcCache(max_idle=60, conn_idle=0)
+    client = FakeClient('n1')
+    cache.put('k', client)
+    gevent.sleep(0.02)
+    assert cache.sweep() == 0 and not client.closed
+
+
+def test_many_closed_connections_trim_the_heap(monkeypatch):
+    cache = BmcCache(max_idle=60, conn_idle=0.01)
+    trims = []
+    monkeypatch.setattr(cache, '_trim', lambda: trims.append(1))
+    clients = [FakeClient('n%d' % i) for i in range(cache_mod.TRIM_AFTER)]
+    for i, client in enumerate(clients):
+        cache.put(i, client)
+    gevent.sleep(0.03)
+    cache.sweep()
+    assert all(c.closed for c in clients) and trims == [1]
+
+
+def test_the_heap_trimmer_is_glibcs_or_none():
+    trim = cache_mod.heap_trimmer()
+    if platform.libc_ver()[0] == 'glibc':
+        assert trim() in (0, 1)
+    else:
+        assert trim is None
 
 
 def test_close_logs_out_every_entry():
@@ -203,3 +259,40 @@ def test_a_redfish_session_is_parked_with_the_services_session_timeout_read_once
     assert ('DELETE', '/redfish/v1/sessionservice/sessions/1') not in methods
     parked = cache.take(next(iter(cache._entries)))
     assert parked.session_timeout == 300 and cache.idle_bound(parked) == 240
+
+
+def test_a_session_whose_idle_connection_was_closed_is_reused_on_a_new_connection(requests_mock, make_ctx):
+    requests_mock.post(BMC + '/login', json={'data': 'ok'}, headers={'Set-Cookie': 'sid=abc'})
+    requests_mock.post(BMC + '/logout', json={'data': 'ok'})
+    requests_mock.get(BMC + '/xyz/openbmc_project/state/bmc0/attr/CurrentBMCState',
+                      json={'data': 'xyz.openbmc_project.State.BMC.BMCState.Ready'})
+    cache = BmcCache(conn_idle=0.01)
+    first = OpenBMCClient('node001', '10.0.0.1', 'root', 'pw', ctx=make_ctx())
+    with first:
+        first.reuse_or_login(cache)
+        first.get_bmc_state()
+    assert list(first._session.adapters) == ['https://']  # parked without the unused http:// adapter
+    gevent.sleep(0.02)
+    cache.sweep()
+    assert first._session is None and cache.closed_idle == 1  # parked without its HTTP session
+    second = OpenBMCClient('node001', '10.0.0.1', 'root', 'pw', ctx=make_ctx())
+    with second:
+        second.reuse_or_login(cache)
+        assert second._session is not None and second.get_bmc_state() == 'Ready'
+    methods = [(r.method, r.path) for r in requests_mock.request_history]
+    assert methods.count(('POST', '/login')) == 1
+    assert requests_mock.request_history[-1].headers['Cookie'] == 'sid=abc'
+    gevent.sleep(0.02)
+    cache.sweep()
+    assert cache.close() == 1  # the exit's logout of an unplugged entry connects again
+    assert requests_mock.request_history[-1].path == '/logout'
+
+
+def test_a_parked_redfish_client_keeps_its_session_not_what_its_node_read(make_ctx):
+    from hwctl.redfish_client import RedfishClient  # pylint: disable=import-outside-toplevel
+    client = RedfishClient('node001', '10.0.0.1', 'root', 'pw', ctx=make_ctx())
+    client.record.session = '/redfish/v1/SessionService/Sessions/1'
+    client.record.system.body = {'PowerState': 'On', 'Big': 'x' * 4096}
+    client._shed()
+    assert client.record.session == '/redfish/v1/SessionService/Sessions/1'
+    assert client.record.system.body is None and client.record.manager.body is None

@@ -526,3 +526,39 @@ def test_openbmc_inventory_sensors_software_served_sorted_and_per_node(ob):
     assert sess.get(_url(ob, 'node002', P + '/sensors/enumerate'), timeout=WAIT).json()['data'] == \
         bodies['node002', '/sensors/enumerate']
     assert sess.get(_url(ob, 'node002', P + '/sensors/nothing/enumerate'), timeout=WAIT).status_code == 404
+
+
+# -- one fleet in several processes (--shard) ---------------------------------------------------------
+
+def test_shards_cover_the_fleet_once_in_order():
+    from sim.fleet import parse_shard, shard_span  # pylint: disable=import-outside-toplevel
+    spans = [shard_span((i, 3), 10) for i in (1, 2, 3)]
+    assert spans == [(1, 3), (4, 6), (7, 10)]
+    assert shard_span(None, 10) == (1, 10) and parse_shard('2/4') == (2, 4) and parse_shard('') is None
+    for bad in ('0/2', '3/2', 'x', '1/2/3'):
+        with pytest.raises(ValueError):
+            parse_shard(bad)
+
+
+def test_a_sharded_fleet_is_one_fleet_to_its_clients(tmp_path):
+    from sim.control import ShardedFleet  # pylint: disable=import-outside-toplevel
+    with ShardedFleet(nodes=5, shards=2, tables_dir=str(tmp_path), port=8443, protocol='openbmc',
+                      base='127.63.0.1') as fleet:
+        assert fleet.nodes == ['node%03d' % i for i in range(1, 6)]
+        assert [fleet.nodeinfo[n]['bmcip'] for n in ('node001', 'node005')] == ['127.63.0.1:8443', '127.63.0.5:8443']
+        with open(tmp_path / 'nodelist.csv', encoding='utf-8') as fh:
+            rows = fh.read().splitlines()
+        assert rows[0].startswith('#node,') and [r.split(',')[0] for r in rows[1:]] == \
+            ['"node%03d"' % i for i in range(1, 6)]
+        assert stat.S_IMODE(os.stat(tmp_path / 'passwd.csv').st_mode) == 0o600
+        with open(fleet.ca_path, encoding='ascii') as fh:
+            assert fh.read().count('BEGIN CERTIFICATE') == 2
+        session = requests.Session()
+        for node in ('node001', 'node004'):  # one on each shard, each with its own certificate
+            reply = session.post('https://%s/login' % fleet.nodeinfo[node]['bmcip'], json={'data': ['root', '0penBmc']},
+                                 verify=fleet.ca_path, timeout=WAIT)  # the merged CA bundle
+            assert reply.status_code == 200
+        stats = fleet.control.stats()
+        assert stats['nodes'] == 5 and stats['logins'] == 2 and stats['power_states'] == {'Off': 5}
+        fleet.control.reset()
+        assert fleet.control.stats()['logins'] == 0

@@ -39,6 +39,9 @@ def parse_args(argv):
                              'between them, exit after SECONDS without a request (docs/DESIGN.md)')
     parser.add_argument('--session-idle', type=float, default=240.0,
                         help='warm: seconds a kept BMC session may stay unused before it is logged out (240)')
+    parser.add_argument('--conn-idle', type=float, default=60.0,
+                        help='warm: seconds a kept BMC session\'s connection may stay unused before it is closed; '
+                             'the session stays (60; 0: kept as long as the session)')
     parser.add_argument('--cache-size', type=int, default=10000,
                         help='warm: BMC sessions kept at most (10000)')
     parser.add_argument('--pool-size', type=int, help='default nodes worked on at once (1000)')
@@ -118,7 +121,8 @@ def main(argv=None):
             LOG.error('cannot serve on %s: %s', args.sock, error)
             return 1
         warm = {'warm': True, 'idle': args.idle, 'stamp': agent_stamp(os.path.dirname(os.path.abspath(__file__))),
-                'cache': BmcCache(max_entries=_cache_bound(args.cache_size), max_idle=args.session_idle)}
+                'cache': BmcCache(max_entries=_cache_bound(args.cache_size), max_idle=args.session_idle,
+                                   conn_idle=args.conn_idle)}
         LOG.info('warm agent %s: idle exit after %g s', warm['stamp'], args.idle)
     server = AgentServer(args.sock, standalone=args.standalone, request_timeout=args.request_timeout,
                          accept_timeout=args.accept_timeout, defaults=defaults, **warm)

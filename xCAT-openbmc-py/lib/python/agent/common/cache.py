@@ -14,12 +14,18 @@ Bounded: at most ``max_entries`` (LRU, the least recently used is logged out), a
 unused for ``max_idle`` seconds is logged out before the BMC's own session timeout ends it;
 a BMC that said how long it keeps an unused session (Redfish ``SessionTimeout``, the client's
 ``session_timeout``) gets a shorter bound when that is shorter (``idle_bound``).
+An entry unused for ``conn_idle`` seconds keeps its BMC session but loses its TLS connection
+(closed by the sweep): a kept-alive TLS connection is most of an entry's memory (about 20 of
+35 kB with OpenSSL 3), and the next use of the entry reconnects without a login (resuming its
+TLS session).
 """
 
 import collections
+import ctypes
 import hashlib
 import logging
 import os
+import platform
 import time
 
 import gevent
@@ -45,19 +51,50 @@ MIN_IDLE = 1.0
 #: before the caller logs in anew.
 PENDING_WAIT = 5.0
 
+#: Seconds an entry's connection may stay unused before the sweep closes it (0: kept as long as
+#: the entry); the BMC session stays. Below the simulated fleet's keep-alive (300 s).
+DEFAULT_CONN_IDLE = 60.0
+
+#: Connections closed by one sweep from which on the C heap is trimmed (``malloc_trim``).
+TRIM_AFTER = 64
+
+
+def heap_trimmer():
+    """glibc's ``malloc_trim(0)`` as a callable, or None (another C library, or none found).
+
+    NOTE: the memory of closed TLS connections (OpenSSL's, outside Python's allocator) goes back
+    to glibc's heap but not to the system while live blocks sit above it; ``malloc_trim`` hands
+    the free pages back (docs/DESIGN.md, "Warm agent").
+    """
+    if platform.libc_ver()[0] != 'glibc':
+        return None
+    try:
+        # the process's own symbols, libc's among them (no ldconfig run to find its file)
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return lambda: trim(0)
+
 
 class BmcCache:
     """LRU of parked, logged-in clients (see the module's docstring)."""
 
-    def __init__(self, max_entries=DEFAULT_MAX_ENTRIES, max_idle=DEFAULT_MAX_IDLE):
+    def __init__(self, max_entries=DEFAULT_MAX_ENTRIES, max_idle=DEFAULT_MAX_IDLE, conn_idle=DEFAULT_CONN_IDLE):
         self.max_entries = max_entries
         self.max_idle = max_idle
+        self.conn_idle = conn_idle
         self._salt = os.urandom(16)
         #: key -> (client, parked_at monotonic seconds), least recently used first.
         self._entries = collections.OrderedDict()
-        #: how many clients were handed out again (no login) and parked.
+        #: keys of entries whose connection the sweep closed (their BMC session is kept).
+        self._unplugged = set()
+        #: how many clients were handed out again (no login) and parked; connections closed idle.
         self.hits = 0
         self.parked = 0
+        self.closed_idle = 0
+        self._trim = heap_trimmer()
         self._sweeper = None
         #: the shortest idle bound of any entry so far: the sweep's period follows it.
         self._shortest = max_idle
@@ -80,6 +117,7 @@ class BmcCache:
         item = self._entries.pop(key, None)
         if item is None:
             return None
+        self._unplugged.discard(key)
         client, parked_at = item
         if time.monotonic() - parked_at > self.idle_bound(client):
             self._evict([client])
@@ -109,29 +147,49 @@ class BmcCache:
         self._entries[key] = (client, time.monotonic())
         self.parked += 1
         if len(self._entries) > self.max_entries:
-            _key, (oldest, _at) = self._entries.popitem(last=False)
+            oldest_key, (oldest, _at) = self._entries.popitem(last=False)
+            self._unplugged.discard(oldest_key)
             self._evict([oldest])
         return True
 
     def sweep(self):
-        """Log out the entries unused for longer than ``max_idle``; :returns: how many."""
+        """Log out the entries unused for longer than ``max_idle``, and close the connections of
+        those unused for longer than ``conn_idle`` (their sessions stay); :returns: how many
+        were logged out."""
         now = time.monotonic()
         old = []
+        unplug = []
         for key, (client, parked_at) in list(self._entries.items()):
-            if now - parked_at <= self.idle_bound(client):
-                if self._shortest >= self.max_idle:
-                    break  # every bound is max_idle: the rest were parked later
-                continue
-            del self._entries[key]
-            old.append(client)
+            idle = now - parked_at
+            if idle > self.idle_bound(client):
+                del self._entries[key]
+                self._unplugged.discard(key)
+                old.append(client)
+            elif self.conn_idle and idle > self.conn_idle:
+                if key not in self._unplugged:
+                    unplug.append((key, client))
+            elif idle <= self._shortest:
+                break  # the rest were parked later: below every bound and conn_idle too
         if old:
             self._evict(old)
+        for key, client in unplug:
+            # The connection pool and TLS socket go, and the HTTP session with them; the
+            # credentials headers stay with the client (RestClient.unplug).
+            client.unplug()
+            self._unplugged.add(key)
+        self.closed_idle += len(unplug)
+        if len(unplug) >= TRIM_AFTER and self._trim is not None:
+            self._trim()
+        if unplug:
+            LOG.info('closed %d idle BMC connections (their sessions are kept)', len(unplug))
         return len(old)
 
     def start_sweeper(self):
-        """A greenlet sweeping every eighth of the shortest idle bound (at most every 30 s): an
-        entry is logged out within 0.9 of its BMC's session timeout (``SESSION_TIMEOUT_SHARE``)."""
-        every = max(0.05, min(self._shortest / 8.0, 30.0))
+        """A greenlet sweeping every eighth of the shortest idle bound or ``conn_idle`` (at most
+        every 30 s): an entry is logged out within 0.9 of its BMC's session timeout
+        (``SESSION_TIMEOUT_SHARE``)."""
+        shortest = min(self._shortest, self.conn_idle) if self.conn_idle else self._shortest
+        every = max(0.05, min(shortest / 8.0, 30.0))
 
         def loop():
             while True:
@@ -168,6 +226,7 @@ class BmcCache:
         """Log ``clients`` out in the background, within ``STOP_LOGOUT_BOUND``."""
         tracker = SessionTracker()
         for client in clients:
+            client.replug()
             tracker.add(client)
         gevent.spawn(tracker.logout_all)
 
@@ -182,6 +241,8 @@ class BmcCache:
         for client, _greenlet in pending:
             tracker.add(client)
         for client, _at in self._entries.values():
+            client.replug()
             tracker.add(client)
         self._entries.clear()
+        self._unplugged.clear()
         return tracker.logout_all(bound)

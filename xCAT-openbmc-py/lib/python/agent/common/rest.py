@@ -162,18 +162,24 @@ def new_session(ssl_context, resume=False):
     """
     session = requests.Session()
     session.trust_env = False
-    if resume:
+    if resume and not isinstance(ssl_context, ResumingContext):
         ssl_context = ResumingContext(ssl_context)
     session.mount('https://', _ContextAdapter(ssl_context, pool_connections=1, pool_maxsize=1,
                                               max_retries=0))
     return session
 
 
-def remember_tls_session(session):
-    """Have ``session``'s reconnects resume its connection's TLS session (a no-op without one)."""
+def _resuming_context(session):
+    """``session``'s ``ResumingContext``, or None (a one-shot agent's session has none)."""
     adapter = session.adapters.get('https://')
     context = getattr(adapter, '_ssl_context', None)
-    if isinstance(context, ResumingContext):
+    return context if isinstance(context, ResumingContext) else None
+
+
+def remember_tls_session(session):
+    """Have ``session``'s reconnects resume its connection's TLS session (a no-op without one)."""
+    context = _resuming_context(session)
+    if context is not None:
         context.remember()
 
 
@@ -423,6 +429,9 @@ class RestClient:
         #: Seconds the BMC keeps an unused session as it said (``read_session_timeout``); 0 when
         #: it did not say, None until asked (once per BMC session, by a warm agent only).
         self.session_timeout = None
+        #: The ``ResumingContext`` of a connection the cache closed (``unplug``): the next one
+        #: resumes its TLS session.
+        self._resume = None
 
     @property
     def logged_in(self):
@@ -460,8 +469,13 @@ class RestClient:
         if parked is None:
             self.login()
             return
-        self._session.close()
-        self._session = parked._session
+        if parked._session is not None:
+            self._session.close()
+            self._session = parked._session
+        elif parked._resume is not None:
+            # The cache closed its idle connection: a new one resumes its TLS session.
+            self._session.close()
+            self._session = new_session(parked._resume)
         self.session_timeout = parked.session_timeout
         self._adopt_session(parked)
         self._reused = True
@@ -484,6 +498,7 @@ class RestClient:
         if exc_type is not None and (not issubclass(exc_type, exc.AgentError)
                                      or issubclass(exc_type, (exc.BmcUnreachable, exc.BmcAuthError))):
             return False
+        self._shed()
         tracker, trace = self._tracker, self._trace
         # Parked: no request holds it any more; its logout is the cache's (eviction, exit).
         self._tracker, self._trace = None, None
@@ -516,6 +531,13 @@ class RestClient:
             timeout = None
         self.session_timeout = timeout or 0
         remember_tls_session(self._session)
+
+    def _shed(self):
+        """Drop what a parked client need not keep: only the BMC session and the https connection
+        are reused (``_adopt_session``). Subclasses drop what their node's work read."""
+        # requests mounts an http:// adapter too (a PoolManager, a Retry, locks): 2.4 kB per
+        # kept session (docs/DESIGN.md, "Warm agent").
+        self._session.adapters.pop('http://', None)
 
     def __exit__(self, exc_type, exc_value, tb):
         # A gevent.Timeout (the deadline), GreenletExit or a stop means the node was cut off:
@@ -550,7 +572,23 @@ class RestClient:
 
     def close(self):
         """Close the node's connection."""
-        self._session.close()
+        if self._session is not None:
+            self._session.close()
+
+    def unplug(self):
+        """Parked and idle: close the connection and drop the HTTP session (its pools and TLS
+        socket), keeping the BMC session; ``replug`` (or the next client that takes this one's
+        session) connects again."""
+        remember_tls_session(self._session)
+        self._resume = _resuming_context(self._session)
+        self.close()
+        self._session = None
+
+    def replug(self):
+        """A new HTTP session after ``unplug`` (for a logout of an unplugged parked client); it
+        resumes the TLS session the closed connection had."""
+        if self._session is None:
+            self._session = new_session(self._resume or self._ctx.ssl_context)
 
     def login(self):
         raise NotImplementedError

@@ -519,6 +519,11 @@ class RedfishClient(RestClient):
             return None
         return float(value)
 
+    def _shed(self):
+        super()._shed()
+        # the system and manager bodies read by the node's work are not reused
+        self.record = NodeRecord(session=self.record.session)
+
     def logout(self):
         """DELETE our session (xCAT never does, and sessions pile up until they time out)."""
         self.logged_in = False
