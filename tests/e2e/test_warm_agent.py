@@ -173,7 +173,7 @@ def test_a_redfish_session_is_let_go_before_its_session_timeout(fleets, warm):
     assert 'Traceback' not in agent.log()
 
 
-def test_a_connection_closed_for_idleness_is_reconnected_without_a_login(fleets, warm):
+def test_a_connection_closed_for_idleness_is_reconnected_without_a_login_resuming_its_tls(fleets, warm):
     fleet = fleets['openbmc']
     fleet.control.reset()
     agent = warm(extra_args=['--conn-idle', '0.2'])
@@ -186,6 +186,8 @@ def test_a_connection_closed_for_idleness_is_reconnected_without_a_login(fleets,
     assert agent.state(fleet, 'openbmc') == OFF
     after = totals(fleet)
     assert after['logins'] == NODES and after['handshakes'] == 2 * NODES and after['logouts'] == 0
+    # the closed connection's TLS session went with its entry: each reconnect resumed it
+    assert fleet.control.stats()['resumed_handshakes'] == NODES
     agent.stop()
     assert totals(fleet)['open_sessions'] == 0 and 'Traceback' not in agent.log()
 
