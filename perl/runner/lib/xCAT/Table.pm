@@ -106,11 +106,14 @@ sub read_csv {
             next;
         }
         next if $line =~ /^#/;
+        # Trailing empty values are no values: most columns of a row are empty.
+        $line =~ s/,+\z//;
         my @values = split_csv_line($line);
+        my $last = $#values < $#$columns ? $#values : $#$columns;
         my %row;
-        @row{@$columns} = @values;
+        @row{ @$columns[ 0 .. $last ] } = @values[ 0 .. $last ];
         next if defined $row{disable} && $row{disable} =~ /^(?:1|yes)$/i;
-        delete $row{$_} for grep { !defined $row{$_} || $row{$_} eq '' } keys %row;
+        delete @row{ grep { !defined $row{$_} || $row{$_} eq '' } keys %row };
         push @rows, \%row;
     }
     CORE::close($fh);
@@ -126,15 +129,18 @@ Splits one CSV line into its values (quotes removed, C<""> unescaped).
 sub split_csv_line {
     my ($line) = @_;
     my @values;
+    # One pass with \G anchors: a value is a quoted run or the text up to the next comma;
+    # whatever follows a closing quote other than a comma ends the line's values.
+    pos($line) = 0;
     while (1) {
-        if ($line =~ s/^"((?:[^"]|"")*)"//) {
+        if ($line =~ /\G"((?:[^"]+|"")*)"/gc) {
             (my $v = $1) =~ s/""/"/g;
             push @values, $v;
         } else {
-            $line =~ s/^([^,]*)//;
+            $line =~ /\G([^,]*)/gc;
             push @values, $1;
         }
-        last unless $line =~ s/^,//;
+        last unless $line =~ /\G,/gc;
     }
     return @values;
 }
