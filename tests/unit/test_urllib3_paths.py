@@ -69,3 +69,28 @@ def test_a_short_body_is_an_error_when_asked_as_rest_asks():
     assert rest.transport_cause(raised.value, 5, 5) == 'connection broken mid-reply'
     response.close()
     thread.join(5)
+
+
+def _prepared(url):
+    request = PreparedRequest()
+    request.prepare(method='GET', url=url)
+    return request
+
+
+@pytest.mark.skipif(not hasattr(rest.HTTPAdapter, 'get_connection_with_tls_context'),
+                    reason='requests < 2.32 finds the pool its own way')
+def test_a_nodes_adapter_looks_its_pool_up_once_until_closed_or_sent_elsewhere(monkeypatch):
+    adapter = rest.new_session(rest.build_ssl_context()).get_adapter('https://127.0.0.1:1/')
+    lookups = []
+    real = adapter.poolmanager.connection_from_host
+    monkeypatch.setattr(adapter.poolmanager, 'connection_from_host',
+                        lambda *a, **kw: lookups.append(kw.get('host')) or real(*a, **kw))
+    first = adapter.get_connection_with_tls_context(_prepared('https://127.0.0.1:1/a'), False, {})
+    assert adapter.get_connection_with_tls_context(_prepared('https://127.0.0.1:1/b?c=d'), False, {}) is first
+    assert len(lookups) == 1
+    other = adapter.get_connection_with_tls_context(_prepared('https://127.0.0.2:1/a'), False, {})
+    assert other is not first and other.host == '127.0.0.2'
+    adapter.close()
+    again = adapter.get_connection_with_tls_context(_prepared('https://127.0.0.2:1/a'), False, {})
+    assert again is not other and again.pool is not None
+    assert len(lookups) == 3

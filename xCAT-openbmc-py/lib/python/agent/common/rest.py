@@ -78,7 +78,30 @@ class _ContextAdapter(HTTPAdapter):
 
     def __init__(self, ssl_context, **kwargs):
         self._ssl_context = ssl_context
+        #: ``(origin, verify, cert, pool)`` of the last request (see get_connection_with_tls_context).
+        self._last_pool = None
         super().__init__(**kwargs)
+
+    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+        # NOTE: an adapter serves one BMC (new_session) and every request of a node goes to the
+        # same origin with the same settings: its connection pool is looked up once, not per
+        # request (requests rebuilds and normalises the pool key each time, a tenth of a warm
+        # request). A request elsewhere, or a close, looks it up again. Only requests >= 2.32
+        # call this method; older ones find the pool their own way.
+        url = request.url
+        end = url.find('/', url.find('//') + 2)
+        origin = url if end < 0 else url[:end]
+        last = self._last_pool
+        if last is not None and last[0] == origin and last[1] == verify and last[2] == cert and not proxies \
+                and last[3].pool is not None:
+            return last[3]
+        pool = super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
+        self._last_pool = (origin, verify, cert, pool) if not proxies else None
+        return pool
+
+    def close(self):
+        self._last_pool = None
+        super().close()
 
     def init_poolmanager(self, *args, **kwargs):
         kwargs['ssl_context'] = self._ssl_context
