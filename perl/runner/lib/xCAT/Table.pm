@@ -36,9 +36,17 @@ sub new {
     return undef unless defined $dir && length $dir;
     my $file = "$dir/$name.csv";
     return undef unless -f $file;
-    my ($columns, $rows) = read_csv($file);
+    my ($columns) = read_csv($file, {});
     return undef unless $columns;
-    return bless { name => $name, dir => $dir, columns => $columns, rows => $rows }, $class;
+    # The rows are read when first asked for: all of them (_rows), or only a few nodes' ones
+    # (getNodesAttribs), which is what a command on a few nodes of a large table needs.
+    return bless { name => $name, dir => $dir, file => $file, columns => $columns }, $class;
+}
+
+sub _rows {
+    my ($self) = @_;
+    $self->{rows} //= (read_csv($self->{file}))[1] || [];
+    return $self->{rows};
 }
 
 =head3 check_files($dir)
@@ -86,26 +94,34 @@ sub _first_bad_utf8 {
     return length($bytes) - length($copy);
 }
 
-=head3 read_csv($file)
+=head3 read_csv($file, \%keys)
 
 Parses a tabdump CSV file (UTF-8). Returns C<(\@columns, \@rows)> with each row a hash
-reference, or an empty list if the file cannot be read.
+reference, or an empty list if the file cannot be read. With C<%keys>, a table whose first
+column is C<node> gives only the rows whose node is a key of C<%keys> (the others are not
+parsed); an empty C<%keys> gives no row at all (the columns only).
 
 =cut
 
 sub read_csv {
-    my ($file) = @_;
+    my ($file, $keys) = @_;
     open(my $fh, '<:encoding(UTF-8)', $file) or return;
-    my ($columns, @rows);
+    my ($columns, @rows, $by_node);
     while (my $line = <$fh>) {
         $line =~ s/\r?\n\z//;
         next if $line =~ /^\s*$/;
         if (!$columns) {
             next unless $line =~ s/^#//;
             $columns = [ split_csv_line($line) ];
+            last if $keys && !%$keys;
+            $by_node = $keys && $columns->[0] eq 'node';
             next;
         }
         next if $line =~ /^#/;
+        if ($by_node) {
+            my $first = $line =~ /^"((?:[^"]+|"")*)"/ ? $1 =~ s/""/"/gr : ($line =~ /^([^,]*)/)[0];
+            next unless exists $keys->{$first};
+        }
         # Trailing empty values are no values: most columns of a row are empty.
         $line =~ s/,+\z//;
         my @values = split_csv_line($line);
@@ -156,7 +172,7 @@ sub getAttribs {
     my ($self, $keys, @attrs) = @_;
     @attrs = @{ $attrs[0] } if @attrs == 1 && ref $attrs[0] eq 'ARRAY';
     my @found;
-  ROW: for my $row (@{ $self->{rows} }) {
+  ROW: for my $row (@{ $self->_rows }) {
         for my $k (keys %$keys) {
             next ROW unless defined $row->{$k} && $row->{$k} eq $keys->{$k};
         }
@@ -177,7 +193,7 @@ sub getAllAttribs {
     return map {
         my $row = $_;
         +{ map { $_ => $row->{$_} } grep { defined $row->{$_} } @attrs };
-    } @{ $self->{rows} };
+    } @{ $self->_rows };
 }
 
 =head3 getNodesAttribs($self, \@nodes, \@attrs)
@@ -190,11 +206,14 @@ C<node> key, and C<[undef]> when none of them has one; nodes with no row at all 
 
 sub getNodesAttribs {
     my ($self, $nodes, $attrs) = @_;
+    my $groups = $self->{name} eq 'nodelist' ? undef : _node_groups($self->{dir}, $nodes);
+    # Only the rows of these nodes and of their groups are read (unless all are read already).
+    my %wanted = map { ($_ => 1, map { $_ => 1 } @{ $groups->{$_} || [] }) } @$nodes;
+    my $rows = $self->{rows} || (read_csv($self->{file}, \%wanted))[1] || [];
     my %bykey;
-    for my $row (@{ $self->{rows} }) {
+    for my $row (@$rows) {
         $bykey{ $row->{node} } //= $row if defined $row->{node};
     }
-    my $groups = $self->{name} eq 'nodelist' ? undef : _node_groups($self->{dir});
     my %result;
     for my $node (@$nodes) {
         my @sources = grep { defined } ($bykey{$node}, map { $bykey{$_} } @{ $groups->{$node} || [] });
@@ -230,9 +249,10 @@ Nothing to release; present because xCAT code calls it.
 
 sub close { return }
 
+# The groups of each of @$nodes, from nodelist.csv.
 sub _node_groups {
-    my ($dir) = @_;
-    my ($cols, $rows) = read_csv("$dir/nodelist.csv");
+    my ($dir, $nodes) = @_;
+    my ($cols, $rows) = read_csv("$dir/nodelist.csv", { map { $_ => 1 } @$nodes });
     my %groups;
     for my $row (@{ $rows || [] }) {
         next unless defined $row->{node};
