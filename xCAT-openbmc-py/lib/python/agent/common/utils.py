@@ -183,6 +183,9 @@ class Messager:
         """Frames sent meanwhile (by the node greenlets of a task) go out together: a greenlet
         spawned by the first one writes all those sent until it runs in one ``sendall``, in
         order. On the way out every frame is written, then frames go out one by one again."""
+        if self._pending is not None:  # already batching (a task inside a task): one batch
+            yield
+            return
         import gevent  # noqa: PLC0415 (client.py shares this module without gevent)
         self._pending = []
         self._spawn = gevent.spawn
