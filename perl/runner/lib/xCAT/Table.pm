@@ -119,7 +119,15 @@ sub read_csv {
         }
         next if $line =~ /^#/;
         if ($by_node) {
-            my $first = $line =~ /^"((?:[^"]+|"")*)"/ ? $1 =~ s/""/"/gr : ($line =~ /^([^,]*)/)[0];
+            # The node (first value) of the line, without a regex in the common shapes.
+            my $comma = index($line, ',');
+            my $first = $comma < 0 ? $line : substr($line, 0, $comma);
+            if (index($first, '"') < 0) {
+            } elsif (length($first) >= 2 && index($first, '"', 1) == length($first) - 1 && substr($first, 0, 1) eq '"') {
+                $first = substr($first, 1, -1);
+            } else {
+                $first = $line =~ /^"((?:[^"]+|"")*)"/ ? $1 =~ s/""/"/gr : ($line =~ /^([^,]*)/)[0];
+            }
             next unless exists $keys->{$first};
         }
         # Trailing empty values are no values: most columns of a row are empty.
