@@ -34,6 +34,11 @@ my $repo = repo_root();
     is($h->{n2}[0]{username}, 'alluser', 'disabled row skipped, group row used');
     ok(!exists $h->{n2}[0]{bmc}, 'no bmc anywhere for n2');
     ok(!exists $h->{n9}, 'unknown node absent');
+    my $one = xCAT::Table->new('openbmc');
+    is_deeply($one->getNodesAttribs(['n1'], [qw(bmc username)]), { n1 => [ { bmc => '10.0.0.1', username => 'rackuser' } ] },
+        'one node of the table: its own row and its group rows are read');
+    is_deeply([ map { $_->{node} } $one->getAllAttribs('node') ], [qw(n1 rack1 all)],
+        'then every row of the same table object (the disabled one skipped)');
     ok(!defined xCAT::Table->new('nosuchtable'), 'missing table file: undef');
 
     write_csv($dir, 'passwd', [qw(key username password cryptmethod authdomain comments disable)],

@@ -274,11 +274,11 @@ def test_a_session_whose_idle_connection_was_closed_is_reused_on_a_new_connectio
     assert list(first._session.adapters) == ['https://']  # parked without the unused http:// adapter
     gevent.sleep(0.02)
     cache.sweep()
-    assert first._session is None and cache.closed_idle == 1  # parked without its HTTP session
+    assert first._http is None and cache.closed_idle == 1  # parked without its HTTP session
     second = OpenBMCClient('node001', '10.0.0.1', 'root', 'pw', ctx=make_ctx())
     with second:
         second.reuse_or_login(cache)
-        assert second._session is not None and second.get_bmc_state() == 'Ready'
+        assert second.get_bmc_state() == 'Ready' and second._http is not None
     methods = [(r.method, r.path) for r in requests_mock.request_history]
     assert methods.count(('POST', '/login')) == 1
     assert requests_mock.request_history[-1].headers['Cookie'] == 'sid=abc'

@@ -117,3 +117,33 @@ def test_a_nodes_several_lines_keep_bmc_text_on_its_own_line():
     msg = frame['msg']
     assert msg['node'] == 'n1'
     assert msg['data'].split('\n') == ['n1: Model: 8335', 'n1: Serial: X\\nn2: off\\x1b[2J']
+
+
+class CountingSocket:
+    """A socket stand-in that records each ``sendall``."""
+
+    def __init__(self):
+        self.writes = []
+
+    def sendall(self, data):
+        self.writes.append(data)
+
+
+def test_frames_sent_while_batching_go_out_in_one_write_in_order():
+    """The node greenlets' lines of one loop pass are one write (Messager.batching); none is lost."""
+    import gevent  # pylint: disable=import-outside-toplevel
+
+    sock = CountingSocket()
+    messager = Messager(sock, threading.Lock())
+    with messager.batching():
+        gevent.joinall([gevent.spawn(messager.info, 'n%d: on' % i, node='n%d' % i) for i in range(50)])
+        assert len(sock.writes) == 1
+        messager.info('n50: on', node='n50')
+    messager.info('n51: on', node='n51')
+    assert len(sock.writes) == 3
+    data = b''.join(sock.writes)
+    frames = []
+    while data:
+        frames.append(recv_frame(DribbleSocket(data, 4096)))
+        data = data[HEADER.size + decode_length(data[:HEADER.size]):]
+    assert [f['msg']['data'] for f in frames] == ['n%d: on' % i for i in range(52)]

@@ -128,3 +128,28 @@ def test_a_reconnect_resumes_the_tls_session_of_a_warm_agents_client(tmp_path, r
     pool_ctx = session.get_adapter(url).poolmanager.connection_pool_kw['ssl_context']
     assert (pool_ctx is ctx) is not resume
     assert pool_ctx.verify_mode == ssl.CERT_NONE and not pool_ctx.check_hostname
+
+
+def _prepared(url):
+    request = PreparedRequest()
+    request.prepare(method='GET', url=url)
+    return request
+
+
+@pytest.mark.skipif(not hasattr(rest.HTTPAdapter, 'get_connection_with_tls_context'),
+                    reason='requests < 2.32 finds the pool its own way')
+def test_a_nodes_adapter_looks_its_pool_up_once_until_closed_or_sent_elsewhere(monkeypatch):
+    adapter = rest.new_session(rest.build_ssl_context()).get_adapter('https://127.0.0.1:1/')
+    lookups = []
+    real = adapter.poolmanager.connection_from_host
+    monkeypatch.setattr(adapter.poolmanager, 'connection_from_host',
+                        lambda *a, **kw: lookups.append(kw.get('host')) or real(*a, **kw))
+    first = adapter.get_connection_with_tls_context(_prepared('https://127.0.0.1:1/a'), False, {})
+    assert adapter.get_connection_with_tls_context(_prepared('https://127.0.0.1:1/b?c=d'), False, {}) is first
+    assert len(lookups) == 1
+    other = adapter.get_connection_with_tls_context(_prepared('https://127.0.0.2:1/a'), False, {})
+    assert other is not first and other.host == '127.0.0.2'
+    adapter.close()
+    again = adapter.get_connection_with_tls_context(_prepared('https://127.0.0.2:1/a'), False, {})
+    assert again is not other and again.pool is not None
+    assert len(lookups) == 3

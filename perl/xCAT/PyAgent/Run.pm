@@ -21,7 +21,6 @@ use Fcntl qw(:flock O_WRONLY O_APPEND O_CREAT O_EXCL);
 use File::Basename ();
 use File::Find ();
 use File::Path qw(make_path remove_tree);
-use File::Temp ();
 use IO::Handle;
 use IO::Socket::UNIX;
 use POSIX qw(WNOHANG);
@@ -202,7 +201,8 @@ sub _make_private_dir {
     }
     # File::Temp makes the directory with mode 0700 and an unused random name; removing it is
     # ours (cleanup), not File::Temp's, so a forked child never removes it.
-    my $dir = eval { File::Temp::tempdir("agent.$$.XXXXXXXX", DIR => $rundir, CLEANUP => 0) };
+    # Loaded here: a command served by the warm agent makes no directory of its own.
+    my $dir = eval { require File::Temp; File::Temp::tempdir("agent.$$.XXXXXXXX", DIR => $rundir, CLEANUP => 0) };
     unless (defined $dir && -d $dir) {
         my $why = $@ || 'unknown error';
         $why =~ s/\s+at \S+ line \d+.*//s;

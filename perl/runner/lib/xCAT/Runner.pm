@@ -39,11 +39,9 @@ use warnings;
 
 use Cwd ();
 use Encode ();
-use File::Temp ();
 use Getopt::Long ();
 use POSIX ();
 use Time::HiRes ();
-use xCAT::Relay;
 use xCAT::Table;
 use xCAT::Runner::Printer;
 
@@ -188,6 +186,9 @@ sub run_command {
     }
     %::XCATSITEVALS = site_values();
 
+    # xcatd's relay, modelled (XCAT_RUNNER_RELAY=xcatd): compiled only when asked for.
+    my $relay = _set('XCAT_RUNNER_RELAY') && do { require xCAT::Relay; xCAT::Relay::enabled() };
+
     my $plugins = load_plugins([ plugin_dirs($repo) ], $command);
     unless (@$plugins) {
         print STDERR "Error: $command is not handled by any plugin\n";
@@ -231,7 +232,7 @@ sub run_command {
         next unless ref $parts eq 'ARRAY';
         my $process = $plugin->{package}->can('process_request');
         for my $part (@$parts) {
-            if (xCAT::Relay::enabled()) {    # XCAT_RUNNER_RELAY=xcatd: xcatd's relay, modelled
+            if ($relay) {
                 my (undef, $signal) = xCAT::Relay::run(sub { $process->($part, $_[0], \&subrequest) }, $callback);
                 kill($signal, $$) if defined $signal;    # now the runner's own handlers act on it
             } else {
@@ -294,6 +295,7 @@ sub set_defaults {
         if (-w $tables) {
             $ENV{XCAT_AGENT_LOG} = "$tables/agent.log";
         } else {
+            require File::Temp;
             $templog = xCAT::Runner::TempLog->new(File::Temp::tempdir('xcat-runner-log.XXXXXX', TMPDIR => 1));
             $ENV{XCAT_AGENT_LOG} = $templog->{file};
         }
@@ -311,6 +313,7 @@ sub set_defaults {
         }
     }
     unless (_set('XCAT_AGENT_RUNDIR')) {
+        require File::Temp;
         $ENV{XCAT_AGENT_RUNDIR} = File::Temp::tempdir('xcat-run.XXXXXX', TMPDIR => 1, CLEANUP => 1);
         chmod 0700, $ENV{XCAT_AGENT_RUNDIR};
     }

@@ -36,9 +36,17 @@ sub new {
     return undef unless defined $dir && length $dir;
     my $file = "$dir/$name.csv";
     return undef unless -f $file;
-    my ($columns, $rows) = read_csv($file);
+    my ($columns) = read_csv($file, {});
     return undef unless $columns;
-    return bless { name => $name, dir => $dir, columns => $columns, rows => $rows }, $class;
+    # The rows are read when first asked for: all of them (_rows), or only a few nodes' ones
+    # (getNodesAttribs), which is what a command on a few nodes of a large table needs.
+    return bless { name => $name, dir => $dir, file => $file, columns => $columns }, $class;
+}
+
+sub _rows {
+    my ($self) = @_;
+    $self->{rows} //= (read_csv($self->{file}))[1] || [];
+    return $self->{rows};
 }
 
 =head3 check_files($dir)
@@ -86,31 +94,50 @@ sub _first_bad_utf8 {
     return length($bytes) - length($copy);
 }
 
-=head3 read_csv($file)
+=head3 read_csv($file, \%keys)
 
 Parses a tabdump CSV file (UTF-8). Returns C<(\@columns, \@rows)> with each row a hash
-reference, or an empty list if the file cannot be read.
+reference, or an empty list if the file cannot be read. With C<%keys>, a table whose first
+column is C<node> gives only the rows whose node is a key of C<%keys> (the others are not
+parsed); an empty C<%keys> gives no row at all (the columns only).
 
 =cut
 
 sub read_csv {
-    my ($file) = @_;
+    my ($file, $keys) = @_;
     open(my $fh, '<:encoding(UTF-8)', $file) or return;
-    my ($columns, @rows);
+    my ($columns, @rows, $by_node);
     while (my $line = <$fh>) {
         $line =~ s/\r?\n\z//;
         next if $line =~ /^\s*$/;
         if (!$columns) {
             next unless $line =~ s/^#//;
             $columns = [ split_csv_line($line) ];
+            last if $keys && !%$keys;
+            $by_node = $keys && $columns->[0] eq 'node';
             next;
         }
         next if $line =~ /^#/;
+        if ($by_node) {
+            # The node (first value) of the line, without a regex in the common shapes.
+            my $comma = index($line, ',');
+            my $first = $comma < 0 ? $line : substr($line, 0, $comma);
+            if (index($first, '"') < 0) {
+            } elsif (length($first) >= 2 && index($first, '"', 1) == length($first) - 1 && substr($first, 0, 1) eq '"') {
+                $first = substr($first, 1, -1);
+            } else {
+                $first = $line =~ /^"((?:[^"]+|"")*)"/ ? $1 =~ s/""/"/gr : ($line =~ /^([^,]*)/)[0];
+            }
+            next unless exists $keys->{$first};
+        }
+        # Trailing empty values are no values: most columns of a row are empty.
+        $line =~ s/,+\z//;
         my @values = split_csv_line($line);
+        my $last = $#values < $#$columns ? $#values : $#$columns;
         my %row;
-        @row{@$columns} = @values;
+        @row{ @$columns[ 0 .. $last ] } = @values[ 0 .. $last ];
         next if defined $row{disable} && $row{disable} =~ /^(?:1|yes)$/i;
-        delete $row{$_} for grep { !defined $row{$_} || $row{$_} eq '' } keys %row;
+        delete @row{ grep { !defined $row{$_} || $row{$_} eq '' } keys %row };
         push @rows, \%row;
     }
     CORE::close($fh);
@@ -126,15 +153,18 @@ Splits one CSV line into its values (quotes removed, C<""> unescaped).
 sub split_csv_line {
     my ($line) = @_;
     my @values;
+    # One pass with \G anchors: a value is a quoted run or the text up to the next comma;
+    # whatever follows a closing quote other than a comma ends the line's values.
+    pos($line) = 0;
     while (1) {
-        if ($line =~ s/^"((?:[^"]|"")*)"//) {
+        if ($line =~ /\G"((?:[^"]+|"")*)"/gc) {
             (my $v = $1) =~ s/""/"/g;
             push @values, $v;
         } else {
-            $line =~ s/^([^,]*)//;
+            $line =~ /\G([^,]*)/gc;
             push @values, $1;
         }
-        last unless $line =~ s/^,//;
+        last unless $line =~ /\G,/gc;
     }
     return @values;
 }
@@ -150,7 +180,7 @@ sub getAttribs {
     my ($self, $keys, @attrs) = @_;
     @attrs = @{ $attrs[0] } if @attrs == 1 && ref $attrs[0] eq 'ARRAY';
     my @found;
-  ROW: for my $row (@{ $self->{rows} }) {
+  ROW: for my $row (@{ $self->_rows }) {
         for my $k (keys %$keys) {
             next ROW unless defined $row->{$k} && $row->{$k} eq $keys->{$k};
         }
@@ -171,7 +201,7 @@ sub getAllAttribs {
     return map {
         my $row = $_;
         +{ map { $_ => $row->{$_} } grep { defined $row->{$_} } @attrs };
-    } @{ $self->{rows} };
+    } @{ $self->_rows };
 }
 
 =head3 getNodesAttribs($self, \@nodes, \@attrs)
@@ -184,11 +214,14 @@ C<node> key, and C<[undef]> when none of them has one; nodes with no row at all 
 
 sub getNodesAttribs {
     my ($self, $nodes, $attrs) = @_;
+    my $groups = $self->{name} eq 'nodelist' ? undef : _node_groups($self->{dir}, $nodes);
+    # Only the rows of these nodes and of their groups are read (unless all are read already).
+    my %wanted = map { ($_ => 1, map { $_ => 1 } @{ $groups->{$_} || [] }) } @$nodes;
+    my $rows = $self->{rows} || (read_csv($self->{file}, \%wanted))[1] || [];
     my %bykey;
-    for my $row (@{ $self->{rows} }) {
+    for my $row (@$rows) {
         $bykey{ $row->{node} } //= $row if defined $row->{node};
     }
-    my $groups = $self->{name} eq 'nodelist' ? undef : _node_groups($self->{dir});
     my %result;
     for my $node (@$nodes) {
         my @sources = grep { defined } ($bykey{$node}, map { $bykey{$_} } @{ $groups->{$node} || [] });
@@ -224,9 +257,10 @@ Nothing to release; present because xCAT code calls it.
 
 sub close { return }
 
+# The groups of each of @$nodes, from nodelist.csv.
 sub _node_groups {
-    my ($dir) = @_;
-    my ($cols, $rows) = read_csv("$dir/nodelist.csv");
+    my ($dir, $nodes) = @_;
+    my ($cols, $rows) = read_csv("$dir/nodelist.csv", { map { $_ => 1 } @$nodes });
     my %groups;
     for my $row (@{ $rows || [] }) {
         next unless defined $row->{node};

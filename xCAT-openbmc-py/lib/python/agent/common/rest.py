@@ -79,7 +79,30 @@ class _ContextAdapter(HTTPAdapter):
 
     def __init__(self, ssl_context, **kwargs):
         self._ssl_context = ssl_context
+        #: ``(origin, verify, cert, pool)`` of the last request (see get_connection_with_tls_context).
+        self._last_pool = None
         super().__init__(**kwargs)
+
+    def get_connection_with_tls_context(self, request, verify, proxies=None, cert=None):
+        # NOTE: an adapter serves one BMC (new_session) and every request of a node goes to the
+        # same origin with the same settings: its connection pool is looked up once, not per
+        # request (requests rebuilds and normalises the pool key each time, a tenth of a warm
+        # request). A request elsewhere, or a close, looks it up again. Only requests >= 2.32
+        # call this method; older ones find the pool their own way.
+        url = request.url
+        end = url.find('/', url.find('//') + 2)
+        origin = url if end < 0 else url[:end]
+        last = self._last_pool
+        if last is not None and last[0] == origin and last[1] == verify and last[2] == cert and not proxies \
+                and last[3].pool is not None:
+            return last[3]
+        pool = super().get_connection_with_tls_context(request, verify, proxies=proxies, cert=cert)
+        self._last_pool = (origin, verify, cert, pool) if not proxies else None
+        return pool
+
+    def close(self):
+        self._last_pool = None
+        super().close()
 
     def init_poolmanager(self, *args, **kwargs):
         kwargs['ssl_context'] = self._ssl_context
@@ -408,9 +431,9 @@ class RestClient:
         #: timeout alone bounds each read, and a BMC dripping a byte at a time could
         #: otherwise hold the node for hours.
         self._request_bound = ctx.connect_timeout + ctx.read_timeout
-        # Only a warm agent's clients reconnect to the same BMC: only they resume TLS sessions.
-        self._session = session if session is not None else \
-            new_session(ctx.ssl_context, resume=getattr(ctx, 'cache', None) is not None)
+        #: The node's ``requests`` session, made on first use (``_session``): a warm agent's
+        #: client mostly adopts a parked one, and building one costs a fifth of a warm request.
+        self._http = session
         self._trace = trace
         self._base = 'https://%s' % format_host(host)
         _check_address(node, host, self._base)
@@ -432,6 +455,18 @@ class RestClient:
         #: The ``ResumingContext`` of a connection the cache closed (``unplug``): the next one
         #: resumes its TLS session.
         self._resume = None
+
+    @property
+    def _session(self):
+        if self._http is None:
+            # Only a warm agent's clients reconnect to the same BMC: only they resume TLS sessions.
+            self._http = new_session(self._resume or self._ctx.ssl_context,
+                                     resume=getattr(self._ctx, 'cache', None) is not None)
+        return self._http
+
+    @_session.setter
+    def _session(self, value):
+        self._http = value
 
     @property
     def logged_in(self):
@@ -469,13 +504,12 @@ class RestClient:
         if parked is None:
             self.login()
             return
-        if parked._session is not None:
-            self._session.close()
-            self._session = parked._session
-        elif parked._resume is not None:
-            # The cache closed its idle connection: a new one resumes its TLS session.
-            self._session.close()
-            self._session = new_session(parked._resume)
+        if self._http is not None:
+            self._http.close()
+        # A parked client whose idle connection the cache closed has no HTTP session: ours is
+        # made on first use and resumes the TLS session that connection had (``_resume``).
+        self._http = parked._http
+        self._resume = parked._resume
         self.session_timeout = parked.session_timeout
         self._adopt_session(parked)
         self._reused = True
@@ -537,7 +571,8 @@ class RestClient:
         are reused (``_adopt_session``). Subclasses drop what their node's work read."""
         # requests mounts an http:// adapter too (a PoolManager, a Retry, locks): 2.4 kB per
         # kept session (docs/DESIGN.md, "Warm agent").
-        self._session.adapters.pop('http://', None)
+        if self._http is not None:
+            self._http.adapters.pop('http://', None)
 
     def __exit__(self, exc_type, exc_value, tb):
         # A gevent.Timeout (the deadline), GreenletExit or a stop means the node was cut off:
@@ -572,23 +607,23 @@ class RestClient:
 
     def close(self):
         """Close the node's connection."""
-        if self._session is not None:
-            self._session.close()
+        if self._http is not None:
+            self._http.close()
 
     def unplug(self):
         """Parked and idle: close the connection and drop the HTTP session (its pools and TLS
-        socket), keeping the BMC session; ``replug`` (or the next client that takes this one's
-        session) connects again."""
-        remember_tls_session(self._session)
-        self._resume = _resuming_context(self._session)
-        self.close()
-        self._session = None
+        socket), keeping the BMC session; the next use (``replug``, or the next client that
+        takes this one's session) connects again and resumes the TLS session."""
+        if self._http is None:
+            return
+        remember_tls_session(self._http)
+        self._resume = _resuming_context(self._http) or self._resume
+        self._http.close()
+        self._http = None
 
     def replug(self):
-        """A new HTTP session after ``unplug`` (for a logout of an unplugged parked client); it
-        resumes the TLS session the closed connection had."""
-        if self._session is None:
-            self._session = new_session(self._resume or self._ctx.ssl_context)
+        """An HTTP session again after ``unplug`` (for a logout of an unplugged parked client)."""
+        return self._session
 
     def login(self):
         raise NotImplementedError

@@ -278,13 +278,16 @@ class Task:
         results = {}
         post = self._hook('post', op)
         pool = Pool(self.ctx.pool_size)
+        # The nodes' lines of one loop pass go to the broker in one write (Messager.batching).
+        batching = getattr(self.messager, 'batching', contextlib.nullcontext)
         try:
-            for node, result in pool.imap_unordered(lambda n: self._per_node(action, n, ends_at, args), nodes):
-                if result is not None:
-                    # Lines already went out; without a post hook nobody reads them again, and
-                    # keeping every node's inventory until the end would grow with the fleet.
-                    results[node] = result if post is not None or not result.lines else \
-                        dataclasses.replace(result, lines=())
+            with batching():
+                for node, result in pool.imap_unordered(lambda n: self._per_node(action, n, ends_at, args), nodes):
+                    if result is not None:
+                        # Lines already went out; without a post hook nobody reads them again, and
+                        # keeping every node's inventory until the end would grow with the fleet.
+                        results[node] = result if post is not None or not result.lines else \
+                            dataclasses.replace(result, lines=())
         finally:
             # Sessions of nodes the deadline cut off: logged out together, within one bound.
             if self.ctx.sessions is not None:

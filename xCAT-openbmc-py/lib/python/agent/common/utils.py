@@ -7,6 +7,7 @@ length counts bytes, never characters. A frame larger than ``MAX_FRAME`` is refu
 any of its body is read, so a garbage prefix cannot make us allocate gigabytes.
 """
 
+import contextlib
 import json
 import re
 import struct
@@ -173,9 +174,47 @@ class Messager:
         self._lock = lock
         self.closed = False
         self.errors = 0
+        #: frames waiting for the flusher greenlet while ``batching`` (None otherwise).
+        self._pending = None
+        self._flusher = None
+
+    @contextlib.contextmanager
+    def batching(self):
+        """Frames sent meanwhile (by the node greenlets of a task) go out together: a greenlet
+        spawned by the first one writes all those sent until it runs in one ``sendall``, in
+        order. On the way out every frame is written, then frames go out one by one again."""
+        if self._pending is not None:  # already batching (a task inside a task): one batch
+            yield
+            return
+        import gevent  # noqa: PLC0415 (client.py shares this module without gevent)
+        self._pending = []
+        self._spawn = gevent.spawn
+        try:
+            yield
+        finally:
+            if self._flusher is not None:
+                self._flusher.join()
+            self._pending = None
+
+    def _flush(self):
+        try:
+            while self._pending:
+                data = b''.join(self._pending)
+                self._pending.clear()
+                self._write(data)
+        finally:
+            self._flusher = None
 
     def _send(self, frame):
         data = encode_frame(frame)
+        if self._pending is not None:
+            self._pending.append(data)
+            if self._flusher is None:
+                self._flusher = self._spawn(self._flush)
+            return
+        self._write(data)
+
+    def _write(self, data):
         with self._lock:
             if self.closed:
                 return
