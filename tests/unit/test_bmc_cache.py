@@ -108,16 +108,17 @@ def test_a_connection_bound_of_0_keeps_connections_as_long_as_the_entry():
     assert cache.sweep() == 0 and not client.closed
 
 
-def test_many_closed_connections_trim_the_heap(monkeypatch):
+def test_many_closed_connections_collect_and_trim_the_heap(monkeypatch):
     cache = BmcCache(max_idle=60, conn_idle=0.01)
     trims = []
-    monkeypatch.setattr(cache, '_trim', lambda: trims.append(1))
+    monkeypatch.setattr(cache, '_trim', lambda: trims.append('trim'))
+    monkeypatch.setattr(cache_mod.gc, 'collect', lambda: trims.append('collect'))
     clients = [FakeClient('n%d' % i) for i in range(cache_mod.TRIM_AFTER)]
     for i, client in enumerate(clients):
         cache.put(i, client)
     gevent.sleep(0.03)
     cache.sweep()
-    assert all(c.closed for c in clients) and trims == [1]
+    assert all(c.closed for c in clients) and trims == ['collect', 'trim']
 
 
 def test_the_heap_trimmer_is_glibcs_or_none():

@@ -71,15 +71,15 @@ def test_a_short_body_is_an_error_when_asked_as_rest_asks():
     thread.join(5)
 
 
-def _tls_server(tmp_path, connections):
-    """A TLS 1.3 HTTP server on loopback sending a session ticket: it answers one request per
-    connection and then closes it (a dropped kept-alive connection); it records, per connection,
-    whether the handshake resumed a session."""
+def _tls_server(tmp_path, connections, tickets=1):
+    """A TLS 1.3 HTTP server on loopback sending ``tickets`` session tickets: it answers one
+    request per connection and then closes it (a dropped kept-alive connection); it records, per
+    connection, whether the handshake resumed a session."""
     from sim.tls import make_certificate
     cert, key = make_certificate(str(tmp_path))
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_ctx.load_cert_chain(cert, key)
-    server_ctx.num_tickets = 1
+    server_ctx.num_tickets = tickets
     listener = socket.socket()
     listener.bind(('127.0.0.1', 0))
     listener.listen(connections)
@@ -128,6 +128,21 @@ def test_a_reconnect_resumes_the_tls_session_of_a_warm_agents_client(tmp_path, r
     pool_ctx = session.get_adapter(url).poolmanager.connection_pool_kw['ssl_context']
     assert (pool_ctx is ctx) is not resume
     assert pool_ctx.verify_mode == ssl.CERT_NONE and not pool_ctx.check_hostname
+
+
+@pytest.mark.filterwarnings('ignore::urllib3.exceptions.InsecureRequestWarning')  # as the agent does
+def test_a_tls_session_the_bmc_would_not_resume_is_not_kept(tmp_path):
+    # TLS 1.3 without a ticket: nothing to resume, and a kept session would hold the BMC's
+    # certificate (docs/DESIGN.md, "Warm agent").
+    port, thread, resumed = _tls_server(tmp_path, 2, tickets=0)
+    session = rest.new_session(rest.build_ssl_context(), resume=True)
+    url = 'https://127.0.0.1:%d/' % port
+    _get(session, url)
+    rest.remember_tls_session(session)
+    assert rest._resuming_context(session).tls_session is None
+    _get(session, url)
+    thread.join(10)
+    assert resumed == [False, False]
 
 
 def _prepared(url):

@@ -22,6 +22,7 @@ TLS session).
 
 import collections
 import ctypes
+import gc
 import hashlib
 import logging
 import os
@@ -178,8 +179,13 @@ class BmcCache:
             client.unplug()
             self._unplugged.add(key)
         self.closed_idle += len(unplug)
-        if len(unplug) >= TRIM_AFTER and self._trim is not None:
-            self._trim()
+        if len(unplug) >= TRIM_AFTER:
+            # What the closed connections leave in reference cycles (pools, sockets) waits for a
+            # full collection, rare in the agent (agent.py, tune_gc): collect it now, then hand
+            # the freed pages back to the system.
+            gc.collect()
+            if self._trim is not None:
+                self._trim()
         if unplug:
             LOG.info('closed %d idle BMC connections (their sessions are kept)', len(unplug))
         return len(old)

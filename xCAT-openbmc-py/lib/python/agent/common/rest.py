@@ -170,9 +170,20 @@ class ResumingContext:
             return
         tls = self._last()
         session = getattr(tls, 'session', None) if tls is not None else None
-        if session is not None:
+        if session is not None and _resumable(tls, session):
             self.tls_session = session
             self._kept = self._last
+
+
+def _resumable(tls, session):
+    """Whether a client can resume ``session``: under TLS 1.3 only with the BMC's ticket.
+
+    NOTE: a kept ``ssl.SSLSession`` holds the BMC's certificate, about 13 kB once its connection
+    is closed (docs/DESIGN.md, "Warm agent"); one the BMC would not resume is not worth that.
+    """
+    if session.has_ticket:
+        return True
+    return tls.version() not in (None, 'TLSv1.3') and bool(session.id)
 
 
 def new_session(ssl_context, resume=False):
