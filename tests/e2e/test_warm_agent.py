@@ -139,10 +139,13 @@ def test_a_bmc_restart_between_commands_is_a_reconnect(fleets, warm, protocol):
         assert after['node003']['logins'] == 2 and totals(fleet)['logins'] == before['logins'] + 1
 
 
-def test_a_dropped_connection_is_a_reconnect_that_resumes_the_tls_session(fleets, warm):
+@pytest.mark.parametrize('choice', ['on', 'off'])
+def test_a_dropped_connection_is_a_reconnect_that_resumes_the_tls_session(fleets, warm, choice):
+    # --tls-resume on whatever this Python (auto is off where reading a TLS session leaks
+    # memory: docs/DESIGN.md, "Warm agent"); off: a full handshake again
     fleet = fleets['openbmc']
     fleet.control.reset()
-    agent = warm()
+    agent = warm(extra_args=['--tls-resume', choice])
     assert agent.state(fleet, 'openbmc') == OFF
     before = fleet.control.stats()
     for node in OFF:  # the BMCs close the kept connections (an idle close), sessions stay
@@ -151,7 +154,8 @@ def test_a_dropped_connection_is_a_reconnect_that_resumes_the_tls_session(fleets
     after = fleet.control.stats()
     assert after['logins'] == before['logins'] == NODES
     assert after['handshakes'] == before['handshakes'] + NODES
-    assert after['resumed_handshakes'] == NODES and before['resumed_handshakes'] == 0
+    assert before['resumed_handshakes'] == 0
+    assert after['resumed_handshakes'] == (NODES if choice == 'on' else 0)
 
 
 def test_a_redfish_session_is_let_go_before_its_session_timeout(fleets, warm):
@@ -176,7 +180,7 @@ def test_a_redfish_session_is_let_go_before_its_session_timeout(fleets, warm):
 def test_a_connection_closed_for_idleness_is_reconnected_without_a_login_resuming_its_tls(fleets, warm):
     fleet = fleets['openbmc']
     fleet.control.reset()
-    agent = warm(extra_args=['--conn-idle', '0.2'])
+    agent = warm(extra_args=['--conn-idle', '0.2', '--tls-resume', 'on'])
     assert agent.state(fleet, 'openbmc') == OFF
     ends_at = time.monotonic() + BOUND
     while fleet.control.stats()['open_connections']:

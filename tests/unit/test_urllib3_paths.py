@@ -168,3 +168,11 @@ def test_a_nodes_adapter_looks_its_pool_up_once_until_closed_or_sent_elsewhere(m
     again = adapter.get_connection_with_tls_context(_prepared('https://127.0.0.2:1/a'), False, {})
     assert again is not other and again.pool is not None
     assert len(lookups) == 3
+
+
+@pytest.mark.parametrize('version,leaks', [((3, 9, 18), False), ((3, 10, 13), True), ((3, 11, 7), True),
+                                           ((3, 12, 1), True), ((3, 12, 8), False), ((3, 13, 0), True),
+                                           ((3, 13, 1), False), ((3, 14, 0), False)])
+def test_tls_resumption_is_off_by_default_where_reading_a_session_leaks(version, leaks):
+    # docs/DESIGN.md, "Warm agent": the Pythons that lose a copy of the session at each read
+    assert rest.session_getter_leaks(version) is leaks

@@ -17,6 +17,7 @@ import fcntl  # noqa: E402
 import gc  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
+import platform  # noqa: E402
 import resource  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
@@ -43,6 +44,9 @@ def parse_args(argv):
     parser.add_argument('--conn-idle', type=float, default=60.0,
                         help='warm: seconds a kept BMC session\'s connection may stay unused before it is closed; '
                              'the session stays (60; 0: kept as long as the session)')
+    parser.add_argument('--tls-resume', choices=('auto', 'on', 'off'), default='auto',
+                        help='warm: reconnects resume the TLS session; auto: unless this Python leaks '
+                             'memory reading it (docs/DESIGN.md, "Warm agent")')
     parser.add_argument('--cache-size', type=int, default=10000,
                         help='warm: BMC sessions kept at most (10000)')
     parser.add_argument('--pool-size', type=int, help='default nodes worked on at once (1000)')
@@ -100,6 +104,17 @@ def tune_gc():
     gc.set_threshold(GC_YOUNG_THRESHOLD, max(middle, 20), max(old, 20))
 
 
+def _tls_resume(choice):
+    """``--tls-resume`` as a yes or no: ``auto`` is on unless reading a TLS session leaks here."""
+    from common.rest import session_getter_leaks  # pylint: disable=import-outside-toplevel
+    if choice == 'auto':
+        on = not session_getter_leaks()
+        LOG.info('TLS session resumption %s (--tls-resume auto on Python %s)', 'on' if on else 'off',
+                 platform.python_version())
+        return on
+    return choice == 'on'
+
+
 def _cache_bound(wanted):
     """BMC sessions the warm agent may keep: each holds an open connection, so at most half the
     open-file limit (raised to its hard limit first), the other half for the nodes being worked on."""
@@ -143,7 +158,7 @@ def main(argv=None):
             return 1
         warm = {'warm': True, 'idle': args.idle, 'stamp': agent_stamp(os.path.dirname(os.path.abspath(__file__))),
                 'cache': BmcCache(max_entries=_cache_bound(args.cache_size), max_idle=args.session_idle,
-                                   conn_idle=args.conn_idle)}
+                                   conn_idle=args.conn_idle, tls_resume=_tls_resume(args.tls_resume))}
         LOG.info('warm agent %s: idle exit after %g s', warm['stamp'], args.idle)
     server = AgentServer(args.sock, standalone=args.standalone, request_timeout=args.request_timeout,
                          accept_timeout=args.accept_timeout, defaults=defaults, **warm)

@@ -82,7 +82,10 @@ def heap_trimmer():
 class BmcCache:
     """LRU of parked, logged-in clients (see the module's docstring)."""
 
-    def __init__(self, max_entries=DEFAULT_MAX_ENTRIES, max_idle=DEFAULT_MAX_IDLE, conn_idle=DEFAULT_CONN_IDLE):
+    def __init__(self, max_entries=DEFAULT_MAX_ENTRIES, max_idle=DEFAULT_MAX_IDLE, conn_idle=DEFAULT_CONN_IDLE,
+                 tls_resume=False):
+        #: Whether kept sessions' reconnects resume their TLS session (``agent.py --tls-resume``).
+        self.tls_resume = tls_resume
         self.max_entries = max_entries
         self.max_idle = max_idle
         self.conn_idle = conn_idle

@@ -14,6 +14,7 @@ import logging
 import re
 import socket
 import ssl
+import sys
 import time
 import urllib.parse
 import weakref
@@ -184,6 +185,19 @@ def _resumable(tls, session):
     if session.has_ticket:
         return True
     return tls.version() not in (None, 'TLSv1.3') and bool(session.id)
+
+
+def session_getter_leaks(version=None):
+    """Whether this Python leaks memory each time a TLS socket's ``session`` is read.
+
+    NOTE: CPython 3.10 and 3.11, 3.12 before 3.12.8 and 3.13.0 copy the OpenSSL session and then
+    lose the copy: about 6 kB per read, measured here on 3.11, 3.12.1 and 3.13.0 with OpenSSL 3.0
+    (CPython issue 116810, fixed in 3.12.8 and 3.13.1). A warm agent reads it once per new
+    connection, so on these versions TLS session resumption is off unless asked for
+    (``agent.py --tls-resume``; docs/DESIGN.md, "Warm agent").
+    """
+    version = tuple(sys.version_info[:3] if version is None else version)
+    return (3, 10) <= version < (3, 12, 8) or (3, 13) <= version < (3, 13, 1)
 
 
 def new_session(ssl_context, resume=False):
@@ -470,9 +484,11 @@ class RestClient:
     @property
     def _session(self):
         if self._http is None:
-            # Only a warm agent's clients reconnect to the same BMC: only they resume TLS sessions.
+            # Only a warm agent's clients reconnect to the same BMC: only they resume TLS sessions,
+            # where the agent does (``BmcCache.tls_resume``).
+            cache = getattr(self._ctx, 'cache', None)
             self._http = new_session(self._resume or self._ctx.ssl_context,
-                                     resume=getattr(self._ctx, 'cache', None) is not None)
+                                     resume=cache is not None and cache.tls_resume)
         return self._http
 
     @_session.setter
