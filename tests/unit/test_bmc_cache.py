@@ -31,10 +31,6 @@ class FakeClient:
 
     def unplug(self):
         self.closed = True
-        self.unplugged = True
-
-    def replug(self):
-        self.unplugged = False
 
 
 def test_the_key_holds_a_salted_digest_of_the_password_never_the_password(make_ctx):

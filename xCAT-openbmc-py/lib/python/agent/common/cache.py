@@ -235,7 +235,6 @@ class BmcCache:
         """Log ``clients`` out in the background, within ``STOP_LOGOUT_BOUND``."""
         tracker = SessionTracker()
         for client in clients:
-            client.replug()
             tracker.add(client)
         gevent.spawn(tracker.logout_all)
 
@@ -250,7 +249,6 @@ class BmcCache:
         for client, _greenlet in pending:
             tracker.add(client)
         for client, _at in self._entries.values():
-            client.replug()
             tracker.add(client)
         self._entries.clear()
         self._unplugged.clear()

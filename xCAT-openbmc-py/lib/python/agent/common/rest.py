@@ -191,10 +191,10 @@ def session_getter_leaks(version=None):
     """Whether this Python leaks memory each time a TLS socket's ``session`` is read.
 
     NOTE: CPython 3.10 and 3.11, 3.12 before 3.12.8 and 3.13.0 copy the OpenSSL session and then
-    lose the copy: about 6 kB per read, measured here on 3.11, 3.12.1 and 3.13.0 with OpenSSL 3.0
-    (CPython issue 116810, fixed in 3.12.8 and 3.13.1). A warm agent reads it once per new
-    connection, so on these versions TLS session resumption is off unless asked for
-    (``agent.py --tls-resume``; docs/DESIGN.md, "Warm agent").
+    lose the copy: about 6 kB per read (docs/runtime-notes.md, "Reading a TLS session leaks on
+    some Pythons"). A warm agent reads it once per new connection, so on these versions TLS
+    session resumption is off unless asked for (``agent.py --tls-resume``; docs/DESIGN.md,
+    "Warm agent").
     """
     version = tuple(sys.version_info[:3] if version is None else version)
     return (3, 10) <= version < (3, 12, 8) or (3, 13) <= version < (3, 13, 1)
@@ -639,18 +639,15 @@ class RestClient:
 
     def unplug(self):
         """Parked and idle: close the connection and drop the HTTP session (its pools and TLS
-        socket), keeping the BMC session; the next use (``replug``, or the next client that
-        takes this one's session) connects again and resumes the TLS session."""
+        socket), keeping the BMC session; the next request (the logout at eviction or exit, or
+        the next client that takes this one's session) makes a new one (``_session``), which
+        connects again and resumes the TLS session."""
         if self._http is None:
             return
         remember_tls_session(self._http)
         self._resume = _resuming_context(self._http) or self._resume
         self._http.close()
         self._http = None
-
-    def replug(self):
-        """An HTTP session again after ``unplug`` (for a logout of an unplugged parked client)."""
-        return self._session
 
     def login(self):
         raise NotImplementedError
