@@ -154,27 +154,47 @@ def test_a_tls_session_the_bmc_would_not_resume_is_not_kept(tmp_path):
     assert resumed == [False, False]
 
 
+@pytest.mark.filterwarnings('ignore::urllib3.exceptions.InsecureRequestWarning')  # as the agent does
+def test_the_agents_requests_go_to_the_pool_without_a_requests_response(tmp_path, monkeypatch):
+    # RestClient._send goes through _ContextAdapter.urlopen: the same pool and TLS context as
+    # requests' send, and nothing of requests' Response built (docs/DESIGN.md, "Warm agent")
+    monkeypatch.setattr(rest.HTTPAdapter, 'build_response', lambda *a: pytest.fail('a Response was built'))
+    port, thread, _ = _tls_server(tmp_path, 1)
+    ctx = rest.build_ssl_context()
+    adapter = rest.new_session(ctx).get_adapter('https://127.0.0.1:%d/' % port)
+    url = 'https://127.0.0.1:%d/redfish/v1?x=1' % port
+    response = adapter.urlopen('GET', url, None, {'Accept': 'application/json'},
+                               urllib3.Timeout(connect=5, read=5), False)
+    assert (response.status, response.headers.get('content-type'), response.read()) == (200, 'application/json', b'{}')
+    response.release_conn()
+    pool = adapter._pool_for(url, False)
+    assert pool.conn_kw['ssl_context'] is ctx
+    assert pool.num_requests == 1
+    thread.join(10)
+
+
 def _prepared(url):
     request = PreparedRequest()
     request.prepare(method='GET', url=url)
     return request
 
 
-@pytest.mark.skipif(not hasattr(rest.HTTPAdapter, 'get_connection_with_tls_context'),
-                    reason='requests < 2.32 finds the pool its own way')
 def test_a_nodes_adapter_looks_its_pool_up_once_until_closed_or_sent_elsewhere(monkeypatch):
+    # docs/DESIGN.md, "Warm agent": _ContextAdapter._pool_for, on requests < 2.32 and later alike
     adapter = rest.new_session(rest.build_ssl_context()).get_adapter('https://127.0.0.1:1/')
     lookups = []
     real = adapter.poolmanager.connection_from_host
     monkeypatch.setattr(adapter.poolmanager, 'connection_from_host',
-                        lambda *a, **kw: lookups.append(kw.get('host')) or real(*a, **kw))
-    first = adapter.get_connection_with_tls_context(_prepared('https://127.0.0.1:1/a'), False, {})
-    assert adapter.get_connection_with_tls_context(_prepared('https://127.0.0.1:1/b?c=d'), False, {}) is first
+                        lambda *a, **kw: lookups.append(kw.get('host', a[0] if a else None)) or real(*a, **kw))
+    first = adapter._pool_for('https://127.0.0.1:1/a', False)
+    assert adapter._pool_for('https://127.0.0.1:1/b?c=d', False) is first
+    if hasattr(rest.HTTPAdapter, 'get_connection_with_tls_context'):  # the way requests' own send goes
+        assert adapter.get_connection_with_tls_context(_prepared('https://127.0.0.1:1/e'), False, {}) is first
     assert len(lookups) == 1
-    other = adapter.get_connection_with_tls_context(_prepared('https://127.0.0.2:1/a'), False, {})
+    other = adapter._pool_for('https://127.0.0.2:1/a', False)
     assert other is not first and other.host == '127.0.0.2'
     adapter.close()
-    again = adapter.get_connection_with_tls_context(_prepared('https://127.0.0.2:1/a'), False, {})
+    again = adapter._pool_for('https://127.0.0.2:1/a', False)
     assert again is not other and again.pool is not None
     assert len(lookups) == 3
 
