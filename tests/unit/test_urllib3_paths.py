@@ -7,6 +7,7 @@ oldest the distributions ship, see docs/platforms.md), so each path is exercised
 import socket
 import ssl
 import threading
+import time
 
 import pytest
 import urllib3
@@ -71,10 +72,11 @@ def test_a_short_body_is_an_error_when_asked_as_rest_asks():
     thread.join(5)
 
 
-def _tls_server(tmp_path, connections, tickets=1):
+def _tls_server(tmp_path, connections, tickets=1, hold=None):
     """A TLS 1.3 HTTP server on loopback sending ``tickets`` session tickets: it answers one
-    request per connection and then closes it (a dropped kept-alive connection); it records, per
-    connection, whether the handshake resumed a session."""
+    request per connection and then closes it (a dropped kept-alive connection), once ``hold``
+    (a ``threading.Event``) is set if given; it records, per connection, whether the handshake
+    resumed a session."""
     from sim.tls import make_certificate
     cert, key = make_certificate(str(tmp_path))
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -96,6 +98,8 @@ def _tls_server(tmp_path, connections, tickets=1):
                     tls.recv(65536)
                     tls.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: application/json\r\n'
                                 b'\r\n{}')
+                    if hold is not None:
+                        hold.wait(10)
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     return listener.getsockname()[1], thread, resumed
@@ -171,6 +175,31 @@ def test_the_agents_requests_go_to_the_pool_without_a_requests_response(tmp_path
     assert pool.conn_kw['ssl_context'] is ctx
     assert pool.num_requests == 1
     thread.join(10)
+
+
+def test_a_kept_connection_the_bmc_closed_is_seen_closed(tmp_path):
+    # _KeptConnection.is_connected, which urllib3 2.x asks before reusing a kept connection,
+    # answered by the system's poll (docs/DESIGN.md, "Warm agent")
+    hold = threading.Event()
+    port, thread, _ = _tls_server(tmp_path, 1, hold=hold)
+    adapter = rest.new_session(rest.build_ssl_context()).get_adapter('https://127.0.0.1:%d/' % port)
+    assert adapter._pool_for('https://127.0.0.1:%d/' % port, False).ConnectionCls is rest._KeptConnection
+    conn = rest._KeptConnection('127.0.0.1', port, ssl_context=rest.build_ssl_context())
+    conn.cert_reqs = 'CERT_NONE'  # as _ContextAdapter.cert_verify sets it on its pools
+    assert not conn.is_connected
+    conn.connect()
+    conn.request('GET', '/')
+    response = conn.getresponse()  # urllib3 2.x's own response, read already; http.client's on 1.26
+    assert response.status == 200 and (response.data if MAJOR == 2 else response.read()) == b'{}'
+    assert conn.is_connected
+    hold.set()
+    thread.join(10)  # the server closed its side
+    for _ in range(200):
+        if not conn.is_connected:
+            break
+        time.sleep(0.01)
+    assert not conn.is_connected
+    conn.close()
 
 
 def _prepared(url):
