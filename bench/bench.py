@@ -646,7 +646,8 @@ def parse_args(argv):
                              'benched; "none" for none)')
     parser.add_argument('--style-nodes', type=int, default=int(env.get('BENCH_STYLE_NODES') or 0),
                         help='BMCs per vendor style fleet (default: NODES, at most 200)')
-    parser.add_argument('--floor-via', choices=('pool', 'adapter', 'session'), default=env.get('BENCH_FLOOR_VIA') or 'pool',
+    parser.add_argument('--floor-via', choices=('pool', 'adapter', 'session'),
+                        default=env.get('BENCH_FLOOR_VIA') or 'pool',
                         help='layer of requests the floor uses (see floor.py)')
     parser.add_argument('--profile', metavar='DIR', default=env.get('BENCH_PROFILE') or None,
                         help='run the agent under cProfile, one .prof per run in DIR (inflates CPU figures)')
