@@ -1,8 +1,8 @@
 """The REST funnel: one HTTPS session per node, every request through one method.
 
 Protocol clients (``hwctl/openbmc_client.py``, ``hwctl/redfish_client.py``) subclass
-``RestClient``. This is the only module that touches ``requests``: transport errors are
-translated here, once, by type, into the agent's exception tree, and every request gets
+``RestClient``. This is the only module that sends with ``requests`` and ``urllib3``: transport
+errors are translated here, once, by type, into the agent's exception tree, and every request gets
 the run's (connect, read) timeouts, TLS context, masking debug trace and bounded retries.
 """
 
@@ -96,7 +96,10 @@ class _KeptConnection(urllib3.connection.HTTPSConnection):
         if self.sock is None:
             return False
         poller = _SYSTEM_POLL()
-        poller.register(self.sock, select.POLLIN)
+        try:
+            poller.register(self.sock, select.POLLIN)
+        except (OSError, ValueError):  # closed under us (no descriptor any more)
+            return False
         return not poller.poll(0)
 
 
