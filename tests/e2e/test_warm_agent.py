@@ -55,6 +55,9 @@ def fleets(fleet_factory):
         # a BMC whose SessionTimeout (4 s) says when it forgets a session
         'redfish-timeout': fleet_factory(nodes=NODES, protocol='redfish', base='127.49.0.1',
                                          extra_args=['--session-timeout', '4']),
+        # Cisco CIMC: each system is named after its node's serial number
+        'cimc': fleet_factory(nodes=NODES, protocol='redfish', base='127.50.0.1',
+                              extra_args=['--redfish-style', 'cimc']),
     }
 
 
@@ -105,6 +108,29 @@ def test_a_session_the_bmc_timed_out_is_one_new_login(fleets, warm):
     stats = fleet.control.stats()
     assert stats['expired_sessions'] == NODES and stats['logins'] == 2 * NODES
     assert 'Traceback' not in agent.log()
+
+
+def test_a_kept_session_goes_straight_to_a_system_named_per_node(fleets, warm):
+    # docs/DESIGN.md, "Warm agent": where a command found each node's system rides with its kept
+    # session, so the next command needs neither the well-known path nor the collection
+    fleet = fleets['cimc']
+    fleet.control.reset()
+    agent = warm()
+    assert agent.state(fleet, 'redfish') == OFF
+    assert agent.state(fleet, 'redfish') == OFF  # each session's SessionTimeout read by now
+    before = totals(fleet)
+    assert agent.state(fleet, 'redfish') == OFF
+    after_state = totals(fleet)
+    assert after_state['requests'] - before['requests'] == NODES and after_state['logins'] == before['logins']
+    frames = agent.request('rsetboot', ['net'], fleet.nodeinfo, module='redfish', envs=ENVS, timeout=BOUND)
+    assert node_lines(frames) == {node: 'Network' for node in OFF}
+    after_boot = totals(fleet)
+    # the PATCH and the GET that sees the override held
+    assert after_boot['requests'] - after_state['requests'] == 2 * NODES
+    assert {(n['name'], n['boot_override_target'], n['boot_override_enabled']) for n in fleet.control.nodes()} \
+        == {(node, 'Pxe', 'Once') for node in OFF}
+    agent.stop()
+    assert totals(fleet)['open_sessions'] == 0
 
 
 @pytest.mark.parametrize('protocol', ['openbmc', 'redfish'])

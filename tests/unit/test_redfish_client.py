@@ -1516,3 +1516,51 @@ def test_a_reset_target_of_another_node_not_there_marks_the_member_per_node(requ
     assert auth_of(requests_mock, hosts[2]) == [
         ('GET', ROOT + '/Systems', 'basic'), ('GET', ROOT + '/Systems/WZP0002', 'basic'),
         ('POST', ROOT + '/Systems/WZP0002/Actions/ComputerSystem.Reset', 'basic')]
+
+
+# --- a warm agent's parked session carries where the system is -------------------------
+
+def parked_at(make_ctx, system_path):
+    """A client that found the system at ``system_path`` and was parked (``_shed``), as the warm
+    agent's cache holds it; and the next command's client, which took its session."""
+    first = client(make_ctx)
+    first._headers['X-Auth-Token'] = TOKEN
+    first.record.session = SESSION
+    first.record.system.path = system_path
+    first.record.system.body = {'PowerState': 'On'}
+    first._shed()
+    assert first.record.system.body is None
+    second = client(make_ctx)
+    second._adopt_session(first)
+    return second
+
+
+def test_a_taken_session_reads_the_system_where_the_last_command_found_it(requests_mock, make_ctx):
+    # docs/DESIGN.md, "Warm agent": one GET, not the well-known path, the collection and the member
+    serve(requests_mock)
+    move_system(requests_mock, system_with(power_state='Off'))
+    taken = parked_at(make_ctx, UUID_PATH)
+    assert taken.get_power_state() == 'Off'
+    assert sent(requests_mock) == [('GET', UUID_PATH, None)]
+    assert requests_mock.request_history[-1].headers['X-Auth-Token'] == TOKEN
+
+
+def test_a_taken_session_patches_the_boot_where_the_last_command_found_the_system(requests_mock, make_ctx):
+    serve(requests_mock)
+    move_system(requests_mock)
+    taken = parked_at(make_ctx, UUID_PATH)
+    assert taken.set_boot('Pxe', 'Once') == ('Once', 'Pxe')
+    assert sent(requests_mock) == [('PATCH', UUID_PATH, PXE_ONCE), ('GET', UUID_PATH, None)]
+
+
+def test_a_system_no_longer_where_the_last_command_found_it_is_found_again(requests_mock, make_ctx):
+    # another BMC at the same address (a replaced board): the old path is 404, the node goes on
+    serve(requests_mock)
+    move_system(requests_mock, system_with(power_state='Off'))
+    gone = ROOT + '/Systems/WZP21000000'
+    requests_mock.get(BASE + gone, status_code=404, json=redfish('error_404'))
+    taken = parked_at(make_ctx, gone)
+    assert taken.get_power_state() == 'Off'
+    assert sent(requests_mock) == [('GET', gone, None), GET_SYSTEM, GET_SYSTEMS, ('GET', UUID_PATH, None)]
+    taken._shed()
+    assert taken._hints[ROOT + '/Systems'] == UUID_PATH

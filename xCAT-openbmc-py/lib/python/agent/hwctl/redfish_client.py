@@ -290,6 +290,10 @@ class RedfishClient(RestClient):
         self._basic_on_trial = False
         self.shape = shape if shape is not None else FleetShape()
         self.record = NodeRecord()
+        #: Where an earlier command of the warm agent found this BMC's system and manager
+        #: (collection: path), handed on with its session: tried first, before the fleet's
+        #: shape (``_read``); a path no longer there (another BMC at this address) is forgotten.
+        self._hints = {}
 
     def _error_message(self, status, payload):
         """The most specific words of an error body.
@@ -511,6 +515,7 @@ class RedfishClient(RestClient):
     def _adopt_session(self, parked):
         self._headers['X-Auth-Token'] = parked._headers['X-Auth-Token']
         self.record.session = parked.record.session
+        self._hints = dict(parked._hints)
 
     def read_session_timeout(self):
         """``SessionService.SessionTimeout``: seconds the service keeps an unused session, or None."""
@@ -521,7 +526,12 @@ class RedfishClient(RestClient):
 
     def _shed(self):
         super()._shed()
-        # the system and manager bodies read by the node's work are not reused
+        # the system and manager bodies read by the node's work are not reused; where they are is
+        # (a warm CIMC's system is named after its serial number: one GET, not two)
+        for collection in KINDS:
+            path = self.record.member(collection).path or self._hints.get(collection)
+            if path is not None:
+                self._hints[collection] = path
         self.record = NodeRecord(session=self.record.session)
 
     def logout(self):
@@ -565,6 +575,11 @@ class RedfishClient(RestClient):
             return record
         if record.path is not None:
             record.path, record.body, record.etag = self._get_at(record.path)
+            return record
+        hint = self._hints.pop(collection, None)
+        found = self._try_member(collection, hint) if hint is not None else None
+        if found is not None:
+            record.path, record.body, record.etag = found
             return record
         with self.shape.scout(collection):
             tried = self.shape.guess(collection) if guess else None
@@ -964,6 +979,15 @@ class RedfishClient(RestClient):
         record = self.record.system
         if record.path is not None:
             return self._call_at('PATCH', path, {'Boot': body}, if_match=etag)[2]
+        hint = self._hints.pop(SYSTEMS, None)
+        if hint is not None:
+            try:
+                record.path, _status, payload, _headers = self._call_at('PATCH', hint, {'Boot': body}, if_match=etag)
+                return payload
+            except exc.BmcHTTPError as error:
+                if error.status not in NOT_HERE_STATUSES:
+                    raise
+                LOG.info('%s: no %s (%s) any more', self.node, hint, error)
         with self.shape.scout(SYSTEMS):
             # What another node found while this one waited is worth more than the old guess.
             path = self._boot_path(False)
