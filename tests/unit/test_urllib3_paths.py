@@ -116,9 +116,13 @@ def _get(session, url):
 
 def _drop_kept_connections(session, url):
     # The server closed the connection after its reply, but whether urllib3 sees that before it
-    # reuses the connection depends on when the FIN is delivered; close it on our side too, so
-    # the next request always makes a new connection (keeping the pool's context).
-    session.get_adapter(url).poolmanager.clear()
+    # reuses the connection depends on when the FIN arrives; close it on our side too, as
+    # RestClient.unplug does, so the next request always makes a new connection with the same
+    # context. NOTE: the adapter's close, not only its pool manager's clear: urllib3 2.x's clear
+    # forgets its pools without closing them, and the adapter keeps its last pool.
+    adapter = session.get_adapter(url)
+    adapter.close()
+    assert adapter._last_pool is None and not adapter.poolmanager.pools
 
 
 @pytest.mark.filterwarnings('ignore::urllib3.exceptions.InsecureRequestWarning')  # as the agent does
@@ -200,6 +204,25 @@ def test_a_kept_connection_the_bmc_closed_is_seen_closed(tmp_path):
         time.sleep(0.01)
     assert not conn.is_connected
     conn.close()
+
+
+@pytest.mark.filterwarnings('ignore::urllib3.exceptions.InsecureRequestWarning')  # as the agent does
+def test_closing_a_nodes_adapter_closes_its_kept_connection(tmp_path):
+    # RestClient.close and unplug (the warm agent's idle close) end in _ContextAdapter.close: the
+    # kept socket is closed then, on urllib3 2.x as on 1.26, not when the pool is collected
+    hold = threading.Event()
+    port, thread, _ = _tls_server(tmp_path, 1, hold=hold)
+    url = 'https://127.0.0.1:%d/' % port
+    adapter = rest.new_session(rest.build_ssl_context()).get_adapter(url)
+    response = adapter.urlopen('GET', url, None, {}, urllib3.Timeout(connect=5, read=5), False)
+    assert response.read() == b'{}'
+    response.release_conn()
+    kept = [conn for conn in adapter._pool_for(url, False).pool.queue if conn is not None]
+    assert len(kept) == 1 and kept[0].sock is not None
+    adapter.close()
+    assert kept[0].sock is None
+    hold.set()
+    thread.join(10)
 
 
 def _prepared(url):

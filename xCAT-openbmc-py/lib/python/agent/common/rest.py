@@ -160,8 +160,13 @@ class _ContextAdapter(HTTPAdapter):
                             retries=self.max_retries, timeout=timeout)
 
     def close(self):
-        self._last_pool = None
+        last, self._last_pool = self._last_pool, None
         super().close()
+        if last is not None:
+            # NOTE: urllib3 2.x's PoolManager.clear forgets its pools without closing them (their
+            # sockets close when the pool is collected); 1.26 closes them. Closed here on both,
+            # so an idle close or a timed-out reply lets go of the socket at once.
+            last[3].close()
 
     def init_poolmanager(self, *args, **kwargs):
         kwargs['ssl_context'] = self._ssl_context
