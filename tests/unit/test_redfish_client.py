@@ -1564,3 +1564,20 @@ def test_a_system_no_longer_where_the_last_command_found_it_is_found_again(reque
     assert sent(requests_mock) == [('GET', gone, None), GET_SYSTEM, GET_SYSTEMS, ('GET', UUID_PATH, None)]
     taken._shed()
     assert taken._hints[ROOT + '/Systems'] == UUID_PATH
+
+
+def test_a_taken_session_whose_system_refuses_the_patch_goes_to_its_settings_object(requests_mock, make_ctx):
+    # the path from the last command is the system's (it refused the PATCH, it did not say 404):
+    # read there, and the override goes to the settings object, as on a cold node
+    system = system_with(boot=boot('Disabled', 'None'))
+    system['@odata.id'] = UUID_PATH
+    settings = UUID_PATH + '/Settings'
+    system['@Redfish.Settings'] = {'SettingsObject': {'@odata.id': settings}}
+    serve(requests_mock)
+    requests_mock.get(BASE + UUID_PATH, json=lambda request, context: system)
+    requests_mock.patch(BASE + UUID_PATH, status_code=400, json=refusal_400('Boot is a read-only property.'))
+    requests_mock.patch(BASE + settings, text=patch_reply(system, '204'))
+    taken = parked_at(make_ctx, UUID_PATH)
+    assert taken.set_boot('Pxe', 'Once') == ('Once', 'Pxe')
+    assert sent(requests_mock) == [('PATCH', UUID_PATH, PXE_ONCE), ('GET', UUID_PATH, None),
+                                   ('PATCH', settings, PXE_ONCE), ('GET', UUID_PATH, None)]

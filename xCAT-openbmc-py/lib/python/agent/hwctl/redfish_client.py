@@ -986,6 +986,7 @@ class RedfishClient(RestClient):
                 return payload
             except exc.BmcHTTPError as error:
                 if error.status not in NOT_HERE_STATUSES:
+                    record.path = hint  # the system is there; it refused the PATCH itself
                     raise
                 LOG.info('%s: no %s (%s) any more', self.node, hint, error)
         with self.shape.scout(SYSTEMS):
