@@ -103,6 +103,12 @@ class _KeptConnection(urllib3.connection.HTTPSConnection):
         return not poller.poll(0)
 
 
+def _split_url(url):
+    """``(origin, path and query)`` of an absolute URL we built (``https://host[:port]/path``)."""
+    end = url.find('/', url.find('//') + 2)
+    return (url, '/') if end < 0 else (url[:end], url[end:])
+
+
 class _ContextAdapter(HTTPAdapter):
     """An HTTPAdapter whose pools use the run's shared SSL context; ``urlopen`` is the agent's
     way through it (``send`` stays requests' own, for anyone else)."""
@@ -118,8 +124,7 @@ class _ContextAdapter(HTTPAdapter):
         # same origin with the same settings: its connection pool is looked up once, not per
         # request (requests rebuilds and normalises the pool key each time, a tenth of a warm
         # request). A request elsewhere, or a close, looks it up again.
-        end = url.find('/', url.find('//') + 2)
-        origin = url if end < 0 else url[:end]
+        origin = _split_url(url)[0]
         last = self._last_pool
         if last is not None and last[0] == origin and last[1] == verify and last[2] == cert and not proxies \
                 and last[3].pool is not None:
@@ -133,6 +138,7 @@ class _ContextAdapter(HTTPAdapter):
             pool = self.get_connection(url, proxies)
         if isinstance(pool, urllib3.HTTPSConnectionPool):
             pool.ConnectionCls = _KeptConnection
+            self.cert_verify(pool, url, verify, cert)  # settings of the pool, not of a request
         self._last_pool = (origin, verify, cert, pool) if not proxies else None
         return pool
 
@@ -152,12 +158,9 @@ class _ContextAdapter(HTTPAdapter):
         :param url: absolute URL on the BMC's origin (``RestClient.resolve``; no fragment).
         :param timeout: ``urllib3.Timeout`` (connect, read).
         """
-        pool = self._pool_for(url, verify)
-        self.cert_verify(pool, url, verify, None)
-        end = url.find('/', url.find('//') + 2)
-        return pool.urlopen(method, '/' if end < 0 else url[end:], body=body, headers=headers, redirect=False,
-                            assert_same_host=False, preload_content=False, decode_content=False,
-                            retries=self.max_retries, timeout=timeout)
+        return self._pool_for(url, verify).urlopen(
+            method, _split_url(url)[1], body=body, headers=headers, redirect=False, assert_same_host=False,
+            preload_content=False, decode_content=False, retries=self.max_retries, timeout=timeout)
 
     def close(self):
         last, self._last_pool = self._last_pool, None
